@@ -1,0 +1,51 @@
+"""Tested helpers behind the TensorFlow Probability notebook suite.
+
+Importing `support` first keeps TensorFlow's start-up noise out of notebook outputs
+(see `support.runtime`). Modules, one per topic:
+
+* `runtime`: quiet logs, one seed, determinism, versions (every notebook)
+* `training`: the one fit loop (every notebook)
+* `report`: headline numbers and the suite's HTML report (every notebook)
+* `parameters`: checks of the papermill parameters (every notebook)
+* `zoo`: learnable distributions and the `PadEye` bijector (01)
+* `plotting`: every figure the notebooks draw
+* `nbtools`: papermill parameters, smoke runs, golden cells (the nox sessions)
+"""
+
+from support import runtime  # first: sets TF_CPP_MIN_LOG_LEVEL
+
+runtime.import_tensorflow_quietly()
+
+from support.parameters import (
+    ParameterError,
+    boolean,
+    check_parameters,
+    choice,
+    integer,
+    integers,
+    real,
+)
+from support.report import headline
+from support.runtime import in_colab, print_versions, setup, versions
+from support.training import History, TrainingDiverged, fit, make_optimizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "History",
+    "ParameterError",
+    "boolean",
+    "check_parameters",
+    "choice",
+    "integer",
+    "integers",
+    "real",
+    "TrainingDiverged",
+    "fit",
+    "headline",
+    "in_colab",
+    "make_optimizer",
+    "print_versions",
+    "setup",
+    "versions",
+]

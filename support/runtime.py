@@ -1,0 +1,144 @@
+"""Runtime set-up shared by every notebook: quiet logs, one seed, determinism, versions.
+
+Import this module (or anything from `support`) before TensorFlow so that TF's C++ start-up
+noise (CUDA probing, oneDNN notices) stays out of the notebooks' outputs.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must happen before TensorFlow is imported anywhere.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import importlib
+import logging
+import platform
+import random
+import re
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+__all__ = ["in_colab", "import_tensorflow_quietly", "setup", "versions", "print_versions"]
+
+# C++ start-up notices that TensorFlow writes straight to file descriptor 2 (so Jupyter
+# shows them in a cell's output) whatever TF_CPP_MIN_LOG_LEVEL says.
+_IMPORT_NOISE = re.compile(
+    r"absl::InitializeLog|port\.cc:\d+\] oneDNN|cudart_stub\.cc|cuda_(dnn|fft|blas)\.cc"
+    r"|cpu_feature_guard\.cc|To enable the following instructions|computation_placer\.cc"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory|TF-TRT Warning|failed call to cuInit"
+)
+
+_REPORTED_PACKAGES = (
+    "tensorflow",
+    "tensorflow_probability",
+    "tf_keras",
+    "sonnet",
+    "numpy",
+    "sklearn",
+    "matplotlib",
+    "seaborn",
+)
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow and TFP, dropping only their known start-up notices.
+
+    Anything else written to stderr during the import (a real error or warning) is passed
+    on unchanged. Returns the `tensorflow` module.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    try:
+        stderr_fd = sys.__stderr__.fileno()
+    except (AttributeError, ValueError, OSError):  # no real stderr: nothing to filter
+        import tensorflow
+
+        return tensorflow
+    sys.__stderr__.flush()
+    saved = os.dup(stderr_fd)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), stderr_fd)
+        try:
+            import tensorflow
+            import tensorflow_probability  # noqa: F401  (prints the same notices again)
+
+            tensorflow.config.list_physical_devices()  # device probing notices
+        finally:
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+    kept = [line for line in text.splitlines() if line and not _IMPORT_NOISE.search(line)]
+    if kept:
+        print("\n".join(kept), file=sys.stderr)
+    return tensorflow
+
+
+def _quiet_python_warnings() -> None:
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    for module in ("tensorflow_probability", "tf_keras", "keras", "tensorflow"):
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+        warnings.filterwarnings("ignore", category=UserWarning, module=module)
+
+
+def setup(seed: int = 0, *, deterministic: bool = True, quiet: bool = True) -> int:
+    """Seeds Python, NumPy and TensorFlow from one seed and quiets the logs.
+
+    Args:
+      seed: non-negative integer seed used for `random`, `numpy.random` and TensorFlow.
+      deterministic: opt into TensorFlow's deterministic ops, so that two runs with the same
+        seed give the same numbers on the same machine.
+      quiet: lower TensorFlow's and absl's Python log levels to errors.
+
+    Returns:
+      The seed, so a notebook can write `SEED = setup(SEED)`.
+
+    Raises:
+      ValueError: if `seed` is not a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    tf = import_tensorflow_quietly()
+
+    if quiet:
+        _quiet_python_warnings()
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    return seed
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages the notebooks rely on."""
+    found = {"python": platform.python_version()}
+    for name in _REPORTED_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            found[name] = "not installed"
+            continue
+        found[name] = str(getattr(module, "__version__", "unknown"))
+    return found
+
+
+def print_versions() -> None:
+    """Prints `versions()` as an aligned table (the last cell of every notebook)."""
+    table = versions()
+    width = max(len(name) for name in table)
+    for name, version in table.items():
+        print(f"{name:<{width}}  {version}")

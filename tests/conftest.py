@@ -1,0 +1,24 @@
+"""Shared fixtures. Monte Carlo tests take their seed from `seed` (override: SUPPORT_TEST_SEED)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import support  # noqa: F401  (quiet TensorFlow import before any test module imports it)
+
+DEFAULT_SEED = 20261122
+
+
+@pytest.fixture
+def seed() -> int:
+    """The Monte Carlo seed: fixed, overridable with the SUPPORT_TEST_SEED variable."""
+    return int(os.environ.get("SUPPORT_TEST_SEED", DEFAULT_SEED))
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    import tensorflow as tf
+
+    return tf.as_dtype(request.param)
