@@ -116,7 +116,7 @@ def setup(seed: int = 0, *, deterministic: bool = True, quiet: bool = True) -> i
     if quiet:
         _quiet_python_warnings()
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002  (the legacy global RNG users call directly)
     tf.random.set_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
