@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 
-# Must happen before TensorFlow is imported anywhere.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Must happen before TensorFlow is imported anywhere. Level 3 also hides C++ "errors" that
+# are only notices on a CPU machine (e.g. oneDNN's int32 fallback); failures still surface
+# as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL yourself before importing to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import importlib
 import logging
