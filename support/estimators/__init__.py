@@ -1,0 +1,72 @@
+"""The `tf.contrib.bayesflow` entropy and Monte Carlo ops, restored on TF 2 and tested.
+
+Serves notebook 04 (entropy and Monte Carlo estimators). Modules:
+
+* `monte_carlo`: `expectation`, `expectation_importance_sampler`,
+  `expectation_importance_sampler_logspace`, `get_samples`
+* `entropy`: `entropy_shannon`, `elbo_ratio`, `renyi_ratio`, `renyi_alpha`, `ELBOForms`
+* `surrogate`: `surrogate_loss` with explicit `StochasticNode`s, `score_function`,
+  `get_mean_baseline`, `per_sample_gradients`
+* `closed_forms`: Gaussian entropies and divergences, a conjugate model with a known
+  evidence, quadrature entropy, `error_versus_n`
+
+Every estimator keeps the original argument names (`f`, `log_p`, `q`, `z`, `n`, `seed`,
+`form`, `alpha`), reduces over the sample axis only and takes `return_stderr=True` to also
+return its Monte Carlo standard error.
+"""
+
+from support.estimators.closed_forms import (
+    NormalNormalModel,
+    entropy_by_quadrature,
+    error_versus_n,
+    gaussian_entropy,
+    gaussian_kl,
+    gaussian_renyi_divergence,
+    mvn_entropy,
+)
+from support.estimators.entropy import (
+    ELBOForms,
+    elbo_ratio,
+    entropy_shannon,
+    renyi_alpha,
+    renyi_ratio,
+)
+from support.estimators.monte_carlo import (
+    expectation,
+    expectation_importance_sampler,
+    expectation_importance_sampler_logspace,
+    get_samples,
+)
+from support.estimators.surrogate import (
+    MeanBaseline,
+    StochasticNode,
+    get_mean_baseline,
+    per_sample_gradients,
+    score_function,
+    surrogate_loss,
+)
+
+__all__ = [
+    "ELBOForms",
+    "MeanBaseline",
+    "NormalNormalModel",
+    "StochasticNode",
+    "elbo_ratio",
+    "entropy_by_quadrature",
+    "entropy_shannon",
+    "error_versus_n",
+    "expectation",
+    "expectation_importance_sampler",
+    "expectation_importance_sampler_logspace",
+    "gaussian_entropy",
+    "gaussian_kl",
+    "gaussian_renyi_divergence",
+    "get_mean_baseline",
+    "get_samples",
+    "mvn_entropy",
+    "per_sample_gradients",
+    "renyi_alpha",
+    "renyi_ratio",
+    "score_function",
+    "surrogate_loss",
+]

@@ -1,0 +1,224 @@
+"""Score-function surrogate losses on TF 2, restored from `bayesflow.stochastic_graph`.
+
+TF 1.x found the stochastic tensors upstream of a loss by walking the graph; eager TF 2 has
+no graph to walk, so here each stochastic node is passed explicitly as a `StochasticNode`:
+the distribution, the sampled value, the losses that depend on it and an optional baseline.
+`surrogate_loss` adds, per node, `log q(value) * stop_gradient(loss - baseline)`, whose
+gradient is the score-function (REINFORCE) estimate of the gradient of `E_q[loss]`.
+
+Serves notebook 04 (entropy and Monte Carlo estimators).
+
+#### References
+
+Schulman, J., Heess, N., Weber, T. and Abbeel, P. Gradient estimation using stochastic
+computation graphs. NeurIPS 2015. https://arxiv.org/abs/1506.05254
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from support.estimators.monte_carlo import check_callable, check_distribution
+
+__all__ = [
+    "MeanBaseline",
+    "StochasticNode",
+    "get_mean_baseline",
+    "per_sample_gradients",
+    "score_function",
+    "surrogate_loss",
+]
+
+AUTO = "auto"
+
+
+class StochasticNode(NamedTuple):
+    """One stochastic node: what `surrogate_loss` needs to know about a sample.
+
+    Attributes:
+      distribution: the `tfd.Distribution` the value was drawn from.
+      value: the sampled tensor, e.g. shape `[n]`.
+      losses: the per-sample losses that depend on `value` (each broadcastable with
+        `distribution.log_prob(value)`), or None for all of `surrogate_loss`'s losses.
+      baseline: None, a tensor, or a callable `baseline(loss) -> tensor` (e.g.
+        `get_mean_baseline()`), subtracted from the loss to reduce variance.
+      loss_fn: `loss_fn(distribution, value, loss, baseline) -> tensor`, the term to add;
+        "auto" (default) means `score_function` unless the distribution is fully
+        reparameterized, in which case no term is added (the gradient flows through
+        `value`, as in the original). Pass `score_function` to force the score-function
+        estimator on a reparameterizable distribution, and then compute the losses from
+        `tf.stop_gradient(value)` so the gradient is not counted twice. None adds nothing.
+    """
+
+    distribution: Any
+    value: Any
+    losses: Sequence[Any] | None = None
+    baseline: Any = None
+    loss_fn: Callable | str | None = AUTO
+
+
+def score_function(distribution, value, loss, baseline=None) -> tf.Tensor:
+    """The score-function term `log q(value) * stop_gradient(loss - baseline)`.
+
+    Its gradient is `(loss - baseline) * grad log q(value)`, an unbiased estimate of the
+    gradient of `E_q[loss]` for any baseline that does not depend on `value`. The value's
+    own gradient is stopped: only the density's dependence on the parameters counts.
+    """
+    value = tf.stop_gradient(value)
+    if baseline is not None:
+        loss = loss - tf.stop_gradient(tf.cast(baseline, loss.dtype))
+    return distribution.log_prob(value) * tf.stop_gradient(loss)
+
+
+def _check_losses(sample_losses, name: str = "sample_losses") -> list:
+    if not isinstance(sample_losses, list | tuple):
+        raise TypeError(f"{name} must be a list or tuple")
+    for loss in sample_losses:
+        if not tf.is_tensor(loss):
+            raise TypeError(f"loss is not a Tensor: {loss!r}")
+        if loss.shape.rank is not None and loss.shape.rank < 1:
+            raise ValueError(f"loss must have dimensionality 1 or greater: {loss!r}")
+    return list(sample_losses)
+
+
+def _loss_fn(node: StochasticNode):
+    if isinstance(node.loss_fn, str):
+        if node.loss_fn != AUTO:
+            raise ValueError(f"loss_fn must be a callable, None or 'auto', got {node.loss_fn!r}")
+        reparameterized = (
+            node.distribution.reparameterization_type == tfp.distributions.FULLY_REPARAMETERIZED
+        )
+        return None if reparameterized else score_function
+    if node.loss_fn is not None:
+        check_callable(node.loss_fn, "loss_fn")
+    return node.loss_fn
+
+
+def _total(losses: list):
+    shapes_known = all(loss.shape.is_fully_defined() for loss in losses)
+    same = len({tuple(loss.shape) for loss in losses}) == 1
+    same_dtype = len({loss.dtype for loss in losses}) == 1
+    if shapes_known and same and same_dtype:
+        return tf.add_n(losses)
+    return sum(losses[1:], losses[0])
+
+
+def surrogate_loss(
+    sample_losses,
+    stochastic_nodes: Sequence[StochasticNode] | None = None,
+    name: str = "SurrogateLoss",
+) -> tf.Tensor:
+    """The sample losses plus one score-function term per stochastic node.
+
+    Minimising `reduce_mean` of the result with any optimizer follows an unbiased estimate
+    of the gradient of the expected loss, also through distributions that cannot be
+    reparameterized (a Bernoulli, a Categorical). The value equals the sum of the losses
+    plus the terms; only its gradient is meaningful.
+
+    Args:
+      sample_losses: list or tuple of per-sample loss tensors, each of rank 1 or more.
+      stochastic_nodes: the `StochasticNode`s to add terms for. None or empty: a warning
+        and the plain sum (the original's behaviour when no stochastic tensor was found).
+      name: name scope of the ops.
+
+    Returns:
+      `sum(sample_losses) + sum(terms)` (`tf.add_n` when all shapes agree).
+
+    Raises:
+      TypeError: `'sample_losses must be a list or tuple'`, `'loss is not a Tensor: ...'`,
+        or a node that is not a `StochasticNode` / has no distribution.
+      ValueError: `'loss must have dimensionality 1 or greater: ...'`.
+    """
+    losses = _check_losses(sample_losses)
+    if not losses:
+        raise ValueError("sample_losses must hold at least one loss")
+    nodes = list(stochastic_nodes or ())
+    for node in nodes:
+        if not isinstance(node, StochasticNode):
+            raise TypeError(f"stochastic_nodes must hold StochasticNode, got {node!r}")
+        check_distribution(node.distribution, "StochasticNode.distribution")
+        if node.losses is not None:
+            _check_losses(node.losses, "StochasticNode.losses")
+        _loss_fn(node)
+    if not nodes:
+        warnings.warn("surrogate_loss: no stochastic nodes given; returning the summed losses")
+        return _total(losses)
+    with tf.name_scope(name):
+        terms = []
+        for node in nodes:
+            loss_fn = _loss_fn(node)
+            if loss_fn is None:
+                continue
+            influenced = tf.stop_gradient(_total(list(node.losses or losses)))
+            baseline = node.baseline(influenced) if callable(node.baseline) else node.baseline
+            terms.append(loss_fn(node.distribution, node.value, influenced, baseline))
+        return _total(losses + terms)
+
+
+class MeanBaseline(tf.Module):
+    """Bias-corrected exponential moving average of `reduce_mean(loss)`, a simple baseline.
+
+    Each call folds the current mean loss into the average (as the original did, before
+    reading it) and returns `average / (1 - ema_decay ** calls)`.
+    """
+
+    def __init__(self, ema_decay: float = 0.99, name: str | None = None):
+        super().__init__(name=name or "MeanBaseline")
+        if isinstance(ema_decay, bool) or not isinstance(ema_decay, int | float):
+            raise TypeError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.ema_decay = float(ema_decay)
+        self._biased = None
+        self._calls = None
+
+    def __call__(self, loss) -> tf.Tensor:
+        loss = tf.stop_gradient(tf.convert_to_tensor(loss))
+        if self._biased is None:
+            self._biased = tf.Variable(tf.zeros([], loss.dtype), trainable=False)
+            self._calls = tf.Variable(tf.zeros([], loss.dtype), trainable=False)
+        decay = tf.constant(self.ema_decay, loss.dtype)
+        mean = tf.reduce_mean(loss)
+        self._biased.assign(decay * self._biased + (1.0 - decay) * mean)
+        self._calls.assign_add(1.0)
+        return self._biased / (1.0 - decay**self._calls)
+
+
+def get_mean_baseline(ema_decay: float = 0.99, name: str | None = None) -> MeanBaseline:
+    """A `MeanBaseline` for `StochasticNode(baseline=...)` (the old `get_mean_baseline`)."""
+    return MeanBaseline(ema_decay, name)
+
+
+def per_sample_gradients(per_sample_loss: Callable, variables: Sequence) -> list:
+    """Gradients of each sample's loss with respect to `variables`, one row per sample.
+
+    Use it to see a gradient estimator's spread: the mean of the rows is the usual
+    gradient estimate of `reduce_mean(loss)`, their standard deviation over `sqrt(n)` its
+    standard error.
+
+    Args:
+      per_sample_loss: a callable with no arguments returning a rank-1 `[n]` tensor,
+        evaluated under a gradient tape (e.g. a surrogate loss, or a reparameterized loss).
+      variables: a non-empty list of `tf.Variable`s.
+
+    Returns:
+      A list with, per variable, a tensor of shape `[n] + variable.shape`.
+
+    Raises:
+      TypeError: if `per_sample_loss` is not callable.
+      ValueError: if `variables` is empty or the loss is not rank 1.
+    """
+    check_callable(per_sample_loss, "per_sample_loss")
+    variables = list(variables)
+    if not variables:
+        raise ValueError("variables must hold at least one tf.Variable")
+    with tf.GradientTape() as tape:
+        losses = per_sample_loss()
+    if losses.shape.rank != 1:
+        raise ValueError(f"per_sample_loss must return a rank-1 tensor, got {losses.shape}")
+    return tape.jacobian(losses, variables)
