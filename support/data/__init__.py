@@ -3,4 +3,7 @@
 One module per data set, re-exported here so a notebook writes `data.<name>(...)`.
 """
 
-__all__: list[str] = []
+from support.data.moons import *  # noqa: F403
+from support.data.moons import __all__ as _moons
+
+__all__: list[str] = [*_moons]

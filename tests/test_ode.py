@@ -1,0 +1,81 @@
+"""Tests of support.ode: the MLP state derivative of the FFJORD notebook (02)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from support.ode import MLPODE
+
+
+def test_the_derivative_has_the_state_shape_and_dtype(dtype):
+    field = MLPODE(hidden_sizes=(4, 3), output_size=2)
+    out = field(tf.constant(0.3, dtype), tf.ones([5, 2], dtype))
+    assert out.shape == (5, 2)
+    assert out.dtype == dtype
+
+
+def test_time_changes_the_derivative():
+    field = MLPODE(hidden_sizes=(8,), output_size=2)
+    state = tf.ones([3, 2])
+    assert not np.allclose(field(0.0, state), field(1.0, state))
+
+
+def test_a_zero_initialised_output_layer_gives_a_zero_field():
+    field = MLPODE(hidden_sizes=(8, 8), output_size=3, zero_init_output=True)
+    state = tf.random.stateless_normal([4, 3], seed=[1, 2])
+    np.testing.assert_array_equal(field(0.7, state), np.zeros([4, 3], np.float32))
+
+
+def test_a_new_batch_size_does_not_retrace_a_compiled_call():
+    field = MLPODE(hidden_sizes=(4,), output_size=2)
+    field(0.0, tf.ones([1, 2]))  # create the variables outside the compiled function
+    traces = []
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32), tf.TensorSpec([None, 2])])
+    def call(t, state):
+        traces.append(1)
+        return field(t, state)
+
+    assert call(0.0, tf.ones([7, 2])).shape == (7, 2)
+    assert call(0.5, tf.ones([3, 2])).shape == (3, 2)
+    assert len(traces) == 1
+
+
+def test_extra_leading_axes_are_kept():
+    field = MLPODE(hidden_sizes=(4,), output_size=2)
+    assert field(0.0, tf.ones([2, 3, 2])).shape == (2, 3, 2)
+
+
+def test_the_layers_have_the_asked_sizes():
+    field = MLPODE(hidden_sizes=(5, 7), output_size=2)
+    field(0.0, tf.ones([1, 2]))
+    shapes = sorted(tuple(v.shape) for v in field.trainable_variables)
+    # inputs are [t, z]: 1 + 2 columns
+    assert shapes == sorted([(3, 5), (5,), (5, 7), (7,), (7, 2), (2,)])
+
+
+def test_an_activation_can_be_named_or_given():
+    named = MLPODE(hidden_sizes=(4,), activation="softplus")
+    given = MLPODE(hidden_sizes=(4,), activation=tf.math.sin)
+    assert named.activation is tf.math.softplus
+    assert given.activation is tf.math.sin
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hidden_sizes": ()}, "hidden_sizes"),
+        ({"hidden_sizes": (8, 0)}, r"hidden_sizes\[1\]"),
+        ({"hidden_sizes": 8}, "hidden_sizes"),
+        ({"output_size": 0}, "output_size"),
+        ({"activation": "sigmoidish"}, "activation"),
+    ],
+)
+def test_bad_arguments_raise_a_value_error_naming_them(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MLPODE(**kwargs)
+
+
+def test_a_non_callable_activation_is_a_type_error():
+    with pytest.raises(TypeError, match="activation"):
+        MLPODE(activation=3)
