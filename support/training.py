@@ -2,18 +2,38 @@
 
 `fit` compiles one training step with `tf.function`, runs it over a `tf.data.Dataset` for
 a number of epochs, shows a tqdm progress bar with the running loss (a widget in Jupyter,
-text under papermill or in a terminal) and returns the per-epoch history. It stops with a
-`TrainingDiverged` error at the first non-finite loss or gradient, after putting the
-variables back to their values before that step, so nothing learned so far is lost.
+text under papermill or in a terminal) and returns the per-epoch history. It loses nothing:
+
+* **Checkpoints.** With `checkpoint_dir=`, a `tf.train.CheckpointManager` saves after every
+  epoch the variables (and any `checkpoint_objects` that own them), the optimizer's state,
+  the epoch counter, the history and, when the dataset allows it, the data iterator's
+  position (shuffle buffer and reshuffle seeds included).
+* **Resume.** Calling `fit` again with the same `checkpoint_dir` continues where the last run
+  stopped; `epochs` is the total to reach. An interrupted run plus its resume ends with the
+  same variables, bit for bit, as one uninterrupted run (deterministic ops on CPU).
+* **Interruption.** Ctrl-C (a Jupyter "interrupt kernel") finishes the current step, saves a
+  checkpoint and re-raises `KeyboardInterrupt`; a second Ctrl-C stops at once.
+* **Divergence.** At the first non-finite loss or gradient the step is not applied, the last
+  good checkpoint (if any) is restored and `TrainingDiverged` names the step, the value and
+  what to try.
+* **Scale-out.** `strategy=` runs each step on every replica of a `tf.distribute.Strategy`
+  with the dataset distributed and the replicas' losses averaged over the global batch.
 
 Used by all four notebooks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
+import signal
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,22 +41,46 @@ import tensorflow as tf
 
 __all__ = ["History", "TrainingDiverged", "fit", "make_optimizer"]
 
+_RESERVED = ("variables", "optimizer", "state", "data")
+_MAX_TO_KEEP = 2
+
 
 class TrainingDiverged(RuntimeError):
-    """Raised when the loss or a gradient stops being finite during `fit`."""
+    """Raised when the loss or a gradient stops being finite during `fit`.
 
-    def __init__(self, epoch: int, step: int, loss: float, bad_gradients: Sequence[str]):
+    Attributes:
+      epoch, step: where it happened (1-based; `step` counts all steps since the start).
+      loss: the loss value of that step.
+      bad_gradients: names of the variables whose gradient was not finite.
+      restored_from: the checkpoint the variables were restored from, or None when they
+        simply hold their values from before the bad step.
+    """
+
+    def __init__(
+        self,
+        epoch: int,
+        step: int,
+        loss: float,
+        bad_gradients: Sequence[str],
+        restored_from: str | None = None,
+    ):
         self.epoch = epoch
         self.step = step
         self.loss = loss
         self.bad_gradients = list(bad_gradients)
+        self.restored_from = restored_from
         what = f"loss = {loss!r}"
         if bad_gradients:
             what += f", non-finite gradient for {', '.join(bad_gradients)}"
+        where = (
+            f"restored from the last good checkpoint {restored_from}"
+            if restored_from
+            else "restored to their values before that step"
+        )
         super().__init__(
             f"training diverged at epoch {epoch}, step {step} ({what}). The variables were "
-            "restored to their values before that step. Try a lower learning rate, a smaller "
-            "initial scale, or (for ODE flows) tighter solver tolerances."
+            f"{where}. Try a lower learning rate, a smaller initial scale, or (for ODE flows) "
+            "tighter solver tolerances."
         )
 
 
@@ -48,13 +92,17 @@ class History:
       loss: mean training loss of each epoch.
       seconds: wall time of each epoch.
       steps: total number of optimisation steps taken.
-      extra: per-epoch values returned by the `on_epoch_end` callback, if any.
+      extra: per-epoch values returned by the `on_epoch_end` callback, if any. They are not
+        checkpointed: after a resume, epochs run before it hold None.
+      resumed_from: epochs already completed when this run resumed from a checkpoint, or
+        None for a fresh run.
     """
 
     loss: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     steps: int = 0
     extra: list[Any] = field(default_factory=list)
+    resumed_from: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -70,9 +118,17 @@ def make_optimizer(learning_rate: float = 1e-2):
     return tf_keras.optimizers.Adam(learning_rate=learning_rate)
 
 
-def _apply(optimizer, gradients, variables) -> None:
-    if hasattr(optimizer, "apply_gradients"):
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+def _is_keras(optimizer) -> bool:
+    return hasattr(optimizer, "apply_gradients")
+
+
+def _apply(optimizer, gradients, variables, aggregated: bool = False) -> None:
+    if _is_keras(optimizer):
+        pairs = zip(gradients, variables, strict=True)
+        if aggregated:  # already summed over replicas: do not let Keras sum again
+            optimizer.apply_gradients(pairs, skip_gradients_aggregation=True)
+        else:
+            optimizer.apply_gradients(pairs)
     elif hasattr(optimizer, "apply"):  # Sonnet 2 optimizers
         optimizer.apply(gradients, variables)
     else:
@@ -98,10 +154,287 @@ def _validate(loss_fn, variables, dataset, epochs) -> list[tf.Variable]:
     return variables
 
 
+def _validate_checkpointing(checkpoint_dir, checkpoint_objects, save_every, strategy, variables):
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, str | os.PathLike):
+        raise TypeError(f"checkpoint_dir must be a path, got {type(checkpoint_dir).__name__}")
+    if checkpoint_objects is not None:
+        if not isinstance(checkpoint_objects, Mapping):
+            raise TypeError("checkpoint_objects must be a mapping of name to trackable object")
+        for name in checkpoint_objects:
+            if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
+                raise ValueError(
+                    f"checkpoint_objects keys must be identifiers other than {_RESERVED}, "
+                    f"got {name!r}"
+                )
+    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
+    if strategy is not None:
+        if not isinstance(strategy, tf.distribute.Strategy):
+            raise TypeError(f"strategy must be a tf.distribute.Strategy, got {strategy!r}")
+        outside = [v.name for v in variables if not strategy.extended.variable_created_in_scope(v)]
+        if outside:
+            raise ValueError(
+                "with strategy=, build the model under `with strategy.scope():`; these "
+                f"variables were created outside it: {', '.join(outside)}"
+            )
+
+
 def _call(loss_fn, batch):
     if isinstance(batch, tuple):
         return loss_fn(*batch)
     return loss_fn(batch)
+
+
+def _loss_and_gradients(loss_fn, variables, jit_compile):
+    @tf.function(jit_compile=jit_compile)
+    def compute(*batch):
+        with tf.GradientTape() as tape:
+            loss = _call(loss_fn, batch if len(batch) > 1 else batch[0])
+        gradients = tape.gradient(loss, variables)
+        gradients = [
+            tf.zeros_like(v) if g is None else g for g, v in zip(gradients, variables, strict=True)
+        ]
+        return loss, gradients
+
+    return compute
+
+
+def _make_step(loss_fn, variables, optimizer, strategy, jit_compile):
+    """Returns `compute(*batch) -> (loss, gradients, finite flags)` and `apply(gradients)`."""
+    local = _loss_and_gradients(loss_fn, variables, jit_compile)
+
+    def finite_flags(gradients):
+        return tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+
+    if strategy is None:
+
+        @tf.function
+        def compute(*batch):
+            loss, gradients = local(*batch)
+            return loss, gradients, finite_flags(gradients)
+
+        @tf.function
+        def apply(gradients):
+            _apply(optimizer, gradients, variables)
+
+        return compute, apply
+
+    def replica_compute(*batch):
+        # Each replica's loss is a mean over its share of the batch; weighting it by that
+        # share and summing over replicas gives the mean over the global batch.
+        context = tf.distribute.get_replica_context()
+        size = tf.cast(tf.shape(tf.nest.flatten(batch)[0])[0], tf.float32)
+        total = context.all_reduce(tf.distribute.ReduceOp.SUM, size)
+        loss, gradients = local(*batch)
+        weight = size / total
+        loss = tf.where(size > 0, loss * tf.cast(weight, loss.dtype), tf.zeros_like(loss))
+        gradients = [tf.where(size > 0, g * tf.cast(weight, g.dtype), 0.0) for g in gradients]
+        loss, gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, gradients))
+        return loss, gradients, finite_flags(gradients)
+
+    @tf.function
+    def compute(*batch):
+        loss, gradients, finite = strategy.run(replica_compute, args=batch)
+        first = strategy.experimental_local_results
+        return first(loss)[0], gradients, first(finite)[0]
+
+    @tf.function
+    def apply(gradients):
+        strategy.run(lambda g: _apply(optimizer, g, variables, aggregated=True), args=(gradients,))
+
+    return compute, apply
+
+
+class _Data:
+    """The batches of each epoch, from one iterator whose position can be checkpointed.
+
+    A dataset of known length is read through one iterator over `dataset.repeat()` (the same
+    batches, in the same order, as iterating it once per epoch), which `tf.train.Checkpoint`
+    can save when every op in the pipeline can be serialised. Otherwise a resumed run skips
+    the batches already used.
+    """
+
+    def __init__(self, dataset: tf.data.Dataset, strategy):
+        length = int(dataset.cardinality())
+        if length == int(tf.data.INFINITE_CARDINALITY):
+            raise ValueError("dataset must be finite: one pass over it is one epoch")
+        if length == 0:
+            raise ValueError("dataset yielded no batches")
+        self.dataset = dataset
+        self.strategy = strategy
+        self.steps_per_epoch = length if length > 0 else None
+        self.iterator = self._iterator(0) if self.steps_per_epoch else None
+        self.checkpointable = self.iterator is not None and self._probe()
+
+    def _distribute(self, dataset):
+        if self.strategy is None:
+            return dataset
+        return self.strategy.experimental_distribute_dataset(dataset)
+
+    def _iterator(self, skip: int):
+        dataset = self.dataset.repeat()
+        return iter(self._distribute(dataset.skip(skip) if skip else dataset))
+
+    def _probe(self) -> bool:
+        with tempfile.TemporaryDirectory() as directory:
+            try:
+                tf.train.Checkpoint(data=self.iterator).write(os.path.join(directory, "probe"))
+            except (tf.errors.OpError, ValueError, TypeError):
+                return False
+        return True
+
+    def fast_forward(self, steps: int) -> None:
+        """Positions a run restored without iterator state after `steps` batches."""
+        if self.iterator is not None:
+            self.iterator = self._iterator(steps)
+
+    def epoch(self, start: int):
+        """Batches of one epoch, skipping the first `start` (already used before a resume)."""
+        if self.iterator is not None:
+            for _ in range(self.steps_per_epoch - start):
+                yield next(self.iterator)
+        else:
+            dataset = self.dataset.skip(start) if start else self.dataset
+            yield from self._distribute(dataset)
+
+
+class _DeferredInterrupt:
+    """Holds a Ctrl-C until the current step is done (a second Ctrl-C stops at once)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("interrupt: stopping after this step (press again to stop now)", file=sys.stderr)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class _Progress:
+    """What a checkpoint holds besides TF objects: epoch, position and history, as JSON."""
+
+    def __init__(self):
+        self.variable = tf.Variable("", dtype=tf.string, trainable=False)
+        self.history = History()
+        self.step_in_epoch = 0
+        self.epoch_total = 0.0
+        self.data_saved = False
+
+    def dump(self) -> None:
+        h = self.history
+        state = {
+            "history": {"loss": h.loss, "seconds": h.seconds, "steps": h.steps},
+            "step_in_epoch": self.step_in_epoch,
+            "epoch_total": self.epoch_total,
+            "data_saved": self.data_saved,
+        }
+        self.variable.assign(json.dumps(state))
+
+    def load(self) -> None:
+        state = json.loads(self.variable.numpy().decode("utf-8"))
+        h = state["history"]
+        self.history = History(
+            loss=list(h["loss"]),
+            seconds=list(h["seconds"]),
+            steps=int(h["steps"]),
+            extra=[None] * len(h["loss"]),
+            resumed_from=len(h["loss"]),
+        )
+        self.step_in_epoch = int(state["step_in_epoch"])
+        self.epoch_total = float(state["epoch_total"])
+        self.data_saved = bool(state["data_saved"])
+
+
+def _worker_directory(directory: str, strategy) -> str:
+    """Multi-worker runs: all workers save (it is collective); only the chief to `directory`."""
+    resolver = getattr(strategy, "cluster_resolver", None) if strategy is not None else None
+    if resolver is None or not getattr(resolver, "cluster_spec", lambda: None)():
+        return directory
+    task_type, task_id = resolver.task_type, resolver.task_id
+    chief = task_type in (None, "chief") or (
+        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().jobs
+    )
+    return directory if chief else os.path.join(directory, f"worker-{task_type}-{task_id}")
+
+
+class _Checkpoints:
+    """A CheckpointManager over everything `fit` needs to continue a run."""
+
+    def __init__(self, directory, objects, progress: _Progress, data: _Data):
+        self.directory = _worker_directory(os.fspath(directory), data.strategy)
+        self.progress = progress
+        self.objects = dict(objects, state=progress.variable)
+        self.data = data
+        progress.data_saved = data.checkpointable
+        if data.checkpointable:
+            self.objects["data"] = data.iterator
+        self.saved_steps = -1
+        self._build()
+
+    def _build(self) -> None:
+        self.checkpoint = tf.train.Checkpoint(**self.objects)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, self.directory, max_to_keep=_MAX_TO_KEEP
+        )
+
+    @property
+    def latest(self) -> str | None:
+        return self.manager.latest_checkpoint
+
+    def save(self) -> str:
+        """Saves the current state (once: an unchanged state is not written twice)."""
+        if self.latest and self.saved_steps == self.progress.history.steps:
+            return self.latest
+        self.saved_steps = self.progress.history.steps
+        self.progress.dump()
+        numbers = [int(path.rsplit("-", 1)[1]) for path in self.manager.checkpoints]
+        return self.manager.save(checkpoint_number=max(numbers, default=0) + 1)
+
+    def restore(self, path: str, optimizer) -> None:
+        """Restores `path` into the tracked objects; the learning rate stays the caller's."""
+        learning_rate = getattr(optimizer, "learning_rate", None)
+        keep = learning_rate.numpy() if isinstance(learning_rate, tf.Variable) else None
+        probe = _Progress()
+        try:
+            tf.train.Checkpoint(state=probe.variable).read(path).expect_partial()
+            probe.load()
+            objects = dict(self.objects, state=probe.variable)
+            if not probe.data_saved:
+                objects.pop("data", None)
+            status = tf.train.Checkpoint(**objects).read(path)
+            status.assert_existing_objects_matched().expect_partial()
+        except (tf.errors.OpError, ValueError, AssertionError, KeyError) as error:
+            raise ValueError(
+                f"checkpoint_dir {self.directory!r} holds a checkpoint ({path}) that does not "
+                "match these variables, optimizer or dataset; use another directory or "
+                f"resume=False ({type(error).__name__}: {str(error)[:300]})"
+            ) from error
+        if keep is not None:
+            learning_rate.assign(keep)
+        self.saved_steps = probe.history.steps
+        self.progress.history = probe.history
+        self.progress.step_in_epoch = probe.step_in_epoch
+        self.progress.epoch_total = probe.epoch_total
+        if not probe.data_saved:
+            self.data.fast_forward(probe.history.steps)
+            if self.data.checkpointable:  # track the new iterator from now on
+                self.objects["data"] = self.data.iterator
+                self._build()
+
+
+_END = object()
 
 
 def fit(
@@ -116,83 +449,172 @@ def fit(
     progress: bool = True,
     description: str = "training",
     on_epoch_end: Callable[[int, History], Any] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_objects: Mapping[str, Any] | None = None,
+    resume: bool = True,
+    save_every: int = 1,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> History:
-    """Minimises `loss_fn` over `dataset` for `epochs` passes.
+    """Minimises `loss_fn` over `dataset` until `epochs` passes are done.
+
+    A run with `checkpoint_dir` can be stopped at any time (Ctrl-C, a dead kernel, a callback
+    that raises) and continued by calling `fit` again with the same arguments: it restores
+    the variables, the optimizer's moments and step count, the history and the position in
+    the data, and runs the remaining epochs. Done right, the result equals an uninterrupted
+    run bit for bit (same seed, `support.setup(seed)`'s deterministic ops, CPU).
+
+    To scale out, build the model and call `fit` with a strategy::
+
+        strategy = tf.distribute.MirroredStrategy()  # all local GPUs (or CPUs)
+        with strategy.scope():
+            model = build_model()                    # variables now mirrored per replica
+        fit(loss_fn, model.trainable_variables, dataset, epochs=10, strategy=strategy)
+
+    `dataset` yields *global* batches; each replica gets an equal share, computes its loss
+    (a mean over its share) and gradients, and these are summed with weights share / global
+    batch, so the step equals a single-device step on the global batch up to float
+    rounding. `tf.distribute.MultiWorkerMirroredStrategy` works the same way on several
+    machines: set `TF_CONFIG` on each worker, create the strategy first thing, run the same
+    program everywhere and give every worker the same `checkpoint_dir` on shared storage
+    (only the chief's checkpoint is kept).
 
     Args:
       loss_fn: called with each batch (a tuple batch is unpacked into arguments) and returns
-        a scalar loss tensor.
+        a scalar loss tensor: the mean over the batch's examples.
       variables: the trainable variables, e.g. `distribution.trainable_variables`.
       dataset: a finite `tf.data.Dataset`; one pass over it is one epoch.
-      epochs: number of passes, a positive integer.
+      epochs: total number of passes to reach, a positive integer (a resumed run counts the
+        epochs it has already done).
       optimizer: a `tf_keras` optimizer or a Sonnet 2 optimizer. Default: `tf_keras` Adam
-        with `learning_rate`.
+        with `learning_rate` (created under the strategy's scope, if any).
       learning_rate: used only when `optimizer` is None.
-      jit_compile: compile the training step with XLA.
+      jit_compile: compile the loss and gradient computation with XLA.
       progress: show a tqdm progress bar with the running loss.
       description: the progress bar's label.
-      on_epoch_end: optional `callback(epoch, history)`; whatever it returns is appended to
-        `history.extra` (e.g. samples for a figure at each epoch).
+      on_epoch_end: optional `callback(epoch, history)`, called after the epoch's checkpoint
+        is written; whatever it returns is appended to `history.extra` (e.g. samples for a
+        figure at each epoch). Raise `KeyboardInterrupt` from it to stop early and keep a
+        checkpoint.
+      checkpoint_dir: a directory for checkpoints (None: none). Saved every `save_every`
+        epochs, after the last epoch and on interruption; the newest two are kept.
+      checkpoint_objects: optional `{name: trackable}` saved alongside, typically the
+        objects that own the variables (a `tfd.Distribution`, a `tf.Module`, a Keras
+        model), so the checkpoint can also be read without `fit`.
+      resume: continue from the newest checkpoint in `checkpoint_dir` if there is one; False
+        starts from the current variable values (later saves supersede the old ones). The
+        learning rate is always the one given now, so a run that diverged can be resumed
+        with a lower one.
+      save_every: save every this many epochs (a positive integer).
+      strategy: a `tf.distribute.Strategy` whose scope created `variables`.
 
     Returns:
-      A `History` with the mean loss and wall time of each epoch.
+      The `History` of the whole run (earlier sessions included after a resume).
 
     Raises:
-      TypeError / ValueError: for a non-callable loss, a non-dataset, no variables or a
-        non-positive number of epochs, before any training.
-      TrainingDiverged: at the first non-finite loss or gradient; the variables hold their
-        values from before that step.
+      TypeError / ValueError: for a non-callable loss, a non-dataset, an infinite or empty
+        dataset, no variables, a non-positive number of epochs, variables created outside
+        the strategy's scope, or a checkpoint that does not match, before any training.
+      TrainingDiverged: at the first non-finite loss or gradient. The bad step is not
+        applied and, with `checkpoint_dir`, the newest checkpoint is restored (variables,
+        optimizer, data position), so the state in memory and on disk is the last good one.
+      KeyboardInterrupt: re-raised after saving a checkpoint (with `checkpoint_dir`).
+
+    #### What survives what (with `checkpoint_dir`)
+
+    | event | kept |
+    | --- | --- |
+    | Ctrl-C / kernel interrupt | everything up to the last finished step (saved then) |
+    | kernel killed, machine sleeps | everything up to the last saved epoch |
+    | non-finite loss or gradient | the last saved epoch, restored in memory |
+    | a callback raises | the epoch just finished (saved before the callback) |
     """
     variables = _validate(loss_fn, variables, dataset, epochs)
-    if optimizer is None:
-        optimizer = make_optimizer(learning_rate)
+    _validate_checkpointing(checkpoint_dir, checkpoint_objects, save_every, strategy, variables)
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
+
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        if optimizer is None:
+            optimizer = make_optimizer(learning_rate)
+        if _is_keras(optimizer) and hasattr(optimizer, "build"):
+            optimizer.build(variables)  # slots exist now: restored at once, mirrored if needed
+    data = _Data(dataset, strategy)
+    compute, apply = _make_step(loss_fn, variables, optimizer, strategy, jit_compile)
+    state = _Progress()
+    checkpoints = None
+    if checkpoint_dir is not None:
+        objects = dict(checkpoint_objects or {}, variables=variables, optimizer=optimizer)
+        checkpoints = _Checkpoints(checkpoint_dir, objects, state, data)
+        if resume and checkpoints.latest:
+            checkpoints.restore(checkpoints.latest, optimizer)
+
     names = [v.name for v in variables]
-
-    @tf.function(jit_compile=jit_compile)
-    def compute(*batch):
-        with tf.GradientTape() as tape:
-            loss = _call(loss_fn, batch if len(batch) > 1 else batch[0])
-        gradients = tape.gradient(loss, variables)
-        gradients = [
-            tf.zeros_like(v) if g is None else g for g, v in zip(gradients, variables, strict=True)
-        ]
-        finite = [tf.reduce_all(tf.math.is_finite(g)) for g in gradients]
-        return loss, gradients, tf.stack(finite)
-
-    @tf.function
-    def apply(gradients):
-        _apply(optimizer, gradients, variables)
-
     from tqdm.auto import tqdm
 
-    history = History()
-    bar = tqdm(total=epochs, desc=description, disable=not progress, leave=True)
+    start = state.history.epochs
+    bar = tqdm(total=epochs, initial=min(start, epochs), desc=description, disable=not progress)
+    in_step = False
     try:
-        for epoch in range(epochs):
-            started = time.perf_counter()
-            total, count = 0.0, 0
-            for batch in dataset:
-                batch = batch if isinstance(batch, tuple) else (batch,)
-                loss, gradients, finite = compute(*batch)
-                loss_value = float(loss)
-                finite = finite.numpy()
-                if not math.isfinite(loss_value) or not finite.all():
-                    bad = [n for n, ok in zip(names, finite, strict=True) if not ok]
-                    raise TrainingDiverged(epoch + 1, history.steps + 1, loss_value, bad)
-                apply(gradients)
-                history.steps += 1
-                total += loss_value
-                count += 1
-                if count % 10 == 0 or count == 1:
-                    bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
-            if count == 0:
-                raise ValueError("dataset yielded no batches")
-            history.loss.append(total / count)
-            history.seconds.append(time.perf_counter() - started)
-            bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
-            bar.update(1)
-            if on_epoch_end is not None:
-                history.extra.append(on_epoch_end(epoch + 1, history))
+        with _DeferredInterrupt() as interrupt:
+            for epoch in range(start, epochs):
+                history = state.history
+                started = time.perf_counter()
+                batches = data.epoch(state.step_in_epoch)
+                while True:
+                    in_step = True
+                    batch = next(batches, _END)
+                    if batch is _END:
+                        break
+                    batch = batch if isinstance(batch, tuple) else (batch,)
+                    loss, gradients, finite = compute(*batch)
+                    loss_value = float(loss)
+                    finite = finite.numpy()
+                    if not math.isfinite(loss_value) or not finite.all():
+                        bad = [n for n, ok in zip(names, finite, strict=True) if not ok]
+                        restored = checkpoints.latest if checkpoints is not None else None
+                        if restored:
+                            checkpoints.restore(restored, optimizer)
+                        raise TrainingDiverged(
+                            epoch + 1, history.steps + 1, loss_value, bad, restored
+                        )
+                    apply(gradients)
+                    history.steps += 1
+                    state.step_in_epoch += 1
+                    state.epoch_total += loss_value
+                    in_step = False
+                    count = state.step_in_epoch
+                    if count % 10 == 0 or count == 1:
+                        bar.set_postfix(loss=f"{state.epoch_total / count:.4f}", refresh=False)
+                    if interrupt.requested:
+                        raise KeyboardInterrupt
+                in_step = False
+                if state.step_in_epoch == 0:
+                    raise ValueError("dataset yielded no batches")
+                history.loss.append(state.epoch_total / state.step_in_epoch)
+                history.seconds.append(time.perf_counter() - started)
+                state.step_in_epoch, state.epoch_total = 0, 0.0
+                bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
+                bar.update(1)
+                due = (epoch + 1) % save_every == 0 or epoch + 1 == epochs
+                if checkpoints is not None and due:
+                    checkpoints.save()
+                if on_epoch_end is not None:
+                    history.extra.append(on_epoch_end(epoch + 1, history))
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        if checkpoints is not None:
+            if in_step:
+                note = f"stopped mid-step; the last checkpoint is {checkpoints.latest}"
+            else:
+                note = f"saved {checkpoints.save()}"
+            print(
+                f"interrupted: {note}. Call fit again with the same checkpoint_dir to continue.",
+                file=sys.stderr,
+            )
+        raise
     finally:
         bar.close()
-    return history
+    return state.history
