@@ -1,0 +1,113 @@
+"""`fit(strategy=MirroredStrategy)` over two logical CPU devices matches a one-device run.
+
+Logical devices must be configured before TensorFlow initialises its devices, which any
+earlier test may already have done in the pytest process. So the comparison runs in a fresh
+Python process: this file is also a script (`python tests/test_training_distribute.py SEED SIZE`)
+that prints the final variables of both runs as JSON.
+
+Tolerance: the two-replica step sums two half-batch gradients, each weighted by its share of
+the global batch, where one device averages the whole batch at once; the results differ only
+by float32 rounding (about 1e-7 relative per operation). Over 4 epochs of 8 or 9 SGD steps
+that stays far below `rtol = atol = 1e-5` (measured: about 3e-8), while a wrong reduction
+fails it by far (summing the gradients twice moves the weights by about 2e-2). Plain SGD is used
+because Adam is invariant to a gradient scaled by the replica count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+TOLERANCE = 1e-5
+EPOCHS = 4
+
+
+def _runs(seed: int, size: int) -> dict:
+    from support import runtime
+
+    tf = runtime.import_tensorflow_quietly()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    runtime.setup(seed)
+    import tf_keras
+
+    from support.training import fit
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(size, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5], "float32") + 0.3).astype("float32")
+
+    def train(strategy):
+        def scope():
+            return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+        with scope():
+            w = tf.Variable(tf.zeros(3))
+            b = tf.Variable(0.0)
+
+        def loss(x, y):
+            return tf.reduce_mean((tf.linalg.matvec(x, w) + b - y) ** 2)
+
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(size, seed=seed).batch(32)
+        with scope():  # plain SGD: Adam would hide a gradient scaled by the replica count
+            optimizer = tf_keras.optimizers.SGD(0.05)
+        history = fit(
+            loss,
+            [w, b],
+            dataset,
+            epochs=EPOCHS,
+            strategy=strategy,
+            optimizer=optimizer,
+            progress=False,
+        )
+        return {"w": w.numpy().tolist(), "b": float(b.numpy()), "loss": history.loss}
+
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    mirrored = tf.distribute.MirroredStrategy(devices)
+    return {
+        "replicas": mirrored.num_replicas_in_sync,
+        "one_device": train(None),
+        "mirrored": train(mirrored),
+    }
+
+
+def _run_in_subprocess(seed: int, size: int) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    done = subprocess.run(
+        [sys.executable, __file__, str(seed), str(size)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "size",
+    [
+        256,  # 8 batches of 32: 16 examples per replica
+        257,  # the last batch holds one example: one replica gets none
+    ],
+)
+def test_mirrored_strategy_on_two_cpus_matches_one_device(seed, size):
+    result = _run_in_subprocess(seed, size)
+    assert result["replicas"] == 2
+    one, two = result["one_device"], result["mirrored"]
+    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(two["loss"], one["loss"], rtol=TOLERANCE, atol=TOLERANCE)
+    assert one["loss"][-1] < one["loss"][0]  # it trained: the comparison is not of two no-ops
+
+
+if __name__ == "__main__":
+    print(json.dumps(_runs(int(sys.argv[1]), int(sys.argv[2]))))
