@@ -1,0 +1,325 @@
+"""Mixture density networks with `tf_keras` and `tfp.layers`, and their mixture parameters.
+
+A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture
+of normals over `y`, so it can say "y is near -4, or near 0, or near 0.5" where a regression
+can only give one number. `build_mdn` makes one from plain arguments; calling the model on
+`x` gives the distribution p(y | x) (not a sample, which is what `model.predict` returns);
+`mixture_params` turns that distribution into named arrays of weights, means and standard
+deviations, one row per input.
+
+`tfp.layers` only works with `tf_keras` (Keras 2): on TensorFlow >= 2.16 `tf.keras` is
+Keras 3 and refuses TFP's layers, so this module imports `tf_keras` explicitly.
+
+Used by `notebooks/03_mdn_cardioid.ipynb`.
+
+#### References
+
+Christopher M. Bishop. Mixture Density Networks. Technical report NCRG/94/004, Aston
+University, 1994.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+import re
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+from support.batching import map_in_chunks
+from support.data.cardioid import NLLEstimate
+
+tfd = tfp.distributions
+tfpl = tfp.layers
+
+__all__ = [
+    "MixtureParams",
+    "build_mdn",
+    "conditional_density_grid",
+    "describe_error",
+    "heldout_nll",
+    "make_dataset",
+    "mdn_loss",
+    "mixture_params",
+    "params_size",
+]
+
+
+class MixtureParams(NamedTuple):
+    """Mixture parameters for each input.
+
+    Attributes:
+      weights: mixture weights, shape `batch + (K,)`; they sum to 1 over the last axis.
+      means: component means, `batch + (K,)` for one-dimensional events, else
+        `batch + (K, D)`.
+      stddevs: component standard deviations, the shape of `means`.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    stddevs: np.ndarray
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def params_size(num_components: int, event_size: int = 1) -> int:
+    """Outputs the last Dense layer needs: K logits, then K x (D locs, D raw scales).
+
+    Returns a Python `int` (TFP's `MixtureNormal.params_size` returns `np.int32`, which
+    Keras 3's `Dense` rejects).
+    """
+    num_components = _positive_int("num_components", num_components)
+    event_size = _positive_int("event_size", event_size)
+    return num_components * (1 + 2 * event_size)
+
+
+def _floored_mixture_normal(params, num_components: int, event_size: int, scale_floor: float):
+    """The `MixtureNormal` layout, with scales `scale_floor + softplus(raw)`."""
+    logits = params[..., :num_components]
+    batch = tf.shape(params)[:-1]
+    components = tf.reshape(
+        params[..., num_components:], tf.concat([batch, [num_components, 2 * event_size]], 0)
+    )
+    loc, raw_scale = tf.split(components, 2, axis=-1)
+    scale = scale_floor + tf.math.softplus(raw_scale)
+    return tfd.MixtureSameFamily(
+        mixture_distribution=tfd.Categorical(logits=logits),
+        components_distribution=tfd.Independent(
+            tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=1
+        ),
+    )
+
+
+def build_mdn(
+    *,
+    num_components: int = 5,
+    hidden_units: Sequence[int] = (12,),
+    activation: str | Callable = "relu",
+    scale_floor: float = 0.0,
+    input_size: int = 1,
+    event_size: int = 1,
+) -> tf_keras.Sequential:
+    """A mixture density network: Dense hidden layers, a params layer, a mixture of normals.
+
+    With `scale_floor=0` the head is exactly `tfp.layers.MixtureNormal`. With a positive
+    floor the same parameter layout feeds a mixture whose scales are
+    `scale_floor + softplus(raw)`, so no component can collapse onto a few points (a
+    collapsed component drives the training NLL down and the held-out NLL up).
+
+    Args:
+      num_components: number of mixture components K.
+      hidden_units: sizes of the hidden Dense layers (may be empty).
+      activation: activation of the hidden layers, a Keras name or a callable.
+      scale_floor: non-negative lower bound on every component's standard deviation.
+      input_size: number of input features.
+      event_size: dimension D of `y`.
+
+    Returns:
+      A built `tf_keras.Sequential`. Calling it on `x` of shape `(N, input_size)` returns a
+      `MixtureSameFamily` with batch shape `(N,)` and event shape `(event_size,)`;
+      `model.predict(x)` returns a sample from it.
+
+    Raises:
+      ValueError / TypeError: for a non-positive size, bad `hidden_units`, an unknown
+        activation or a negative or non-finite `scale_floor`.
+    """
+    num_components = _positive_int("num_components", num_components)
+    input_size = _positive_int("input_size", input_size)
+    event_size = _positive_int("event_size", event_size)
+    if isinstance(hidden_units, numbers.Integral) or not isinstance(hidden_units, Sequence):
+        raise TypeError(f"hidden_units must be a list of positive integers, got {hidden_units!r}")
+    hidden_units = [_positive_int("hidden_units entries", h) for h in hidden_units]
+    if isinstance(scale_floor, bool) or not isinstance(scale_floor, numbers.Real):
+        raise TypeError(f"scale_floor must be a real number, got {type(scale_floor).__name__}")
+    if not (math.isfinite(scale_floor) and scale_floor >= 0):
+        raise ValueError(f"scale_floor must be a finite number >= 0, got {scale_floor!r}")
+    try:
+        activation_fn = tf_keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(f"activation {activation!r} is not a Keras activation") from None
+
+    size = params_size(num_components, event_size)
+    if scale_floor == 0:
+        head = tfpl.MixtureNormal(num_components, [event_size])
+    else:
+        head = tfpl.DistributionLambda(
+            functools.partial(
+                _floored_mixture_normal,
+                num_components=num_components,
+                event_size=event_size,
+                scale_floor=float(scale_floor),
+            )
+        )
+    layers = [tf_keras.Input(shape=(input_size,))]
+    layers += [tf_keras.layers.Dense(h, activation=activation_fn) for h in hidden_units]
+    layers += [tf_keras.layers.Dense(size, name="mixture_params"), head]
+    return tf_keras.Sequential(layers, name="mdn")
+
+
+def _unwrap(distribution):
+    # tfp.layers returns a `_TensorCoercible` wrapper around the real distribution.
+    while hasattr(distribution, "tensor_distribution"):
+        distribution = distribution.tensor_distribution
+    return distribution
+
+
+_ALLOWED = "Normal, Independent(Normal) or MultivariateNormalDiag"
+
+
+def _is(distribution, cls) -> bool:
+    # TFP builds `_MixtureSameFamily` / `_Independent` (the non-CompositeTensor bases of the
+    # public classes) when a parameter is not a tensor, e.g. inside `tfp.layers`.
+    names = {cls.__name__, "_" + cls.__name__}
+    return any(
+        c.__name__ in names and c.__module__ == cls.__module__ for c in type(distribution).__mro__
+    )
+
+
+def mixture_params(distribution) -> MixtureParams:
+    """Weights, means and standard deviations of a mixture of normals, per batch member.
+
+    Works on what an MDN returns when called (`model(x)`), and on any `MixtureSameFamily`
+    whose components are `Normal`, `Independent(Normal)` or `MultivariateNormalDiag`.
+
+    Args:
+      distribution: the mixture.
+
+    Returns:
+      A `MixtureParams` of NumPy arrays. Weights have shape `batch + (K,)`. Means and
+      standard deviations have shape `batch + (K,)` when each event is a scalar or a
+      length-1 vector, else `batch + (K,) + event_shape`.
+
+    Raises:
+      TypeError: naming `distribution` if it is not such a mixture.
+    """
+    mixture = _unwrap(distribution)
+    if not _is(mixture, tfd.MixtureSameFamily):
+        raise TypeError(
+            f"distribution must be a tfd.MixtureSameFamily of {_ALLOWED} components, got "
+            f"{type(mixture).__name__}"
+        )
+    components = _unwrap(mixture.components_distribution)
+    base = _unwrap(components.distribution) if _is(components, tfd.Independent) else None
+    if not (
+        isinstance(components, tfd.Normal | tfd.MultivariateNormalDiag)
+        or isinstance(base, tfd.Normal)
+    ):
+        kind = type(components).__name__
+        if base is not None:
+            kind += f"({type(base).__name__})"
+        raise TypeError(
+            f"distribution must be a MixtureSameFamily of {_ALLOWED} components, got {kind} "
+            "components"
+        )
+    weights = mixture.mixture_distribution.probs_parameter().numpy()
+    means = components.mean().numpy()
+    stddevs = components.stddev().numpy()
+    if tuple(components.event_shape) == (1,):
+        means, stddevs = means[..., 0], stddevs[..., 0]
+    return MixtureParams(weights=weights, means=means, stddevs=stddevs)
+
+
+def _as_column(name: str, value) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must hold only finite values (found NaN or inf)")
+    return array
+
+
+def make_dataset(x, y, *, batch_size: int = 100, seed: int = 0) -> tf.data.Dataset:
+    """A shuffled, batched `tf.data.Dataset` of `(x, y)` pairs, reshuffled each epoch.
+
+    Raises:
+      ValueError: if `x` and `y` differ in length, hold NaN, or `batch_size` is not a
+        positive integer.
+    """
+    batch_size = _positive_int("batch_size", batch_size)
+    x, y = _as_column("x", x), _as_column("y", y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}")
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .cache()
+        .shuffle(x.shape[0], seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def mdn_loss(model) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """The training loss `loss(x, y) = -mean(log p(y | x))` for `support.fit`."""
+    if not callable(model):
+        raise TypeError(f"model must be a callable Keras model, got {type(model).__name__}")
+
+    def loss(x, y):
+        return -tf.reduce_mean(model(x).log_prob(y))
+
+    return loss
+
+
+def heldout_nll(model, x, y) -> NLLEstimate:
+    """Mean of -log p(y | x) under the model over held-out points, with its standard error.
+
+    Raises:
+      ValueError: if `x` and `y` differ in length, hold NaN or hold fewer than two points.
+    """
+    x, y = _as_column("x", x), _as_column("y", y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}")
+    if x.shape[0] < 2:
+        raise ValueError(f"x and y must hold at least two points, got {x.shape[0]}")
+    nll = -model(x).log_prob(y).numpy().astype(np.float64)
+    return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
+
+
+def conditional_density_grid(model, x_grid, y_grid, *, chunk_size: int = 256) -> np.ndarray:
+    """The model's p(y | x) on a grid, for a heatmap.
+
+    Args:
+      model: an MDN with one input feature and one-dimensional `y`.
+      x_grid: 1-D array of input values (columns of the result).
+      y_grid: 1-D array of output values (rows of the result).
+      chunk_size: inputs per model call.
+
+    Returns:
+      Array of shape `(len(y_grid), len(x_grid))`: entry `[i, j]` is p(y_grid[i] | x_grid[j]).
+
+    Raises:
+      ValueError: if a grid is not a non-empty 1-D array of finite values.
+    """
+    grids = []
+    for name, grid in (("x_grid", x_grid), ("y_grid", y_grid)):
+        grid = np.asarray(grid, dtype=np.float32)
+        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
+            raise ValueError(f"{name} must be a non-empty 1-D array of finite values")
+        grids.append(grid)
+    x_grid, y_grid = grids
+    ys = tf.constant(y_grid[:, None, None])  # (Ny, 1, 1) against batch (chunk,), event (1,)
+
+    def density(x_chunk):
+        return tf.transpose(tf.exp(model(x_chunk).log_prob(ys)))  # (chunk, Ny)
+
+    return map_in_chunks(density, x_grid[:, None], chunk_size=chunk_size).T
+
+
+def describe_error(error: BaseException) -> str:
+    """`"Type: message"` with memory addresses masked, so a caught error prints the same
+    text on every run (for showing an expected failure in a notebook)."""
+    if not isinstance(error, BaseException):
+        raise TypeError(f"error must be an exception, got {type(error).__name__}")
+    message = re.sub(r" at 0x[0-9a-fA-F]+", "", str(error))
+    return f"{type(error).__name__}: {message}"

@@ -1,0 +1,242 @@
+"""Tests of support.mdn: the MDN builder, its mixture parameters, loss and densities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import support
+from support import mdn
+from support.data.cardioid import cardioid
+
+tfd = tfp.distributions
+
+
+def test_params_size_matches_tfp_mixture_normal_and_is_a_python_int():
+    for components, event_size in [(1, 1), (5, 1), (3, 2), (4, 7)]:
+        size = mdn.params_size(components, event_size)
+        assert type(size) is int
+        assert size == tfp.layers.MixtureNormal.params_size(components, [event_size])
+
+
+def test_mixture_params_match_a_hand_built_mixture_of_normals_exactly():
+    weights = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], np.float64)
+    means = np.array([[-1.0, 0.0, 2.0], [3.0, -2.0, 0.5]])
+    scales = np.array([[0.1, 1.0, 2.5], [0.3, 0.7, 1.1]])
+    mixture = tfd.MixtureSameFamily(
+        tfd.Categorical(probs=weights), tfd.Normal(loc=means, scale=scales)
+    )
+    params = mdn.mixture_params(mixture)
+    np.testing.assert_array_equal(params.weights, weights)
+    np.testing.assert_array_equal(params.means, means)
+    np.testing.assert_array_equal(params.stddevs, scales)
+
+
+def test_mixture_params_squeeze_independent_normals_with_one_dimensional_events():
+    weights = np.array([[0.25, 0.75]] * 4)
+    means = np.arange(8.0).reshape(4, 2, 1)
+    scales = np.full((4, 2, 1), 0.5)
+    mixture = tfd.MixtureSameFamily(
+        tfd.Categorical(probs=weights),
+        tfd.Independent(tfd.Normal(means, scales), reinterpreted_batch_ndims=1),
+    )
+    params = mdn.mixture_params(mixture)
+    assert params.weights.shape == params.means.shape == params.stddevs.shape == (4, 2)
+    np.testing.assert_array_equal(params.means, means[..., 0])
+    np.testing.assert_array_equal(params.stddevs, scales[..., 0])
+
+
+def test_mixture_params_keep_the_event_axis_of_multivariate_components():
+    batch, components, dims = (2, 3), 4, 2
+    rng = np.random.default_rng(0)
+    locs = rng.normal(size=(*batch, components, dims))
+    scales = rng.uniform(0.5, 2.0, size=(*batch, components, dims))
+    logits = rng.normal(size=(*batch, components))
+    mixture = tfd.MixtureSameFamily(
+        tfd.Categorical(logits=logits), tfd.MultivariateNormalDiag(locs, scales)
+    )
+    params = mdn.mixture_params(mixture)
+    assert params.weights.shape == (*batch, components)
+    assert params.means.shape == params.stddevs.shape == (*batch, components, dims)
+    np.testing.assert_allclose(params.weights.sum(-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(params.means, locs)
+    np.testing.assert_allclose(params.stddevs, scales)
+
+
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        tfd.Normal(0.0, 1.0),
+        tfd.MixtureSameFamily(tfd.Categorical(logits=[0.0, 0.0]), tfd.Logistic([0.0, 1.0], 1.0)),
+        tfd.MixtureSameFamily(
+            tfd.Categorical(logits=[0.0, 0.0]),
+            tfd.Independent(tfd.Laplace([[0.0], [1.0]], 1.0), reinterpreted_batch_ndims=1),
+        ),
+        np.zeros(3),
+    ],
+    ids=["normal", "mixture-of-logistics", "mixture-of-independent-laplace", "array"],
+)
+def test_mixture_params_reject_anything_but_a_mixture_of_normals(distribution):
+    with pytest.raises(TypeError, match="distribution must be a"):
+        mdn.mixture_params(distribution)
+
+
+@pytest.mark.parametrize("event_size", [1, 2])
+def test_mdn_output_is_a_mixture_with_one_batch_member_per_input(event_size):
+    model = mdn.build_mdn(num_components=4, hidden_units=(8,), event_size=event_size)
+    assert model.layers[-2].units == mdn.params_size(4, event_size)
+    distribution = model(np.zeros((6, 1), np.float32))
+    assert tuple(distribution.batch_shape) == (6,)
+    assert tuple(distribution.event_shape) == (event_size,)
+    params = mdn.mixture_params(distribution)
+    expected = (6, 4) if event_size == 1 else (6, 4, event_size)
+    assert params.weights.shape == (6, 4)
+    assert params.means.shape == params.stddevs.shape == expected
+    assert model.predict(np.zeros((6, 1), np.float32), verbose=0).shape == (6, event_size)
+
+
+def test_mdn_without_a_floor_uses_tfp_mixture_normal():
+    model = mdn.build_mdn(num_components=3, hidden_units=())
+    assert isinstance(model.layers[-1], tfp.layers.MixtureNormal)
+
+
+def _set_params_layer(model, raw_scale: float):
+    # Zero kernel: every input gets the same parameters; raw scale slots set to `raw_scale`.
+    layer = model.get_layer("mixture_params")
+    kernel, bias = layer.get_weights()
+    components = 3
+    new_bias = np.zeros_like(bias)
+    per_component = new_bias[components:].reshape(components, 2)
+    per_component[:, 0] = [-1.0, 0.0, 1.0]
+    per_component[:, 1] = raw_scale
+    layer.set_weights([np.zeros_like(kernel), new_bias])
+
+
+def test_scale_floor_bounds_every_standard_deviation_from_below():
+    floor = 0.05
+    model = mdn.build_mdn(num_components=3, hidden_units=(), scale_floor=floor)
+    _set_params_layer(model, raw_scale=-40.0)  # softplus(-40) ~ 4e-18: a collapsed scale
+    stddevs = mdn.mixture_params(model(np.linspace(-3, 3, 11)[:, None])).stddevs
+    assert np.all(stddevs >= np.float32(floor))
+    np.testing.assert_allclose(stddevs, floor, rtol=1e-6)
+
+
+def test_scale_floor_shifts_the_softplus_scales_by_the_floor():
+    plain = mdn.build_mdn(num_components=3, hidden_units=(5,))
+    floored = mdn.build_mdn(num_components=3, hidden_units=(5,), scale_floor=0.2)
+    floored.set_weights(plain.get_weights())
+    x = np.linspace(-3, 3, 7)[:, None].astype(np.float32)
+    plain_params, floored_params = mdn.mixture_params(plain(x)), mdn.mixture_params(floored(x))
+    np.testing.assert_allclose(floored_params.stddevs - plain_params.stddevs, 0.2, atol=1e-6)
+    np.testing.assert_allclose(floored_params.means, plain_params.means)
+    np.testing.assert_allclose(floored_params.weights, plain_params.weights)
+
+
+def test_loss_is_the_mean_negative_log_likelihood():
+    model = mdn.build_mdn(num_components=2, hidden_units=(4,))
+    x, y = cardioid(16, seed=0)
+    expected = -np.mean(model(x).log_prob(y).numpy())
+    assert float(mdn.mdn_loss(model)(x, y)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_heldout_nll_reports_mean_and_standard_error():
+    model = mdn.build_mdn(num_components=2, hidden_units=(4,))
+    x, y = cardioid(50, seed=1)
+    nll = -model(x).log_prob(y).numpy().astype(np.float64)
+    estimate = mdn.heldout_nll(model, x, y)
+    assert estimate.mean == pytest.approx(nll.mean())
+    assert estimate.stderr == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size))
+
+
+def test_a_short_fit_lowers_the_heldout_nll(seed):
+    support.setup(seed % 2**31)
+    x, y = cardioid(1000, seed=seed)
+    x_test, y_test = cardioid(1000, seed=seed + 1)
+    model = mdn.build_mdn(num_components=5, hidden_units=(16,), scale_floor=0.01)
+    before = mdn.heldout_nll(model, x_test, y_test)
+    dataset = mdn.make_dataset(x, y, batch_size=100, seed=seed)
+    support.fit(
+        mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=8,
+        learning_rate=0.02, progress=False,
+    )  # fmt: skip
+    after = mdn.heldout_nll(model, x_test, y_test)
+    assert after.mean < before.mean - 4 * (before.stderr + after.stderr)
+
+
+def test_conditional_density_grid_holds_one_density_per_column():
+    model = mdn.build_mdn(num_components=3, hidden_units=(6,), scale_floor=0.05)
+    x_grid = np.linspace(-2.0, 2.0, 9)
+    y_grid = np.linspace(-60.0, 60.0, 24001)  # wide enough for an untrained network
+    grid = mdn.conditional_density_grid(model, x_grid, y_grid, chunk_size=4)
+    assert grid.shape == (y_grid.size, x_grid.size)
+    np.testing.assert_allclose(np.trapezoid(grid, y_grid, axis=0), 1.0, atol=1e-3)
+    column = np.exp(model(x_grid[3:4, None]).log_prob(y_grid[:, None]).numpy())
+    np.testing.assert_allclose(grid[:, 3], column, rtol=1e-5, atol=1e-12)
+
+
+def test_make_dataset_batches_pairs_of_columns():
+    x, y = cardioid(250, seed=2)
+    batches = list(mdn.make_dataset(x[:, 0], y, batch_size=100))
+    assert [b[0].shape[0] for b in batches] == [100, 100, 50]
+    assert batches[0][0].shape == batches[0][1].shape == (100, 1)
+
+
+def test_keras_3_refuses_tfp_layers_which_is_why_the_mdn_uses_tf_keras():
+    keras = pytest.importorskip("keras")
+    if int(keras.__version__.split(".")[0]) < 3:
+        pytest.skip("Keras 2 installed as `keras`")
+    size = mdn.params_size(5, 1)
+    with pytest.raises(ValueError, match="Only instances of `keras.Layer`"):
+        keras.Sequential([keras.layers.Dense(size), tfp.layers.MixtureNormal(5, [1])])
+    assert isinstance(mdn.build_mdn(), tf_keras.Sequential)
+
+
+def test_describe_error_masks_memory_addresses():
+    error = ValueError("Received: <Layer object at 0x7fb19025e8d0> (of type <class 'Layer'>)")
+    assert mdn.describe_error(error) == (
+        "ValueError: Received: <Layer object> (of type <class 'Layer'>)"
+    )
+    with pytest.raises(TypeError, match="error must be an exception"):
+        mdn.describe_error("not an error")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        ({"num_components": 0}, ValueError, "num_components"),
+        ({"num_components": 2.0}, ValueError, "num_components"),
+        ({"hidden_units": 12}, TypeError, "hidden_units"),
+        ({"hidden_units": [12, 0]}, ValueError, "hidden_units"),
+        ({"activation": "no-such-activation"}, ValueError, "activation"),
+        ({"scale_floor": -0.1}, ValueError, "scale_floor"),
+        ({"scale_floor": float("nan")}, ValueError, "scale_floor"),
+        ({"scale_floor": True}, TypeError, "scale_floor"),
+        ({"event_size": 0}, ValueError, "event_size"),
+        ({"input_size": -1}, ValueError, "input_size"),
+    ],
+)
+def test_build_mdn_rejects_bad_arguments(kwargs, error, name):
+    with pytest.raises(error, match=name):
+        mdn.build_mdn(**kwargs)
+
+
+def test_data_helpers_reject_bad_input():
+    model = mdn.build_mdn(num_components=2, hidden_units=())
+    with pytest.raises(ValueError, match="batch_size"):
+        mdn.make_dataset(np.zeros(4), np.zeros(4), batch_size=0)
+    with pytest.raises(ValueError, match="same length"):
+        mdn.make_dataset(np.zeros(4), np.zeros(5))
+    with pytest.raises(ValueError, match="x must hold only finite"):
+        mdn.heldout_nll(model, np.array([0.0, np.nan]), np.zeros(2))
+    with pytest.raises(ValueError, match="y_grid must be"):
+        mdn.conditional_density_grid(model, np.zeros(3), np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="model must be"):
+        mdn.mdn_loss("model")
+
+
+def test_mdn_output_dtype_is_float32():
+    model = mdn.build_mdn(num_components=2, hidden_units=())
+    assert model(np.zeros((1, 1), np.float32)).dtype == tf.float32

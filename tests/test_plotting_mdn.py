@@ -1,0 +1,81 @@
+"""Tests of support.plotting.mdn: each helper draws on the given axes and returns them."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import LineCollection, QuadMesh  # noqa: E402
+
+from support.plotting import mdn as plots  # noqa: E402
+
+
+@pytest.fixture
+def ax():
+    figure, axes = plt.subplots()
+    yield axes
+    plt.close(figure)
+
+
+def _mixture(n=50, k=3):
+    x = np.linspace(-2.5, 2.5, n)
+    weights = np.full((n, k), 1.0 / k)
+    weights[: n // 2, 0] = 0.0  # component 0 is off on the left half
+    weights[: n // 2, 1:] = 0.5
+    means = np.stack([np.sin(x) + j for j in range(k)], axis=1)
+    stddevs = np.full((n, k), 0.1)
+    return x, weights, means, stddevs
+
+
+def test_scatter_with_samples_draws_data_samples_and_a_curve(ax):
+    x, y = np.arange(5.0)[:, None], np.arange(5.0)[:, None]
+    assert plots.scatter_with_samples(ax, x, y, samples=(x, -y), curve=(x, y, "fit")) is ax
+    assert len(ax.collections) == 2  # data and samples
+    assert ax.lines[0].get_label() == "fit"
+
+
+def test_scatter_with_samples_rejects_mismatched_lengths(ax):
+    with pytest.raises(ValueError, match="x and y must have the same length"):
+        plots.scatter_with_samples(ax, np.zeros(3), np.zeros(4))
+
+
+def test_heatmap_draws_the_density_grid_with_the_data_on_top(ax):
+    x_grid, y_grid = np.linspace(-1, 1, 4), np.linspace(-2, 2, 6)
+    density = np.random.default_rng(0).uniform(size=(6, 4))
+    assert plots.conditional_density_heatmap(ax, x_grid, y_grid, density, x=[0.0], y=[0.0]) is ax
+    meshes = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert len(meshes) == 1
+    np.testing.assert_allclose(np.asarray(meshes[0].get_array()).reshape(6, 4), density)
+
+
+def test_heatmap_rejects_a_density_of_the_wrong_shape(ax):
+    with pytest.raises(ValueError, match=r"density must have shape .* \(6, 4\)"):
+        plots.conditional_density_heatmap(ax, np.zeros(4), np.zeros(6), np.zeros((4, 6)))
+
+
+def test_mixture_weights_draws_one_line_per_component(ax):
+    x, weights, _, _ = _mixture()
+    assert plots.mixture_weights(ax, x, weights) is ax
+    assert len(ax.lines) == 3
+    np.testing.assert_array_equal(ax.lines[2].get_ydata(), weights[:, 2])
+
+
+def test_mixture_means_scale_line_width_with_weight_and_hide_unused_components(ax):
+    x, weights, means, stddevs = _mixture()
+    assert plots.mixture_means(ax, x, means, stddevs, weights) is ax
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(lines) == 3
+    # Component 0 has weight 0 on the left half: only the right half's segments are drawn.
+    assert len(lines[0].get_segments()) < len(lines[1].get_segments())
+    widths = lines[1].get_linewidths()
+    assert max(widths) > min(widths)  # weight 0.5 on the left, 1/3 on the right
+
+
+def test_mixture_means_reject_mismatched_shapes(ax):
+    x, weights, means, stddevs = _mixture()
+    with pytest.raises(ValueError, match="stddevs must have shape"):
+        plots.mixture_means(ax, x, means, stddevs[:-1], weights)
