@@ -191,6 +191,17 @@ def _papermill(src: Path, dst: Path, parameters: dict[str, Any], prepare_only: b
     )
 
 
+def _strip(path: Path) -> None:
+    """Normalises a notebook as the lint session expects (nbstripout, keeping counts)."""
+    import shutil
+    import subprocess
+
+    nbstripout = shutil.which("nbstripout")
+    if nbstripout is None:
+        raise SystemExit("nbstripout is not installed: pip install -e '.[lint]'")
+    subprocess.run([nbstripout, "--keep-count", str(path)], check=True)
+
+
 def _render_html(path: Path) -> Path:
     from nbconvert import HTMLExporter
 
@@ -237,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             executed = out / "goldens" / path.name
             _papermill(path, executed, params, prepare_only=False)
             print(f"{path.name}: {refresh_goldens(path, executed)} golden cell(s) recorded")
+            _strip(path)
         return 0
 
     failures = []

@@ -24,8 +24,13 @@ tfd = tfp.distributions
 
 __all__ = [
     "PadEye",
+    "describe",
+    "effective_parameters",
+    "example_targets",
     "fit_maximum_likelihood",
+    "initial_locs_from",
     "match_components",
+    "mean_nll",
     "mixture_full_covariance",
     "mixture_full_covariance_first_fixed",
     "mixture_spherical",
@@ -155,6 +160,24 @@ def _dtype(dtype) -> tf.DType:
     return dtype
 
 
+def _initial_loc(initial_loc, num_components: int, event_size: int, dtype):
+    """`initial_loc` as a `[num_components, event_size]` tensor, or None if not given."""
+    if initial_loc is None:
+        return None
+    loc = np.asarray(initial_loc, dtype=dtype.as_numpy_dtype)
+    if loc.shape != (num_components, event_size) or not np.all(np.isfinite(loc)):
+        raise ValueError(
+            f"initial_loc must be finite with shape [{num_components}, {event_size}] "
+            f"(num_components, event_size), got shape {loc.shape}"
+        )
+    return tf.constant(loc)
+
+
+def _zeros_or(initial_loc, num_components: int, event_size: int, dtype):
+    loc = _initial_loc(initial_loc, num_components, event_size, dtype)
+    return tf.zeros([num_components, event_size], dtype) if loc is None else loc
+
+
 def _fill_scale_tril(dtype) -> tfb.Bijector:
     """`FillScaleTriL` (softplus diagonal plus a small shift) with constants of `dtype`."""
     return tfb.FillScaleTriL(diag_bijector=tfb.Softplus(), diag_shift=tf.constant(1e-5, dtype))
@@ -229,19 +252,23 @@ def mixture_spherical(
     initial_scale: float = 10.0,
     logit_decay: float = 1.0,
     seed: int = 0,
+    initial_loc=None,
     dtype=tf.float32,
 ):
     """A mixture of spherical Gaussians: learnable weights, means and one scale per component.
 
-    Means start at standard-normal draws (from `seed`), scales at `initial_scale`, logits
-    at `-log(logit_decay) * k` (equal weights for the default 1).
+    Means start at `initial_loc` (`[num_components, event_size]`) or, by default, at
+    standard-normal draws from `seed`; scales at `initial_scale`; logits at
+    `-log(logit_decay) * k` (equal weights for the default 1).
     """
     event_size = _positive_int("event_size", event_size)
     num_components = _positive_int("num_components", num_components)
     initial_scale = _positive_real("initial_scale", initial_scale)
     logit_decay = _positive_real("logit_decay", logit_decay)
     dtype = _dtype(dtype)
-    loc = tf.random.stateless_normal([num_components, event_size], seed=[seed, 0], dtype=dtype)
+    loc = _initial_loc(initial_loc, num_components, event_size, dtype)
+    if loc is None:
+        loc = tf.random.stateless_normal([num_components, event_size], seed=[seed, 0], dtype=dtype)
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
             logits=tf.Variable(_geometric_logits(num_components, logit_decay, dtype), name="logits")
@@ -260,19 +287,23 @@ def mixture_spherical_first_weight_fixed(
     initial_scale: float = 10.0,
     logit_decay: float = 1.5,
     seed: int = 0,
+    initial_loc=None,
     dtype=tf.float32,
 ):
     """A spherical mixture whose first logit is held at 0; only the other K-1 are learned.
 
     The logits are a `TransformedVariable` of K-1 free values through `tfb.Pad`, which
-    prepends the fixed 0. Means start at Rademacher (+-1) draws from `seed`.
+    prepends the fixed 0. Means start at `initial_loc` or, by default, at Rademacher (+-1)
+    draws from `seed`.
     """
     event_size = _positive_int("event_size", event_size)
     num_components = _positive_int("num_components", num_components, minimum=2)
     initial_scale = _positive_real("initial_scale", initial_scale)
     logit_decay = _positive_real("logit_decay", logit_decay)
     dtype = _dtype(dtype)
-    loc = tfp.random.rademacher([num_components, event_size], seed=[seed, 1], dtype=dtype)
+    loc = _initial_loc(initial_loc, num_components, event_size, dtype)
+    if loc is None:
+        loc = tfp.random.rademacher([num_components, event_size], seed=[seed, 1], dtype=dtype)
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
             logits=tfp.util.TransformedVariable(
@@ -294,11 +325,13 @@ def mixture_full_covariance(
     *,
     initial_scale: float = 10.0,
     logit_decay: float = 1.0,
+    initial_loc=None,
     dtype=tf.float32,
 ):
     """A mixture of full-covariance Gaussians (scale_tril through `tfb.FillScaleTriL`).
 
-    Means start at 0 and each scale at `initial_scale * I`; the scale variable holds the
+    Means start at `initial_loc` (default 0) and each scale at `initial_scale * I`; the
+    scale variable holds the
     `d(d+1)/2` unconstrained lower-triangular entries of each component.
     """
     event_size = _positive_int("event_size", event_size)
@@ -311,7 +344,7 @@ def mixture_full_covariance(
             logits=tf.Variable(_geometric_logits(num_components, logit_decay, dtype), name="logits")
         ),
         components_distribution=tfd.MultivariateNormalTriL(
-            loc=tf.Variable(tf.zeros([num_components, event_size], dtype), name="loc"),
+            loc=tf.Variable(_zeros_or(initial_loc, num_components, event_size, dtype), name="loc"),
             scale_tril=tfp.util.TransformedVariable(
                 initial_scale * tf.eye(event_size, batch_shape=[num_components], dtype=dtype),
                 bijector=_fill_scale_tril(dtype),
@@ -328,13 +361,15 @@ def mixture_full_covariance_first_fixed(
     *,
     initial_scale: float = 10.0,
     logit_decay: float = 1.0,
+    initial_loc=None,
     dtype=tf.float32,
 ):
     """A full-covariance mixture whose first weight and first component are held fixed.
 
     Component 0 is N(0, I) and its logit is 0: `tfb.Pad` prepends the zero logit and the zero
     mean, and `PadEye` prepends the identity scale before `FillScaleTriL`. Only the other
-    K-1 components' logits, means and scales are trainable.
+    K-1 components' logits, means and scales are trainable. `initial_loc`, if given, is
+    `[num_components, event_size]`; its first row is ignored (component 0 sits at 0).
     """
     event_size = _positive_int("event_size", event_size)
     num_components = _positive_int("num_components", num_components, minimum=2)
@@ -352,7 +387,7 @@ def mixture_full_covariance_first_fixed(
         ),
         components_distribution=tfd.MultivariateNormalTriL(
             loc=tfp.util.TransformedVariable(
-                tf.zeros([num_components, event_size], dtype),
+                _zeros_or(initial_loc, num_components, event_size, dtype),
                 bijector=tfb.Pad(paddings=[(1, 0)], axis=-2),
                 name="loc",
             ),
@@ -419,6 +454,45 @@ def fit_maximum_likelihood(
     )
 
 
+def initial_locs_from(samples, num_components: int, *, seed: int = 0, first=None) -> np.ndarray:
+    """Starting means for a mixture, where the data are: the centres of a k-means fit.
+
+    Uses scikit-learn's `KMeans` (k-means++ seeding, several restarts). Started at random
+    instead, two components can share a cluster and stay stuck there, a local optimum of
+    the likelihood that gradient descent does not leave.
+
+    Args:
+      samples: `[n, event_size]` data, n >= num_components.
+      num_components: number of centres.
+      seed: seed of the k-means fit.
+      first: optional fixed first centre (the mean of a component a model holds fixed): it
+        replaces the k-means centre nearest to it and comes first.
+
+    Returns:
+      A `[num_components, event_size]` array.
+    """
+    from sklearn.cluster import KMeans
+
+    samples = np.asarray(samples, dtype=float)
+    num_components = _positive_int("num_components", num_components)
+    if samples.ndim != 2 or samples.shape[0] < num_components:
+        raise ValueError(
+            f"samples must be [n, event_size] with n >= num_components, got {samples.shape}"
+        )
+    if not np.all(np.isfinite(samples)):
+        raise ValueError("samples must be finite (found NaN or inf)")
+    if first is not None:
+        first = np.asarray(first, dtype=float)
+        if first.shape != samples.shape[1:]:
+            raise ValueError(f"first must have shape {samples.shape[1:]}, got {first.shape}")
+    kmeans = KMeans(n_clusters=num_components, n_init=4, random_state=seed).fit(samples)
+    centres = kmeans.cluster_centers_
+    if first is not None:
+        nearest = int(np.argmin(np.linalg.norm(centres - first, axis=-1)))
+        centres = np.concatenate([first[None], np.delete(centres, nearest, axis=0)])
+    return centres
+
+
 def match_components(true_locs, fitted_locs) -> np.ndarray:
     """The order of fitted components that best matches the true ones (mixtures are only
     identified up to a relabelling). Returns `order` with `fitted_locs[order] ~ true_locs`.
@@ -434,3 +508,94 @@ def match_components(true_locs, fitted_locs) -> np.ndarray:
     cost = np.linalg.norm(true_locs[:, None, :] - fitted_locs[None, :, :], axis=-1)
     _, order = linear_sum_assignment(cost)
     return order
+
+
+# ---------------------------------------------------------------------------- showing
+
+
+def describe(distribution, decimals: int = 4) -> str:
+    """The distribution and its trainable variables (name, shape, values rounded), as text."""
+    lines = [str(distribution)]
+    with np.printoptions(precision=decimals, suppress=True, floatmode="fixed"):
+        for variable in distribution.trainable_variables:
+            values = np.round(variable.numpy(), decimals) + 0.0  # no "-0."
+            lines.append(f"  {variable.name} {tuple(variable.shape)}")
+            lines.extend("    " + row for row in str(values).splitlines())
+    return "\n".join(lines)
+
+
+def effective_parameters(distribution) -> dict[str, np.ndarray]:
+    """The parameters a distribution actually uses, fixed parts included, as NumPy arrays.
+
+    Keys: `loc` and `scale` (a Gaussian); `weights`, `logits`, `loc` and `scale` (a mixture,
+    with `scale` the per-component scale vector or lower-triangular matrix).
+    """
+    if isinstance(distribution, tfd.MixtureSameFamily):
+        logits = tf.convert_to_tensor(distribution.mixture_distribution.logits_parameter())
+        components = distribution.components_distribution
+        if isinstance(components, tfd.Independent):
+            components = components.distribution
+            scale = tf.broadcast_to(tf.convert_to_tensor(components.scale), components.batch_shape)
+        else:
+            scale = tf.convert_to_tensor(components.scale_tril)
+        return {
+            "logits": logits.numpy(),
+            "weights": tf.nn.softmax(logits).numpy(),
+            "loc": tf.convert_to_tensor(components.loc).numpy(),
+            "scale": scale.numpy(),
+        }
+    return {"loc": distribution.mean().numpy(), "scale": distribution.stddev().numpy()}
+
+
+def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int = 0) -> dict:
+    """A known target for each builder, named as the builders are, to fit and compare with.
+
+    The mixtures' components sit at least 6 units apart (their scales are at most 1.5) so a
+    fit can tell them apart; the target for
+    `mixture_full_covariance_first_fixed` has N(0, I) as its first component, which that
+    model holds fixed, so it can match it exactly.
+    """
+    event_size = _positive_int("event_size", event_size)
+    num_components = _positive_int("num_components", num_components, minimum=2)
+    rng = np.random.default_rng(seed)
+    loc = rng.normal(size=event_size).astype(np.float32)
+    scales = rng.uniform(0.3, 2.0, size=event_size).astype(np.float32)
+    centres = np.zeros((num_components, event_size), np.float32)
+    for k in range(1, num_components):
+        for _ in range(1000):  # a centre 6 from the origin and at least 6 from the others
+            direction = rng.normal(size=event_size)
+            centres[k] = 6.0 * direction / np.linalg.norm(direction)
+            if np.min(np.linalg.norm(centres[:k] - centres[k], axis=-1)) >= 6.0:
+                break
+    weights = rng.dirichlet(3.0 * np.ones(num_components)).astype(np.float32)
+    spread = rng.uniform(0.5, 1.5, size=(num_components, 1)).astype(np.float32)
+    tril = np.tril(rng.normal(scale=0.3, size=(num_components, event_size, event_size)))
+    idx = np.arange(event_size)
+    tril[:, idx, idx] = rng.uniform(0.5, 1.2, size=(num_components, event_size))
+    tril = tril.astype(np.float32)
+    tril_first_fixed = tril.copy()
+    tril_first_fixed[0] = np.eye(event_size, dtype=np.float32)
+
+    def spherical():
+        return tfd.MixtureSameFamily(
+            tfd.Categorical(probs=weights),
+            tfd.Independent(tfd.Normal(centres, spread), reinterpreted_batch_ndims=1),
+        )
+
+    return {
+        "mvn_scaled_identity": tfd.MultivariateNormalDiag(loc, tf.fill([event_size], 0.7)),
+        "mvn_diag": tfd.MultivariateNormalDiag(loc, scales),
+        "mixture_spherical": spherical(),
+        "mixture_spherical_first_weight_fixed": spherical(),
+        "mixture_full_covariance": tfd.MixtureSameFamily(
+            tfd.Categorical(probs=weights), tfd.MultivariateNormalTriL(centres, tril)
+        ),
+        "mixture_full_covariance_first_fixed": tfd.MixtureSameFamily(
+            tfd.Categorical(probs=weights), tfd.MultivariateNormalTriL(centres, tril_first_fixed)
+        ),
+    }
+
+
+def mean_nll(distribution, samples) -> float:
+    """Mean negative log-likelihood of `samples` under `distribution`, in nats."""
+    return float(-tf.reduce_mean(distribution.log_prob(samples)).numpy())

@@ -260,3 +260,68 @@ def test_invalid_arguments_name_the_argument(builder, kwargs, argument):
 def test_fit_rejects_bad_samples_and_sizes_before_training(samples, kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         zoo.fit_maximum_likelihood(zoo.mvn_diag(4), samples, **kwargs)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def test_initial_locs_find_one_centre_per_well_separated_cluster(seed):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    samples = np.concatenate([c + rng.normal(size=(300, 2)) for c in centres])
+    found = zoo.initial_locs_from(samples, 3, seed=seed)
+    order = zoo.match_components(centres, found)
+    # each centre is the mean of 300 unit-variance points: within 4 standard errors
+    np.testing.assert_allclose(found[order], centres, atol=4 * np.sqrt(2 / 300))
+
+
+def test_initial_locs_keep_a_given_first_centre_where_it_is():
+    samples = np.random.default_rng(0).normal(size=(100, 3)) + 5.0
+    found = zoo.initial_locs_from(samples, 2, first=np.zeros(3))
+    np.testing.assert_array_equal(found[0], np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"num_components": 5}, "samples"),
+        ({"num_components": 0}, "num_components"),
+        ({"num_components": 2, "first": np.zeros(5)}, "first"),
+    ],
+)
+def test_initial_locs_reject_bad_arguments(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        zoo.initial_locs_from(np.zeros((4, 3)), **kwargs)
+
+
+def test_initial_locs_reject_nan_samples():
+    with pytest.raises(ValueError, match="samples"):
+        zoo.initial_locs_from(np.full((4, 3), np.nan), 2)
+
+
+def test_initial_loc_sets_the_mixture_means_and_is_checked():
+    loc = np.arange(12.0).reshape(3, 4)
+    model = zoo.mixture_full_covariance(4, 3, initial_loc=loc)
+    np.testing.assert_array_equal(zoo.effective_parameters(model)["loc"], loc)
+    fixed = zoo.mixture_full_covariance_first_fixed(4, 3, initial_loc=loc)
+    np.testing.assert_array_equal(zoo.effective_parameters(fixed)["loc"][1:], loc[1:])
+    with pytest.raises(ValueError, match="initial_loc"):
+        zoo.mixture_spherical(4, 3, initial_loc=np.zeros((2, 4)))
+
+
+def test_example_targets_exist_for_every_builder_with_the_right_event_size():
+    targets = zoo.example_targets(5, 4, seed=1)
+    assert set(targets) == {b.__name__ for b in BUILDERS}
+    for target in targets.values():
+        assert target.event_shape == [5]
+    first = zoo.effective_parameters(targets["mixture_full_covariance_first_fixed"])
+    np.testing.assert_array_equal(first["loc"][0], 0.0)
+    np.testing.assert_array_equal(first["scale"][0], np.eye(5))
+
+
+def test_describe_lists_every_trainable_variable_with_its_shape():
+    text = zoo.describe(zoo.mixture_full_covariance_first_fixed(4, 3))
+    assert "loc:0 (2, 4)" in text
+    assert f"scale_tril:0 (2, {TRIL})" in text
+    assert "logits:0 (2,)" in text
+    assert "-0." not in text
