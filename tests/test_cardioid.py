@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from support.data.cardioid import (
+    CARDIOID_CONDITIONAL_ENTROPY,
     cardioid,
     cardioid_conditional_log_density,
     cardioid_conditional_mean,
@@ -93,6 +94,20 @@ def test_conditional_nll_is_the_mean_negative_log_density_with_its_stderr():
     nll = -cardioid_conditional_log_density(x, y)
     assert estimate.mean == pytest.approx(nll.mean())
     assert estimate.stderr == pytest.approx(nll.std(ddof=1) / math.sqrt(nll.size))
+
+
+@pytest.mark.slow
+def test_conditional_entropy_constant_matches_a_fresh_estimate(seed):
+    x, y = cardioid(10000, seed=seed, dtype=np.float64)
+    estimate = cardioid_conditional_nll(x, y)
+    # The constant's own standard error (0.003) and its rounding (0.0005) add to the noise.
+    assert abs(estimate.mean - CARDIOID_CONDITIONAL_ENTROPY) < 4 * (estimate.stderr + 0.003) + 5e-4
+
+
+def test_scalar_inputs_give_scalar_outputs():
+    assert np.ndim(cardioid_conditional_log_density(0.0, 0.0)) == 0
+    assert isinstance(float(cardioid_conditional_mean(1.0)), float)
+    assert np.ndim(cardioid_log_marginal(0.5)) == 0
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,14 @@ def test_mixture_means_scale_line_width_with_weight_and_hide_unused_components(a
     assert max(widths) > min(widths)  # weight 0.5 on the left, 1/3 on the right
 
 
+def test_mixture_means_skip_a_component_that_is_never_used(ax):
+    x, weights, means, stddevs = _mixture()
+    weights[:, 0] = 0.0
+    plots.mixture_means(ax, x, means, stddevs, weights)
+    lines = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert [line.get_label() for line in lines] == ["component 1", "component 2"]
+
+
 def test_mixture_means_reject_mismatched_shapes(ax):
     x, weights, means, stddevs = _mixture()
     with pytest.raises(ValueError, match="stddevs must have shape"):

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = [
+    "CARDIOID_CONDITIONAL_ENTROPY",
     "NLLEstimate",
     "cardioid",
     "cardioid_conditional_log_density",
@@ -34,6 +35,11 @@ __all__ = [
     "cardioid_conditional_nll",
     "cardioid_log_marginal",
 ]
+
+#: True conditional entropy H(y | x) of the cardioid with noise 0.1, in nats: the mean of
+#: -log p(y | x) over 1e5 points (seed 12345), standard error 0.003. No model of y given x
+#: can average below it on fresh points.
+CARDIOID_CONDITIONAL_ENTROPY = 0.077
 
 _DEFAULT_POINTS = 2048  # t-grid spacing 0.003: many points per peak even near the cusp
 _CHUNK = 256
@@ -124,7 +130,7 @@ def cardioid_log_marginal(x, *, noise: float = 0.1, num_points: int = _DEFAULT_P
       num_points: size of the even grid over `t` (trapezoidal rule).
 
     Returns:
-      A float64 array of the same shape as `x`.
+      A float64 array of the same shape as `x` (a NumPy scalar for a scalar `x`).
 
     Raises:
       ValueError / TypeError: for non-finite `x`, a non-positive `noise` or `num_points`.
@@ -137,7 +143,7 @@ def cardioid_log_marginal(x, *, noise: float = 0.1, num_points: int = _DEFAULT_P
     for start in range(0, flat.size, _CHUNK):
         part = flat[start : start + _CHUNK, None]
         out[start : start + _CHUNK] = _log_mean_exp(_log_normal(part, curve_x, noise))
-    return out.reshape(x.shape)
+    return out.reshape(x.shape)[()]
 
 
 def cardioid_conditional_log_density(
@@ -152,7 +158,7 @@ def cardioid_conditional_log_density(
       num_points: size of the even grid over `t` (trapezoidal rule).
 
     Returns:
-      A float64 array of the broadcast shape of `x` and `y`.
+      A float64 array of the broadcast shape of `x` and `y` (a NumPy scalar for scalars).
 
     Raises:
       ValueError: if `x` and `y` do not broadcast, hold NaN or inf, or `noise` or
@@ -174,7 +180,7 @@ def cardioid_conditional_log_density(
     # p(x) depends on x only: evaluate it once per distinct x (a grid's columns).
     unique_x, inverse = np.unique(xs, return_inverse=True)
     log_px = cardioid_log_marginal(unique_x, noise=noise, num_points=curve_x.size)[inverse]
-    return (log_joint - log_px).reshape(shape)
+    return (log_joint - log_px).reshape(shape)[()]
 
 
 def cardioid_conditional_mean(x, *, noise: float = 0.1, num_points: int = _DEFAULT_POINTS):
@@ -186,7 +192,7 @@ def cardioid_conditional_mean(x, *, noise: float = 0.1, num_points: int = _DEFAU
       num_points: size of the even grid over `t` (trapezoidal rule).
 
     Returns:
-      A float64 array of the same shape as `x`.
+      A float64 array of the same shape as `x` (a NumPy scalar for a scalar `x`).
     """
     x = _as_finite("x", x)
     noise = _check_noise(noise)
@@ -197,7 +203,7 @@ def cardioid_conditional_mean(x, *, noise: float = 0.1, num_points: int = _DEFAU
         log_w = _log_normal(flat[start : start + _CHUNK, None], curve_x, noise)
         w = np.exp(log_w - log_w.max(axis=-1, keepdims=True))
         out[start : start + _CHUNK] = (w @ curve_y) / w.sum(axis=-1)
-    return out.reshape(x.shape)
+    return out.reshape(x.shape)[()]
 
 
 def cardioid_conditional_nll(

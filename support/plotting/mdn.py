@@ -163,6 +163,8 @@ def mixture_means(ax, x, means, stddevs, weights, *, x_data=None, y_data=None, m
         segments = np.stack([points[:-1], points[1:]], axis=1)
         w = 0.5 * (weights[:-1, k] + weights[1:, k])
         keep = visible[:-1] & visible[1:]
+        if not keep.any():  # unused everywhere: nothing to draw, no legend entry
+            continue
         colours = np.zeros((w.size, 4))
         colours[:] = to_rgba(f"C{k}")
         colours[:, 3] = 0.25 + 0.75 * w
