@@ -1,0 +1,77 @@
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `goldens`, `bench`.
+
+nox -s notebooks                      # run every notebook, write build/index.html
+nox -s notebooks -- --smoke           # the small CI parameters
+nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
+nox -s lint tests                     # what CI runs
+nox -s goldens -- --only 01           # re-record a notebook's golden cells
+nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+
+def _extra(name: str) -> list[str]:
+    """The pinned requirements of one optional-dependency group in pyproject.toml."""
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["optional-dependencies"][name]
+
+
+@nox.session(python=PYTHON)
+def notebooks(session: nox.Session) -> None:
+    """Executes every notebook with papermill into build/notebooks and writes build/index.html."""
+    session.install("-e", ".[notebooks]")
+    session.run("python", "-m", "support.nbtools", "run", *session.posargs)
+    session.log(f"report: {ROOT / 'build' / 'index.html'}")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", *session.posargs)
+    session.run("python", "-m", "support.nbtools", "prepare")
+    session.run(
+        "pytest",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "-p",
+        "no:cacheprovider",
+        "build/prepared",
+    )
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on the package, tests, benchmarks and notebooks; notebooks must be stripped."""
+    session.install(*_extra("lint"))
+    session.run("ruff", "check", "support", "tests", "benchmarks", "notebooks", "noxfile.py")
+    session.run("ruff", "format", "--check", "support", "tests", "benchmarks", "noxfile.py")
+    notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
+    session.run("nbstripout", "--keep-count", "--verify", *notebooks)
+
+
+@nox.session(python=PYTHON)
+def goldens(session: nox.Session) -> None:
+    """Re-records the golden cells from a smoke run (after changing a golden cell)."""
+    session.install("-e", ".[test,lint]")
+    session.run("python", "-m", "support.nbtools", "goldens", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """FFJORD benchmark: the tutorial's set-up and ours, trained side by side."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/bench_ffjord.py", *session.posargs)

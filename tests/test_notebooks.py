@@ -1,0 +1,99 @@
+"""Every notebook follows the suite's skeleton and is stored stripped (goldens aside)."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from support import nbtools
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+REPOSITORY = "tfp-notebooks/tfp-notebooks"
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code(notebook):
+    return [c for c in notebook.cells if c.cell_type == "code"]
+
+
+def test_the_suite_has_notebooks():
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_starts_with_a_title_and_a_colab_badge_for_its_own_path(path):
+    first = _read(path).cells[0]
+    assert first.cell_type == "markdown"
+    assert first.source.startswith("# ")
+    badge = re.search(r"https://colab\.research\.google\.com/github/([^)\s]+)", first.source)
+    assert badge, "no Colab badge in the first cell"
+    assert badge.group(1) == f"{REPOSITORY}/blob/main/notebooks/{path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_setup_cell_installs_only_in_colab_then_imports_support(path):
+    setup = _code(_read(path))[0].source
+    lines = [line for line in setup.splitlines() if line.strip()]
+    install = [i for i, line in enumerate(lines) if "pip install" in line]
+    assert len(install) == 1
+    assert lines[install[0] - 1].startswith('if "google.colab" in sys.modules')
+    assert lines[install[0]].startswith("    ")  # inside the guard
+    assert f"github.com/{REPOSITORY}" in lines[install[0]]
+    assert "import support" in setup
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_one_parameters_cell_of_literals_including_the_seed(path):
+    cells = _code(_read(path))
+    tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    declared = nbtools.declared_parameters(path)
+    assert "SEED" in declared
+    for line in tagged[0].source.splitlines():
+        code = line.split("#")[0].strip()
+        if code:
+            assert re.fullmatch(r"[A-Z][A-Z0-9_]* = .+", code), f"not a literal: {line!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_parameters_are_checked_in_the_next_cell_before_anything_else(path):
+    cells = _code(_read(path))
+    index = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+    check = cells[index + 1].source
+    assert "check_parameters(" in check
+    for name in nbtools.declared_parameters(path):
+        assert f"{name}=" in check, f"{name} is not checked"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_last_cell_reports_versions(path):
+    assert "print_versions()" in _code(_read(path))[-1].source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_are_stripped_except_golden_cells(path):
+    notebook = _read(path)
+    goldens = set(nbtools.golden_cells(notebook))
+    assert goldens, "a notebook needs at least one golden cell"
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        if i in goldens:
+            assert cell.metadata.get("keep_output") is True
+            assert cell.execution_count is not None
+            assert cell.outputs, f"golden cell {i} has no recorded output"
+            assert all(o.output_type != "error" for o in cell.outputs)
+        else:
+            assert not cell.outputs, f"cell {i} keeps outputs but is not a golden cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_smoke_parameters_are_declared_by_the_notebook(path):
+    smoke = nbtools.load_smoke_parameters(path)
+    assert set(smoke) <= set(nbtools.declared_parameters(path))

@@ -1,0 +1,66 @@
+import random
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from support import runtime
+
+
+def test_same_seed_gives_the_same_python_numpy_and_tensorflow_draws():
+    def draws():
+        runtime.setup(123)
+        return random.random(), np.random.rand(), float(tf.random.normal([]))  # noqa: NPY002
+
+    assert draws() == draws()
+
+
+def test_different_seeds_give_different_draws():
+    runtime.setup(1)
+    first = float(tf.random.normal([]))
+    runtime.setup(2)
+    assert float(tf.random.normal([])) != first
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, None])
+def test_a_bad_seed_names_the_argument(seed):
+    with pytest.raises(ValueError, match="seed"):
+        runtime.setup(seed)
+
+
+def test_versions_report_the_pinned_stack():
+    found = runtime.versions()
+    assert found["tensorflow"].startswith("2.21")
+    assert found["tensorflow_probability"].startswith("0.25")
+    assert found["sonnet"] == "2.0.2"
+    assert found["python"].startswith("3.11")
+
+
+def test_print_versions_prints_one_aligned_line_per_package(capsys):
+    runtime.print_versions()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(runtime.versions())
+    assert len({line.index(line.split()[1]) for line in lines}) == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1795306132.916766    2334 port.cc:153] oneDNN custom operations are on.",
+        "I0000 00:00:1795306132.917055    2334 cudart_stub.cc:31] Could not find cuda drivers",
+        "E0000 00:00:1795306160.400540    2409 cuda_platform.cc:52] failed call to cuInit: X",
+    ],
+)
+def test_known_start_up_notices_are_filtered(line):
+    assert runtime._IMPORT_NOISE.search(line)
+
+
+def test_other_stderr_lines_are_kept():
+    assert not runtime._IMPORT_NOISE.search("ImportError: something real went wrong")
+
+
+def test_tensorflow_logs_at_most_fatal_errors_from_cpp_by_default():
+    import os
+
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] in {"2", "3"}
