@@ -17,6 +17,7 @@ Used by every notebook.
 
 from __future__ import annotations
 
+import builtins
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -49,6 +50,18 @@ def _range_text(min=None, max=None, gt=None, lt=None) -> str:  # noqa: A002
     return " and ".join(parts)
 
 
+def _check_bounds(min=None, max=None, gt=None, lt=None) -> None:  # noqa: A002
+    for label, bound in (("min", min), ("max", max), ("gt", gt), ("lt", lt)):
+        if bound is not None and (
+            isinstance(bound, bool) or not isinstance(bound, numbers.Real) or math.isnan(bound)
+        ):
+            raise TypeError(f"{label} must be a number or None, got {bound!r}")
+    lower = [b for b in (min, gt) if b is not None]
+    upper = [b for b in (max, lt) if b is not None]
+    if lower and upper and builtins.max(lower) > builtins.min(upper):
+        raise ValueError(f"the bounds admit no value: {_range_text(min, max, gt, lt)}")
+
+
 def _check_range(name, value, kind, min=None, max=None, gt=None, lt=None) -> None:  # noqa: A002
     bad = (
         (min is not None and value < min)
@@ -64,6 +77,7 @@ def _check_range(name, value, kind, min=None, max=None, gt=None, lt=None) -> Non
 
 def integer(*, min: int | None = None, max: int | None = None) -> Rule:  # noqa: A002
     """An integer (not a bool) within `[min, max]`."""
+    _check_bounds(min=min, max=max)
 
     def rule(name: str, value: Any) -> None:
         if not _is_int(value):
@@ -83,6 +97,7 @@ def real(
     lt: float | None = None,
 ) -> Rule:
     """A finite real number (an int is accepted) within the given bounds."""
+    _check_bounds(min=min, max=max, gt=gt, lt=lt)
 
     def rule(name: str, value: Any) -> None:
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
@@ -126,6 +141,9 @@ def integers(
     min_length: int = 0,
 ) -> Rule:
     """A list or tuple of integers, each within `[min, max]`, at least `min_length` long."""
+    _check_bounds(min=min, max=max)
+    if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 0:
+        raise ValueError(f"min_length must be a non-negative integer, got {min_length!r}")
 
     def rule(name: str, value: Any) -> None:
         if not isinstance(value, list | tuple) or not all(_is_int(v) for v in value):
@@ -147,10 +165,20 @@ def integers(
 def check_parameters(namespace: Mapping[str, Any], **rules: Rule) -> None:
     """Checks each named parameter in `namespace` (a notebook's `globals()`) against its rule.
 
+    Args:
+      namespace: where the parameters live, usually `globals()`.
+      **rules: `NAME=rule` for every parameter, e.g. `EPOCHS=integer(min=1)`.
+
     Raises:
       ParameterError: naming the first parameter that is missing, of the wrong type or out
         of range.
+      TypeError: if `namespace` is not a mapping or a rule is not callable.
     """
+    if not isinstance(namespace, Mapping):
+        raise TypeError(f"namespace must be a mapping such as globals(), got {namespace!r}")
+    for name, rule in rules.items():
+        if not callable(rule):
+            raise TypeError(f"the rule for {name} must be callable, e.g. integer(min=1)")
     for name, rule in rules.items():
         if name not in namespace:
             raise ParameterError(f"parameter {name} is not defined in the parameters cell")
