@@ -1,0 +1,291 @@
+"""FFJORD on the moons: the tutorial's set-up against this project's default path, side by side.
+
+Usage::
+
+    python benchmarks/bench_ffjord.py            # full run (about 10 minutes on 2 cores)
+    python benchmarks/bench_ffjord.py --smoke    # a few epochs of each, under two minutes
+
+Each path runs in its own fresh Python process (one after the other, never in parallel, so
+they do not share the two cores), trains on the same seeded 8192 moons points and is scored
+after every epoch on the same 2048 fresh points. The held-out NLL always uses the exact
+trace and an adaptive solver at tight tolerances (DormandPrince, rtol = atol = 1e-5), for
+both paths, so a fixed-step path cannot look better than the continuous model it learned.
+Clocks start when the process starts (imports included) and stop while the benchmark
+itself evaluates.
+
+Writes `build/bench/ffjord.json` (or `ffjord-smoke.json`): per path the time to the first
+step (trace and compile), median step times early and late, the solver's forward function
+evaluations per step, the NLL-against-time curve and the time to reach `--target` nats;
+plus the ratio of those times. Prints a short table. Serves
+`notebooks/02_ffjord_moons.ipynb` (the fast path is its default configuration).
+"""
+
+from __future__ import annotations
+
+import time
+
+PROCESS_START = time.perf_counter()  # before the heavy imports: they count
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+__all__ = ["FAST", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "build" / "bench"
+
+#: The project's default path (the FFJORD notebook's defaults).
+FAST = {
+    "num_flows": 4,
+    "hidden_sizes": [8, 8],
+    "num_steps": 8,
+    "method": "rk4",
+    "batch_size": 256,
+    "learning_rate": 1e-2,
+    "final_learning_rate_fraction": 0.02,  # cosine decay over the budget down to this
+    "epochs": 40,
+}
+DATASET_SIZE = 8192
+HELD_OUT = 2048
+NOISE = 0.06
+
+
+def _data(seed: int):
+    import numpy as np
+    from sklearn.datasets import make_moons
+
+    train = make_moons(DATASET_SIZE, noise=NOISE, random_state=seed)[0].astype(np.float32)
+    held_out = make_moons(HELD_OUT, noise=NOISE, random_state=seed + 1)[0].astype(np.float32)
+    return train, held_out
+
+
+def _reference_nll(fields, held_out):
+    """Exact-trace NLL of the flow defined by `fields`, adaptive solver at tight tolerances."""
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    tfb, tfd = tfp.bijectors, tfp.distributions
+    solver = tfp.math.ode.DormandPrince(rtol=1e-5, atol=1e-5)
+    bijectors = [
+        tfb.FFJORD(
+            state_time_derivative_fn=field,
+            ode_solve_fn=solver.solve,
+            trace_augmentation_fn=tfb.ffjord.trace_jacobian_exact,
+        )
+        for field in fields
+    ]
+    base = tfd.MultivariateNormalDiag(np.zeros(2, np.float32), np.full(2, 0.8, np.float32))
+    distribution = tfd.TransformedDistribution(base, tfb.Chain(bijectors[::-1]))
+    log_prob = tf.function(distribution.log_prob, jit_compile=True)
+    points = tf.constant(held_out)
+    return lambda: -float(tf.reduce_mean(log_prob(points)))
+
+
+def _run_baseline(args, train, held_out):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import tutorial_baseline as tb
+
+    distribution, fields, counter = tb.build_baseline()
+    dataset = tb.make_dataset(train)
+    train_step = tb.make_train_step(distribution, counter)
+    return _train(args, train_step, dataset, fields, held_out, args.baseline_epochs)
+
+
+def _run_fast(args, train, held_out):
+    import tensorflow as tf
+    import tf_keras
+
+    import support
+    from support import ffjord
+    from support.data import moons_dataset
+    from support.solvers import FixedStepSolver
+
+    support.setup(args.seed, deterministic=False)
+    from support.solvers import trace_jacobian_exact_unrolled  # TEMPORARY until integrated
+
+    ffjord.TRACE_ESTIMATORS["exact"] = trace_jacobian_exact_unrolled
+    solver = FixedStepSolver(FAST["num_steps"], FAST["method"])
+    flow = ffjord.build_ffjord(
+        FAST["num_flows"], FAST["hidden_sizes"], solver=solver, trace="exact"
+    )
+    dataset = moons_dataset(train, FAST["batch_size"], seed=args.seed)
+    steps = args.fast_epochs * (len(train) // FAST["batch_size"])
+    schedule = tf_keras.optimizers.schedules.CosineDecay(
+        FAST["learning_rate"], steps, alpha=FAST["final_learning_rate_fraction"]
+    )
+    optimizer = tf_keras.optimizers.Adam(schedule)
+    variables = list(flow.trainable_variables)
+    evaluations = FAST["num_flows"] * solver.num_steps * solver.stages
+
+    @tf.function(jit_compile=True)
+    def compute(batch):
+        with tf.GradientTape() as tape:
+            loss = flow.loss(batch)
+        return loss, tape.gradient(loss, variables)
+
+    @tf.function
+    def apply(gradients):
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+
+    def train_step(batch):
+        loss, gradients = compute(batch)
+        apply(gradients)
+        return loss, evaluations
+
+    result = _train(args, train_step, dataset, flow.state_derivatives, held_out, args.fast_epochs)
+    own = -float(tf.reduce_mean(flow.compiled("log_prob")(tf.constant(held_out))))
+    result["final_nll_own_solver"] = own
+    from support.data.moons import moons_log_prob
+
+    result["true_density_nll"] = float(-moons_log_prob(held_out, noise=NOISE).mean())
+    return result
+
+
+def _train(args, train_step, dataset, fields, held_out, max_epochs):
+    import numpy as np
+
+    evaluate = _reference_nll(fields, held_out)
+    paused = 0.0  # seconds spent in the benchmark's own evaluations
+
+    def clock():
+        return time.perf_counter() - PROCESS_START - paused
+
+    step_times, nfe, curve = [], [], []
+    first_step = None
+    reached = None
+    for epoch in range(1, max_epochs + 1):
+        epoch_times = []
+        for batch in dataset:
+            started = time.perf_counter()
+            loss, count = train_step(batch)
+            loss = float(loss)
+            elapsed = time.perf_counter() - started
+            if first_step is None:
+                first_step = {"seconds": elapsed, "since_process_start": clock()}
+            else:
+                epoch_times.append(elapsed)
+            nfe.append(int(count))
+        step_times.append(epoch_times)
+        now = clock()
+        started = time.perf_counter()
+        nll = evaluate()
+        paused += time.perf_counter() - started
+        curve.append({"epoch": epoch, "seconds": now, "nll": nll, "train_loss": loss})
+        print(f"  epoch {epoch:3d}  {now:7.1f} s  held-out NLL {nll:.4f}", flush=True)
+        if reached is None and nll <= args.target:
+            reached = now
+            if args.stop_at_target and args.path == "baseline":
+                break
+    early = [t for e in step_times[:3] for t in e]
+    late = [t for e in step_times[-3:] for t in e]
+    return {
+        "first_step_seconds": first_step["seconds"],
+        "first_step_since_start": first_step["since_process_start"],
+        "median_step_ms_early": 1e3 * float(np.median(early)) if early else None,
+        "median_step_ms_late": 1e3 * float(np.median(late)) if late else None,
+        "nfe_per_step_early": float(np.mean(nfe[: len(nfe) // 10 + 1])),
+        "nfe_per_step_late": float(np.mean(nfe[-(len(nfe) // 10 + 1) :])),
+        "epochs": len(curve),
+        "steps": len(nfe),
+        "final_nll": curve[-1]["nll"],
+        "seconds_to_target": reached,
+        "curve": curve,
+    }
+
+
+def _child(args) -> None:
+    import support  # noqa: F401  (quiet TensorFlow start-up)
+
+    train, held_out = _data(args.seed)
+    runner = {"baseline": _run_baseline, "fast": _run_fast}[args.path]
+    result = runner(args, train, held_out)
+    result["path"] = args.path
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+def _table(results: dict, target: float) -> str:
+    rows = [
+        ("time to first step (s)", "first_step_seconds", "{:.1f}"),
+        ("  ... since process start (s)", "first_step_since_start", "{:.1f}"),
+        ("median step, first 3 epochs (ms)", "median_step_ms_early", "{:.1f}"),
+        ("median step, last 3 epochs (ms)", "median_step_ms_late", "{:.1f}"),
+        ("forward NFE per step, early", "nfe_per_step_early", "{:.0f}"),
+        ("forward NFE per step, late", "nfe_per_step_late", "{:.0f}"),
+        ("epochs run", "epochs", "{}"),
+        ("final held-out NLL (nats)", "final_nll", "{:.4f}"),
+        (f"start to NLL <= {target} (s)", "seconds_to_target", "{:.1f}"),
+    ]
+    lines = [f"{'':36s} {'tutorial':>10s} {'fast':>10s}"]
+    for label, key, fmt in rows:
+        cells = []
+        for path in ("baseline", "fast"):
+            value = results[path].get(key)
+            cells.append("-" if value is None else fmt.format(value))
+        lines.append(f"{label:36s} {cells[0]:>10s} {cells[1]:>10s}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="a few epochs of each path")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target", type=float, default=0.55, help="held-out NLL to reach")
+    parser.add_argument("--baseline-epochs", type=int, default=100)
+    parser.add_argument("--fast-epochs", type=int, default=None)
+    parser.add_argument("--keep-going", dest="stop_at_target", action="store_false")
+    parser.add_argument("--only", choices=["baseline", "fast"], help="run one path only")
+    parser.add_argument(
+        "--fast-config", default="{}", help="JSON overrides of FAST, e.g. '{\"num_steps\": 4}'"
+    )
+    parser.add_argument("--path", choices=["baseline", "fast"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    FAST.update(json.loads(args.fast_config))
+    if args.fast_epochs is None:
+        args.fast_epochs = FAST["epochs"]
+    if args.smoke:
+        args.baseline_epochs, args.fast_epochs = 2, 3
+    for name in ("baseline_epochs", "fast_epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
+    if args.path:
+        _child(args)
+        return 0
+
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    results = {}
+    paths = [args.only] if args.only else ["baseline", "fast"]
+    for path in paths:
+        out = OUT_DIR / f"ffjord-{path}-{os.getpid()}.part.json"
+        command = [sys.executable, __file__, "--path", path, "--out", str(out)]
+        command += [f"--seed={args.seed}", f"--target={args.target}"]
+        command += [f"--baseline-epochs={args.baseline_epochs}"]
+        command += [f"--fast-epochs={args.fast_epochs}", f"--fast-config={json.dumps(FAST)}"]
+        if not args.stop_at_target:
+            command.append("--keep-going")
+        print(f"{path}:", flush=True)
+        subprocess.run(command, check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        results[path] = json.loads(out.read_text())
+        out.unlink()
+    if len(results) == 2:
+        base, fast = results["baseline"]["seconds_to_target"], results["fast"]["seconds_to_target"]
+        results["speedup_to_target"] = base / fast if base and fast else None
+        results["target_nll"] = args.target
+        print(_table(results, args.target))
+        if results["speedup_to_target"]:
+            print(f"speed-up, start to NLL <= {args.target}: {results['speedup_to_target']:.1f}x")
+    name = "ffjord-smoke.json" if args.smoke else "ffjord.json"
+    if args.only:
+        name = name.replace("ffjord", f"ffjord-{args.only}")
+    (OUT_DIR / name).write_text(json.dumps(results, indent=1))
+    print(f"wrote {OUT_DIR / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
