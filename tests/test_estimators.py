@@ -126,9 +126,7 @@ def test_elbo_ratio_converges_to_minus_kl_on_3dim_normals(form, rtol):
 def test_elbo_ratio_is_zero_when_p_and_q_are_the_same_distribution():
     rng = np.random.RandomState(0)
     d = tfd.MultivariateNormalDiag(loc=rng.rand(2, 3), scale_diag=rng.rand(2, 3))
-    sample_kl = -est.elbo_ratio(
-        log_p=d.log_prob, q=d, n=50, form=est.ELBOForms.sample, seed=42
-    )
+    sample_kl = -est.elbo_ratio(log_p=d.log_prob, q=d, n=50, form=est.ELBOForms.sample, seed=42)
     assert sample_kl.shape == (2,)
     np.testing.assert_allclose(sample_kl, np.zeros(2))
 
@@ -237,8 +235,7 @@ def test_renyi_ratio_is_zero_for_identical_distributions():
 def test_renyi_alpha_goes_from_alpha_max_to_alpha_min_monotonically(np_dtype):
     alpha_min, alpha_max, decay_time = np_dtype(0.0), np_dtype(0.5), np_dtype(3)
     alphas = [
-        est.renyi_alpha(np_dtype(step), decay_time, alpha_min, alpha_max)
-        for step in range(5)
+        est.renyi_alpha(np_dtype(step), decay_time, alpha_min, alpha_max) for step in range(5)
     ]
     assert all(a.dtype == tf.as_dtype(np_dtype) for a in alphas)
     np.testing.assert_allclose(alphas[0], 0.5, atol=1e-5)

@@ -6,7 +6,7 @@ Serves notebook 04 (entropy and Monte Carlo estimators). Modules:
   `expectation_importance_sampler_logspace`, `get_samples`
 * `entropy`: `entropy_shannon`, `elbo_ratio`, `renyi_ratio`, `renyi_alpha`, `ELBOForms`
 * `surrogate`: `surrogate_loss` with explicit `StochasticNode`s, `score_function`,
-  `get_mean_baseline`, `per_sample_gradients`
+  `get_mean_baseline`, `gradient_samples`
 * `closed_forms`: Gaussian entropies and divergences, a conjugate model with a known
   evidence, quadrature entropy, `error_versus_n`
 
@@ -41,7 +41,7 @@ from support.estimators.surrogate import (
     MeanBaseline,
     StochasticNode,
     get_mean_baseline,
-    per_sample_gradients,
+    gradient_samples,
     score_function,
     surrogate_loss,
 )
@@ -63,8 +63,8 @@ __all__ = [
     "gaussian_renyi_divergence",
     "get_mean_baseline",
     "get_samples",
+    "gradient_samples",
     "mvn_entropy",
-    "per_sample_gradients",
     "renyi_alpha",
     "renyi_ratio",
     "score_function",

@@ -113,26 +113,27 @@ class NormalNormalModel:
     def log_joint(self, z):
         """`log p(x, z)` for a tensor `z` of any shape (TensorFlow, differentiable)."""
         z = tf.convert_to_tensor(z)
+        if not z.dtype.is_floating:
+            raise TypeError(f"z must be floating point, got dtype {z.dtype.name}")
         data = tf.constant(self.observations, dtype=z.dtype)
-        two_pi = tf.constant(2.0 * math.pi, z.dtype)
+        half_log_two_pi = tf.constant(0.5 * math.log(2.0 * math.pi), z.dtype)
 
         def log_normal(x, loc, scale):
-            return -0.5 * tf.square((x - loc) / scale) - tf.math.log(scale) - 0.5 * tf.math.log(
-                two_pi
-            )
+            scale = tf.constant(scale, z.dtype)
+            return -0.5 * tf.square((x - loc) / scale) - tf.math.log(scale) - half_log_two_pi
 
         prior = log_normal(z, tf.constant(self.prior_loc, z.dtype), self.prior_scale)
-        noise = tf.constant(self.noise_scale, z.dtype)
-        likelihood = tf.reduce_sum(log_normal(data, z[..., tf.newaxis], noise), axis=-1)
+        likelihood = tf.reduce_sum(log_normal(data, z[..., tf.newaxis], self.noise_scale), axis=-1)
         return prior + likelihood
 
     def log_evidence(self) -> float:
         """`log p(x)`, exactly: `log p(x, z) - log p(z | x)` at the posterior mean."""
         loc, scale = self.posterior()
         data = self.observations
-        log_prior = -0.5 * math.log(2 * math.pi * self.prior_scale**2) - 0.5 * (
-            (loc - self.prior_loc) / self.prior_scale
-        ) ** 2
+        log_prior = (
+            -0.5 * math.log(2 * math.pi * self.prior_scale**2)
+            - 0.5 * ((loc - self.prior_loc) / self.prior_scale) ** 2
+        )
         log_lik = np.sum(
             -0.5 * math.log(2 * math.pi * self.noise_scale**2)
             - 0.5 * ((data - loc) / self.noise_scale) ** 2

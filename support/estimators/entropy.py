@@ -35,7 +35,7 @@ from support.estimators.monte_carlo import (
 __all__ = ["ELBOForms", "elbo_ratio", "entropy_shannon", "renyi_alpha", "renyi_ratio"]
 
 
-class ELBOForms(str, enum.Enum):
+class ELBOForms(enum.StrEnum):
     """How the entropy term `-E_q[log q]` is computed (the old `ELBOForms` sentinels).
 
     * `default`: the analytic entropy when the distribution has one, else a sample estimate.

@@ -89,8 +89,7 @@ def check_samples_args(z, n) -> None:
     """Validates the exactly-one-of `z` / `n` rule and `n` itself (Python side, no TF work)."""
     if (n is None) == (z is None):
         raise ValueError(
-            'Must specify exactly one of arguments "n" and "z". '
-            f"Found: n = {n}, z = {_describe(z)}"
+            f'Must specify exactly one of arguments "n" and "z". Found: n = {n}, z = {_describe(z)}'
         )
     if n is not None:
         _check_n(n)

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -29,7 +30,7 @@ __all__ = [
     "MeanBaseline",
     "StochasticNode",
     "get_mean_baseline",
-    "per_sample_gradients",
+    "gradient_samples",
     "score_function",
     "surrogate_loss",
 ]
@@ -146,7 +147,10 @@ def surrogate_loss(
             _check_losses(node.losses, "StochasticNode.losses")
         _loss_fn(node)
     if not nodes:
-        warnings.warn("surrogate_loss: no stochastic nodes given; returning the summed losses")
+        warnings.warn(
+            "surrogate_loss: no stochastic nodes given; returning the summed losses",
+            stacklevel=2,
+        )
         return _total(losses)
     with tf.name_scope(name):
         terms = []
@@ -194,31 +198,45 @@ def get_mean_baseline(ema_decay: float = 0.99, name: str | None = None) -> MeanB
     return MeanBaseline(ema_decay, name)
 
 
-def per_sample_gradients(per_sample_loss: Callable, variables: Sequence) -> list:
-    """Gradients of each sample's loss with respect to `variables`, one row per sample.
+def gradient_samples(
+    loss_fn: Callable, variables: Sequence, *, repeats: int = 100, seed: int = 0
+) -> list:
+    """Independent gradient estimates of `reduce_mean(loss_fn(seed))`, one per repeat.
 
-    Use it to see a gradient estimator's spread: the mean of the rows is the usual
-    gradient estimate of `reduce_mean(loss)`, their standard deviation over `sqrt(n)` its
-    standard error.
+    Shows a gradient estimator's spread: the mean of the rows is a pooled estimate, their
+    standard deviation over `sqrt(repeats)` its standard error, and `m` times their variance
+    (for `m` samples per call) the variance of a one-sample estimate. The gradient step is
+    a `tf.function` traced once; repeat `r` gets the stateless seed `(seed, r)`.
 
     Args:
-      per_sample_loss: a callable with no arguments returning a rank-1 `[n]` tensor,
-        evaluated under a gradient tape (e.g. a surrogate loss, or a reparameterized loss).
+      loss_fn: `loss_fn(seed) -> tensor`, drawing its samples with the given stateless
+        seed (a shape-[2] int tensor) under the gradient tape: a surrogate loss, or a
+        reparameterized loss.
       variables: a non-empty list of `tf.Variable`s.
+      repeats: number of independent estimates, a positive integer.
+      seed: integer seed.
 
     Returns:
-      A list with, per variable, a tensor of shape `[n] + variable.shape`.
+      A list with, per variable, a NumPy array of shape `[repeats] + variable.shape`.
 
     Raises:
-      TypeError: if `per_sample_loss` is not callable.
-      ValueError: if `variables` is empty or the loss is not rank 1.
+      TypeError: if `loss_fn` is not callable or a variable is not a `tf.Variable`.
+      ValueError: if `variables` is empty or `repeats` is not a positive integer.
     """
-    check_callable(per_sample_loss, "per_sample_loss")
+    check_callable(loss_fn, "loss_fn")
     variables = list(variables)
     if not variables:
         raise ValueError("variables must hold at least one tf.Variable")
-    with tf.GradientTape() as tape:
-        losses = per_sample_loss()
-    if losses.shape.rank != 1:
-        raise ValueError(f"per_sample_loss must return a rank-1 tensor, got {losses.shape}")
-    return tape.jacobian(losses, variables)
+    if not all(isinstance(v, tf.Variable) for v in variables):
+        raise TypeError("variables must hold tf.Variable objects only")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+
+    @tf.function
+    def gradient(stateless_seed):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(loss_fn(stateless_seed))
+        return tape.gradient(loss, variables)
+
+    rows = [gradient(tf.constant([seed, r], tf.int32)) for r in range(repeats)]
+    return [np.stack([np.asarray(row[i]) for row in rows]) for i in range(len(variables))]
