@@ -9,6 +9,7 @@ Serves notebook 04 (entropy and Monte Carlo estimators). Modules:
   `get_mean_baseline`, `gradient_samples`
 * `closed_forms`: Gaussian entropies and divergences, a conjugate model with a known
   evidence, quadrature entropy, `error_versus_n`
+* `reporting`: `report_estimate`, an estimate beside its closed form, checked
 
 Every estimator keeps the original argument names (`f`, `log_p`, `q`, `z`, `n`, `seed`,
 `form`, `alpha`), reduces over the sample axis only and takes `return_stderr=True` to also
@@ -37,6 +38,7 @@ from support.estimators.monte_carlo import (
     expectation_importance_sampler_logspace,
     get_samples,
 )
+from support.estimators.reporting import report_estimate
 from support.estimators.surrogate import (
     MeanBaseline,
     StochasticNode,
@@ -67,6 +69,7 @@ __all__ = [
     "mvn_entropy",
     "renyi_alpha",
     "renyi_ratio",
+    "report_estimate",
     "score_function",
     "surrogate_loss",
 ]
