@@ -250,8 +250,10 @@ class _Data:
 
     A dataset of known length is read through one iterator over `dataset.repeat()` (the same
     batches, in the same order, as iterating it once per epoch), which `tf.train.Checkpoint`
-    can save when every op in the pipeline can be serialised. Otherwise a resumed run skips
-    the batches already used.
+    can save when every op in the pipeline can be serialised. Otherwise (a `py_function` or
+    generator in the pipeline, or a distributed iterator) a resumed run draws and drops the
+    batches already used, which gives the same order for a deterministic pipeline. A dataset
+    of unknown length gets a new iterator each epoch and resumes at the start of an epoch.
     """
 
     def __init__(self, dataset: tf.data.Dataset, strategy):
@@ -263,17 +265,21 @@ class _Data:
         self.dataset = dataset
         self.strategy = strategy
         self.steps_per_epoch = length if length > 0 else None
-        self.iterator = self._iterator(0) if self.steps_per_epoch else None
+        self.iterator = self._iterator() if self.steps_per_epoch else None
+        self.checkpointable = False  # set by `probe()`, only when checkpointing
+
+    def probe(self) -> bool:
+        """Whether `tf.train.Checkpoint` can save the iterator (False for e.g. py_function)."""
         self.checkpointable = self.iterator is not None and self._probe()
+        return self.checkpointable
 
     def _distribute(self, dataset):
         if self.strategy is None:
             return dataset
         return self.strategy.experimental_distribute_dataset(dataset)
 
-    def _iterator(self, skip: int):
-        dataset = self.dataset.repeat()
-        return iter(self._distribute(dataset.skip(skip) if skip else dataset))
+    def _iterator(self):
+        return iter(self._distribute(self.dataset.repeat()))
 
     def _probe(self) -> bool:
         with tempfile.TemporaryDirectory() as directory:
@@ -284,9 +290,14 @@ class _Data:
         return True
 
     def fast_forward(self, steps: int) -> None:
-        """Positions a run restored without iterator state after `steps` batches."""
+        """Positions a run restored without iterator state after `steps` batches.
+
+        The batches are drawn and dropped from the one iterator: a second iterator over the
+        same dataset would start from the next reshuffle, not the first.
+        """
         if self.iterator is not None:
-            self.iterator = self._iterator(steps)
+            for _ in range(steps):
+                next(self.iterator)
 
     def epoch(self, start: int):
         """Batches of one epoch, skipping the first `start` (already used before a resume)."""
@@ -377,7 +388,7 @@ class _Checkpoints:
         self.progress = progress
         self.objects = dict(objects, state=progress.variable)
         self.data = data
-        progress.data_saved = data.checkpointable
+        progress.data_saved = data.probe()
         if data.checkpointable:
             self.objects["data"] = data.iterator
         self.saved_steps = -1
@@ -429,9 +440,6 @@ class _Checkpoints:
         self.progress.epoch_total = probe.epoch_total
         if not probe.data_saved:
             self.data.fast_forward(probe.history.steps)
-            if self.data.checkpointable:  # track the new iterator from now on
-                self.objects["data"] = self.data.iterator
-                self._build()
 
 
 _END = object()

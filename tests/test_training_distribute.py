@@ -3,7 +3,8 @@
 Logical devices must be configured before TensorFlow initialises its devices, which any
 earlier test may already have done in the pytest process. So the comparison runs in a fresh
 Python process: this file is also a script (`python tests/test_training_distribute.py SEED SIZE`)
-that prints the final variables of both runs as JSON.
+that prints the final variables of each run as JSON. It also interrupts a mirrored run after
+epoch 2 and resumes it from its checkpoint, which must end bit-identical to one mirrored run.
 
 Tolerance: the two-replica step sums two half-batch gradients, each weighted by its share of
 the global batch, where one device averages the whole batch at once; the results differ only
@@ -16,10 +17,12 @@ because Adam is invariant to a gradient scaled by the replica count.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -43,7 +46,7 @@ def _runs(seed: int, size: int) -> dict:
     x = rng.normal(size=(size, 3)).astype("float32")
     y = (x @ np.array([1.0, -2.0, 0.5], "float32") + 0.3).astype("float32")
 
-    def train(strategy):
+    def train(strategy, checkpoint_dir=None, stop_after=None):
         def scope():
             return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
@@ -57,26 +60,41 @@ def _runs(seed: int, size: int) -> dict:
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(size, seed=seed).batch(32)
         with scope():  # plain SGD: Adam would hide a gradient scaled by the replica count
             optimizer = tf_keras.optimizers.SGD(0.05)
-        history = fit(
-            loss,
-            [w, b],
-            dataset,
-            epochs=EPOCHS,
-            strategy=strategy,
-            optimizer=optimizer,
-            progress=False,
-        )
+
+        def stop(epoch, history):
+            if epoch == stop_after:
+                raise KeyboardInterrupt
+
+        try:
+            history = fit(
+                loss,
+                [w, b],
+                dataset,
+                epochs=EPOCHS,
+                strategy=strategy,
+                optimizer=optimizer,
+                progress=False,
+                checkpoint_dir=checkpoint_dir,
+                on_epoch_end=stop,
+            )
+        except KeyboardInterrupt:
+            return None
         return {"w": w.numpy().tolist(), "b": float(b.numpy()), "loss": history.loss}
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     mirrored = tf.distribute.MirroredStrategy(devices)
+    with tempfile.TemporaryDirectory() as directory:
+        assert train(mirrored, directory, stop_after=2) is None
+        resumed = train(mirrored, directory)
     return {
         "replicas": mirrored.num_replicas_in_sync,
         "one_device": train(None),
         "mirrored": train(mirrored),
+        "mirrored_resumed": resumed,
     }
 
 
+@functools.cache  # one subprocess per (seed, size), shared by the tests
 def _run_in_subprocess(seed: int, size: int) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     done = subprocess.run(
@@ -107,6 +125,12 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(seed, size):
     np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=TOLERANCE, atol=TOLERANCE)
     assert one["loss"][-1] < one["loss"][0]  # it trained: the comparison is not of two no-ops
+
+
+@pytest.mark.slow
+def test_a_mirrored_run_interrupted_and_resumed_is_bit_identical_to_one_run(seed):
+    result = _run_in_subprocess(seed, 256)
+    assert result["mirrored_resumed"] == result["mirrored"]
 
 
 if __name__ == "__main__":
