@@ -206,3 +206,52 @@ def test_bad_points_raise_before_any_tensorflow_work():
         ffjord.grid_log_prob(flow, num_points=1)
     with pytest.raises(ValueError, match="state_derivatives"):
         ffjord.stack_ffjord([])
+
+
+def test_the_decaying_optimizer_falls_from_the_rate_to_its_final_fraction():
+    optimizer = ffjord.decaying_adam(0.01, 100, final_fraction=0.1)
+
+    import tf_keras
+
+    schedule = tf_keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
+
+    def rate_at(step):
+        return float(schedule(step))
+
+    assert rate_at(0) == pytest.approx(0.01)
+    assert rate_at(50) == pytest.approx(0.01 * (0.1 + 0.9 * 0.5))
+    assert rate_at(100) == pytest.approx(0.001)
+    assert rate_at(200) == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="decay_steps"):
+        ffjord.decaying_adam(0.01, 0)
+    with pytest.raises(ValueError, match="final_fraction"):
+        ffjord.decaying_adam(0.01, 10, final_fraction=1.5)
+
+
+def test_snapshot_epochs_run_from_zero_to_the_last_epoch():
+    assert ffjord.snapshot_epochs(40, 4) == [0, 10, 20, 30, 40]
+    assert ffjord.snapshot_epochs(2, 4) == [0, 1, 2]
+    with pytest.raises(ValueError, match="count"):
+        ffjord.snapshot_epochs(10, 0)
+
+
+def test_the_snapshot_callback_records_only_the_chosen_epochs():
+    flow = ffjord.build_ffjord(1, (4,), zero_init=True)
+    base = np.zeros((8, 2), np.float32)
+    record = ffjord.snapshot_callback(flow, base, np.zeros((2, 5, 2)), [0, 3])
+    assert record(1, None) is None
+    snap = record(3, None)
+    assert snap["epoch"] == 3
+    assert snap["samples"].shape == (8, 2)
+
+
+@pytest.mark.slow
+def test_compare_traces_reports_both_estimators_on_the_same_points():
+    tf.random.set_seed(4)
+    flow = ffjord.build_ffjord(1, (4,))
+    points = moons(64, seed=1)
+    result = ffjord.compare_traces(flow, points, repeats=3, chunk_size=64)
+    assert result["exact_nll"] == pytest.approx(ffjord.held_out_nll(flow, points)[0], rel=1e-5)
+    assert result["hutchinson_point_sd"] > 0
+    assert abs(result["hutchinson_nll"] - result["exact_nll"]) < 1.0
+    assert result["exact_seconds"] > 0 and result["hutchinson_seconds"] > 0
