@@ -228,7 +228,9 @@ def _make_step(loss_fn, variables, optimizer, strategy, jit_compile):
         loss, gradients = local(*batch)
         weight = size / total
         loss = tf.where(size > 0, loss * tf.cast(weight, loss.dtype), tf.zeros_like(loss))
-        gradients = [tf.where(size > 0, g * tf.cast(weight, g.dtype), 0.0) for g in gradients]
+        gradients = [
+            tf.where(size > 0, g * tf.cast(weight, g.dtype), tf.zeros_like(g)) for g in gradients
+        ]
         loss, gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, (loss, gradients))
         return loss, gradients, finite_flags(gradients)
 
