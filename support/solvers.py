@@ -35,7 +35,14 @@ import numbers
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-__all__ = ["METHODS", "FixedStepDiagnostics", "FixedStepSolver", "trace_jacobian_exact_unrolled"]
+__all__ = [
+    "METHODS",
+    "FixedStepDiagnostics",
+    "FixedStepSolver",
+    "compare_with_adaptive",
+    "trace_jacobian_exact_unrolled",
+    "xla_trainable",
+]
 
 # Butcher tableaux of explicit Runge-Kutta methods: (a, b, c) with stage i evaluated at
 # t + c[i] h on y + h * sum_j a[i][j] k_j, and the step y + h * sum_i b[i] k_i.
@@ -288,8 +295,64 @@ def trace_jacobian_exact_unrolled(ode_fn, state_shape, dtype):
             tape.watch(state)
             derivative = ode_fn(time, state, **kwargs)
             components = [derivative[..., i] for i in range(size)]
-        diagonal = [tape.gradient(components[i], state)[..., i] for i in range(size)]
+        zero = tf.UnconnectedGradients.ZERO  # a field that ignores the state has trace 0
+        diagonal = [
+            tape.gradient(components[i], state, unconnected_gradients=zero)[..., i]
+            for i in range(size)
+        ]
         del tape
         return derivative, tf.stack(diagonal, axis=-1)
 
     return augmented_ode_fn
+
+
+def xla_trainable(solver, trace: str) -> bool:
+    """Whether a FFJORD training step with this solver and trace name compiles with XLA.
+
+    True for a `FixedStepSolver` with the exact trace. The adaptive solvers' adjoint and
+    Hutchinson's `vectorized_map` inside a differentiated loop both need shapes XLA cannot
+    fix at compile time.
+    """
+    return isinstance(solver, FixedStepSolver) and trace == "exact"
+
+
+def compare_with_adaptive(flow, points, *, rtol: float = 1e-5, atol: float = 1e-5) -> dict:
+    """Scores a flow with its own solver and with DormandPrince at tight tolerances.
+
+    Both use the exact trace and the same fields, so the difference is the error of the
+    flow's own (e.g. fixed-step) integration on these points: a check that the model the
+    fast path trained is the continuous-time model it claims to be.
+
+    Args:
+      flow: a `support.ffjord.FFJORDFlow`.
+      points: `[n, event_size]` points (a few hundred are plenty).
+      rtol: relative tolerance of the adaptive solve, positive.
+      atol: absolute tolerance of the adaptive solve, positive.
+
+    Returns:
+      A dict with `own_nll` and `adaptive_nll` (mean negative log density in nats) and
+      `max_abs_difference` (largest per-point log-density difference).
+
+    Raises:
+      ValueError: for bad points or non-positive tolerances.
+    """
+    import numpy as np
+
+    from support import ffjord
+
+    own = ffjord.log_prob(flow, points)  # validates the points
+    chain = ffjord.stack_ffjord(
+        flow.state_derivatives,
+        solver="dormand_prince",
+        rtol=rtol,
+        atol=atol,
+        trace="exact",
+        dtype=flow.dtype,
+    )
+    adaptive = tfp.distributions.TransformedDistribution(flow.base_distribution, chain)
+    values = tf.function(adaptive.log_prob)(tf.constant(np.asarray(points, own.dtype))).numpy()
+    return {
+        "own_nll": float(-own.mean()),
+        "adaptive_nll": float(-values.mean()),
+        "max_abs_difference": float(np.abs(own - values).max()),
+    }
