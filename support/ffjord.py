@@ -33,6 +33,7 @@ import tensorflow_probability as tfp
 
 from support.batching import map_in_chunks
 from support.ode import MLPODE
+from support.solvers import FixedStepSolver, trace_jacobian_exact_unrolled
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -59,15 +60,19 @@ __all__ = [
 
 SolverFactory = Callable[[float, float], tfp.math.ode.Solver]
 
-#: Solver name -> `factory(atol, rtol)` returning a `tfp.math.ode.Solver`.
+#: Solver name -> `factory(atol, rtol)` returning a `tfp.math.ode.Solver`. "rk4" is the
+#: fixed-step fast path (`support.solvers`: 8 RK4 steps per flow, XLA-compilable with the
+#: exact trace; tolerances do not apply to it).
 SOLVERS: dict[str, SolverFactory] = {
+    "rk4": lambda atol, rtol: FixedStepSolver(num_steps=8, method="rk4"),
     "dormand_prince": lambda atol, rtol: tfp.math.ode.DormandPrince(atol=atol, rtol=rtol),
     "bdf": lambda atol, rtol: tfp.math.ode.BDF(atol=atol, rtol=rtol),
 }
 
-#: Trace estimator name -> TFP's `trace_augmentation_fn`.
+#: Trace estimator name -> a `trace_augmentation_fn`. "exact" computes what TFP's
+#: `trace_jacobian_exact` does without its `tf.while_loop`, so XLA can compile training.
 TRACE_ESTIMATORS = {
-    "exact": tfb.ffjord.trace_jacobian_exact,
+    "exact": trace_jacobian_exact_unrolled,
     "hutchinson": tfb.ffjord.trace_jacobian_hutchinson,
 }
 
