@@ -4,7 +4,8 @@ Serves notebook 04 (entropy and Monte Carlo estimators). Modules:
 
 * `monte_carlo`: `expectation`, `expectation_importance_sampler`,
   `expectation_importance_sampler_logspace`, `get_samples`
-* `entropy`: `entropy_shannon`, `elbo_ratio`, `renyi_ratio`, `renyi_alpha`, `ELBOForms`
+* `entropy`: `entropy_shannon`, `elbo_ratio`, `ELBOForms`
+* `renyi`: `renyi_ratio`, `renyi_alpha`
 * `surrogate`: `surrogate_loss` with explicit `StochasticNode`s, `score_function`,
   `get_mean_baseline`, `gradient_samples`
 * `closed_forms`: Gaussian entropies and divergences, a conjugate model with a known
@@ -25,19 +26,14 @@ from support.estimators.closed_forms import (
     gaussian_renyi_divergence,
     mvn_entropy,
 )
-from support.estimators.entropy import (
-    ELBOForms,
-    elbo_ratio,
-    entropy_shannon,
-    renyi_alpha,
-    renyi_ratio,
-)
+from support.estimators.entropy import ELBOForms, elbo_ratio, entropy_shannon
 from support.estimators.monte_carlo import (
     expectation,
     expectation_importance_sampler,
     expectation_importance_sampler_logspace,
     get_samples,
 )
+from support.estimators.renyi import renyi_alpha, renyi_ratio
 from support.estimators.reporting import report_estimate
 from support.estimators.surrogate import (
     MeanBaseline,
