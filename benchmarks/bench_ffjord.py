@@ -38,17 +38,21 @@ __all__ = ["FAST", "main"]
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "build" / "bench"
 
-#: The project's default path (the FFJORD notebook's defaults).
-FAST = {
-    "num_flows": 4,
-    "hidden_sizes": [8, 8],
-    "num_steps": 8,
-    "method": "rk4",
-    "batch_size": 256,
-    "learning_rate": 1e-2,
-    "final_learning_rate_fraction": 0.02,  # cosine decay over the budget down to this
-    "epochs": 40,
-}
+NOTEBOOK = ROOT / "notebooks" / "02_ffjord_moons.ipynb"
+#: The notebook parameters that define the project's default path (read from its parameters
+#: cell, so the benchmark follows the notebook); `--fast-config` overrides them.
+FAST_PARAMETERS = (
+    "NUM_FLOWS",
+    "HIDDEN_SIZES",
+    "BATCH_SIZE",
+    "LEARNING_RATE",
+    "EPOCHS",
+    "SOLVER",
+    "ATOL",
+    "RTOL",
+    "TRACE",
+)
+FAST: dict = {}
 DATASET_SIZE = 8192
 HELD_OUT = 2048
 NOISE = 0.06
@@ -98,31 +102,31 @@ def _run_baseline(args, train, held_out):
 
 def _run_fast(args, train, held_out):
     import tensorflow as tf
-    import tf_keras
 
     import support
-    from support import ffjord
+    from support import ffjord, solvers
     from support.data import moons_dataset
-    from support.solvers import FixedStepSolver
 
     support.setup(args.seed, deterministic=False)
-    from support.solvers import trace_jacobian_exact_unrolled  # TEMPORARY until integrated
-
-    ffjord.TRACE_ESTIMATORS["exact"] = trace_jacobian_exact_unrolled
-    solver = FixedStepSolver(FAST["num_steps"], FAST["method"])
     flow = ffjord.build_ffjord(
-        FAST["num_flows"], FAST["hidden_sizes"], solver=solver, trace="exact"
+        FAST["NUM_FLOWS"],
+        FAST["HIDDEN_SIZES"],
+        solver=FAST["SOLVER"],
+        atol=FAST["ATOL"],
+        rtol=FAST["RTOL"],
+        trace=FAST["TRACE"],
     )
-    dataset = moons_dataset(train, FAST["batch_size"], seed=args.seed)
-    steps = args.fast_epochs * (len(train) // FAST["batch_size"])
-    schedule = tf_keras.optimizers.schedules.CosineDecay(
-        FAST["learning_rate"], steps, alpha=FAST["final_learning_rate_fraction"]
-    )
-    optimizer = tf_keras.optimizers.Adam(schedule)
+    dataset = moons_dataset(train, FAST["BATCH_SIZE"], seed=args.seed)
+    steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
+    optimizer = ffjord.decaying_adam(FAST["LEARNING_RATE"], steps)
     variables = list(flow.trainable_variables)
-    evaluations = FAST["num_flows"] * solver.num_steps * solver.stages
+    fixed = getattr(flow.solver, "num_steps", None)
+    # Forward evaluations per step are fixed for a fixed-step solver; -1: not counted.
+    evaluations = FAST["NUM_FLOWS"] * fixed * flow.solver.stages if fixed else -1
 
-    @tf.function(jit_compile=True)
+    # The same step as `support.fit`: loss and gradients compiled (with XLA when the solver
+    # allows it), then the optimizer update.
+    @tf.function(jit_compile=solvers.xla_trainable(flow.solver, flow.trace))
     def compute(batch):
         with tf.GradientTape() as tape:
             loss = flow.loss(batch)
@@ -138,11 +142,11 @@ def _run_fast(args, train, held_out):
         return loss, evaluations
 
     result = _train(args, train_step, dataset, flow.state_derivatives, held_out, args.fast_epochs)
-    own = -float(tf.reduce_mean(flow.compiled("log_prob")(tf.constant(held_out))))
-    result["final_nll_own_solver"] = own
+    result["final_nll_own_solver"] = ffjord.held_out_nll(flow, held_out)[0]
     from support.data.moons import moons_log_prob
 
     result["true_density_nll"] = float(-moons_log_prob(held_out, noise=NOISE).mean())
+    result["config"] = dict(FAST)
     return result
 
 
@@ -240,14 +244,20 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-going", dest="stop_at_target", action="store_false")
     parser.add_argument("--only", choices=["baseline", "fast"], help="run one path only")
     parser.add_argument(
-        "--fast-config", default="{}", help="JSON overrides of FAST, e.g. '{\"num_steps\": 4}'"
+        "--fast-config",
+        default="{}",
+        help="JSON overrides of the notebook's parameters, e.g. '{\"EPOCHS\": 60}'",
     )
     parser.add_argument("--path", choices=["baseline", "fast"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    from support.nbtools import declared_parameters
+
+    defaults = declared_parameters(NOTEBOOK)
+    FAST.update({name: defaults[name] for name in FAST_PARAMETERS})
     FAST.update(json.loads(args.fast_config))
     if args.fast_epochs is None:
-        args.fast_epochs = FAST["epochs"]
+        args.fast_epochs = FAST["EPOCHS"]
     if args.smoke:
         args.baseline_epochs, args.fast_epochs = 2, 3
     for name in ("baseline_epochs", "fast_epochs"):
