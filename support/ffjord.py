@@ -171,10 +171,9 @@ class FFJORDFlow:
         if key not in self._cache:
             distribution = self.with_trace(trace)
             fn = {"log_prob": distribution.log_prob, "forward": distribution.bijector.forward}
-            size = self.base_distribution.event_shape[-1]
-            # One trace for every number of points: the batch axis is left unknown.
-            signature = [tf.TensorSpec([None, size], self.dtype)]
-            self._cache[key] = tf.function(fn[what], input_signature=signature)
+            # Callers pass fixed-size chunks (see `_map`), so this traces once per chunk size
+            # and every shape is static, as BDF and XLA need.
+            self._cache[key] = tf.function(fn[what])
         return self._cache[key]
 
 
@@ -326,12 +325,23 @@ def _check_chunk(chunk_size) -> int:
     return int(chunk_size)
 
 
+def _map(fn, points: np.ndarray, chunk_size: int) -> np.ndarray:
+    """`map_in_chunks`, with fewer points than a chunk padded up to one full chunk too."""
+    rows = points.shape[0]
+    if rows < chunk_size:
+        points = np.concatenate([points, np.repeat(points[-1:], chunk_size - rows, axis=0)])
+    return map_in_chunks(fn, points, chunk_size=chunk_size)[:rows]
+
+
 def log_prob(flow: FFJORDFlow, points, *, trace: str = "exact", chunk_size: int = 1024):
-    """Log density of the flow at `points` (NumPy `[n]`), exact trace unless asked otherwise."""
+    """Log density of the flow at `points` (NumPy `[n]`), exact trace unless asked otherwise.
+
+    Every compiled call sees `[chunk_size, event_size]`, so the function traces once.
+    """
     trace = _check_trace(trace)
     chunk_size = _check_chunk(chunk_size)
     points = _points("points", points, flow)
-    return map_in_chunks(flow.compiled("log_prob", trace), points, chunk_size=chunk_size)
+    return _map(flow.compiled("log_prob", trace), points, chunk_size)
 
 
 def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> tuple[float, float]:
@@ -354,7 +364,7 @@ def transform(flow: FFJORDFlow, base_points, *, chunk_size: int = 1024) -> np.nd
     """Maps points of the base space forward through the flow (NumPy `[n, event_size]`)."""
     chunk_size = _check_chunk(chunk_size)
     base_points = _points("base_points", base_points, flow)
-    return map_in_chunks(flow.compiled("forward"), base_points, chunk_size=chunk_size)
+    return _map(flow.compiled("forward"), base_points, chunk_size)
 
 
 def sample(flow: FFJORDFlow, num_samples: int, *, seed: int = 0, chunk_size: int = 1024):
