@@ -7,13 +7,15 @@ the first training step, steps slow down as the learned field stiffens, and XLA 
 compile the adjoint ("XLA compilation requires a fixed tensor list size").
 
 `FixedStepSolver` takes a fixed number of explicit Runge-Kutta steps instead (classic RK4 by
-default), unrolled in Python. Every step has the same cost, the whole training step compiles
-with XLA (`jit_compile=True`), and gradients come from backpropagating through the unrolled
-steps ("discretise, then optimise"), so they are the exact gradients of the computed
-solution. It implements the `tfp.math.ode.Solver` interface, so `tfb.FFJORD` takes its
-`solve` method as `ode_solve_fn`. Whether a step count is accurate enough is checked, not
-assumed: `tests/test_solvers.py` compares it with DormandPrince at tight tolerances, and
-`benchmarks/bench_ffjord.py` scores the trained model with an adaptive solver.
+default) in a `tf.while_loop` with a fixed trip count (or unrolled in Python). Every step has
+the same cost, the whole training step compiles with XLA (`jit_compile=True`, together with
+`trace_jacobian_exact_unrolled`), and gradients come from backpropagating through the steps
+("discretise, then optimise"), so they are the exact gradients of the computed solution.
+It implements the `tfp.math.ode.Solver` interface, so `tfb.FFJORD` takes its `solve` method
+as `ode_solve_fn`. Whether a step count is accurate enough is checked, not assumed:
+`tests/test_solvers.py` compares it with DormandPrince at tight tolerances, and both
+`benchmarks/bench_ffjord.py` and the notebook (`compare_with_adaptive`) score the trained
+model with an adaptive solver too.
 
 Serves `notebooks/02_ffjord_moons.ipynb` (through `support.ffjord`) and
 `benchmarks/bench_ffjord.py`.
@@ -81,7 +83,7 @@ class FixedStepDiagnostics(tfp.math.ode.Diagnostics):
 
 
 class FixedStepSolver(tfp.math.ode.Solver):
-    """Explicit Runge-Kutta with a fixed number of steps, unrolled so XLA can compile it.
+    """Explicit Runge-Kutta with a fixed number of steps, in a loop XLA can compile.
 
     Gradients flow by ordinary backpropagation through the steps (to the initial state, to
     `constants` and to any variables `ode_fn` reads), not by the adjoint method.
