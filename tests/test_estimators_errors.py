@@ -50,6 +50,11 @@ def test_nan_samples_are_refused():
         est.expectation(tf.square, Q, z=np.array([0.0, np.nan]))
 
 
+def test_samples_of_another_dtype_are_refused():
+    with pytest.raises(TypeError, match="z must have the distribution's dtype float32"):
+        est.expectation(tf.square, Q, z=tf.zeros([3], tf.float64))
+
+
 def test_scalar_samples_are_refused():
     with pytest.raises(ValueError, match="z must have a leading sample axis"):
         est.expectation(tf.square, Q, z=1.0)

@@ -71,6 +71,8 @@ def _check_z(z, dtype) -> tf.Tensor:
         return tf.convert_to_tensor(array, dtype=dtype, name="z")
     if z.shape.rank == 0:
         raise ValueError("z must have a leading sample axis, got a scalar")
+    if z.dtype != dtype:
+        raise TypeError(f"z must have the distribution's dtype {dtype.name}, got {z.dtype.name}")
     if z.dtype.is_floating:
         static = tf.get_static_value(z)  # eager or constant tensors only: no graph work
         if static is not None and np.isnan(static).any():
