@@ -193,13 +193,13 @@ def _papermill(src: Path, dst: Path, parameters: dict[str, Any], prepare_only: b
 
 def _strip(path: Path) -> None:
     """Normalises a notebook as the lint session expects (nbstripout, keeping counts)."""
-    import shutil
     import subprocess
 
-    nbstripout = shutil.which("nbstripout")
-    if nbstripout is None:
-        raise SystemExit("nbstripout is not installed: pip install -e '.[lint]'")
-    subprocess.run([nbstripout, "--keep-count", str(path)], check=True)
+    try:
+        import nbstripout  # noqa: F401
+    except ImportError:
+        raise SystemExit("nbstripout is not installed: pip install -e '.[lint]'") from None
+    subprocess.run([sys.executable, "-m", "nbstripout", "--keep-count", str(path)], check=True)
 
 
 def _render_html(path: Path) -> Path:
