@@ -92,12 +92,15 @@ def _reference_nll(fields, held_out):
 
 def _run_baseline(args, train, held_out):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import tensorflow as tf
     import tutorial_baseline as tb
 
+    tf.random.set_seed(args.seed)  # the tutorial sets none: seeded so runs can be compared
     distribution, fields, counter = tb.build_baseline()
     dataset = tb.make_dataset(train)
     train_step = tb.make_train_step(distribution, counter)
-    return _train(args, train_step, dataset, fields, held_out, args.baseline_epochs)
+    epochs = (lambda: iter(dataset) for _ in range(args.baseline_epochs))  # as the tutorial
+    return _train(args, train_step, epochs, fields, held_out)
 
 
 def _run_fast(args, train, held_out):
@@ -141,7 +144,11 @@ def _run_fast(args, train, held_out):
         apply(gradients)
         return loss, evaluations
 
-    result = _train(args, train_step, dataset, flow.state_derivatives, held_out, args.fast_epochs)
+    # As `support.fit` reads it: one iterator over the repeated dataset, no epoch-end stall.
+    iterator = iter(dataset.repeat())
+    per_epoch = int(dataset.cardinality())
+    epochs = (lambda: (next(iterator) for _ in range(per_epoch)) for _ in range(args.fast_epochs))
+    result = _train(args, train_step, epochs, flow.state_derivatives, held_out)
     result["final_nll_own_solver"] = ffjord.held_out_nll(flow, held_out)[0]
     from support.data.moons import moons_log_prob
 
@@ -150,7 +157,8 @@ def _run_fast(args, train, held_out):
     return result
 
 
-def _train(args, train_step, dataset, fields, held_out, max_epochs):
+def _train(args, train_step, epochs, fields, held_out):
+    """Runs `train_step` over `epochs` (callables returning one epoch's batches each)."""
     import numpy as np
 
     evaluate = _reference_nll(fields, held_out)
@@ -161,10 +169,10 @@ def _train(args, train_step, dataset, fields, held_out, max_epochs):
 
     step_times, nfe, curve = [], [], []
     first_step = None
-    reached = None
-    for epoch in range(1, max_epochs + 1):
+    reached = sustained = None
+    for epoch, batches in enumerate(epochs, start=1):
         epoch_times = []
-        for batch in dataset:
+        for batch in batches():
             started = time.perf_counter()
             loss, count = train_step(batch)
             loss = float(loss)
@@ -183,8 +191,13 @@ def _train(args, train_step, dataset, fields, held_out, max_epochs):
         print(f"  epoch {epoch:3d}  {now:7.1f} s  held-out NLL {nll:.4f}", flush=True)
         if reached is None and nll <= args.target:
             reached = now
-            if args.stop_at_target and args.path == "baseline":
-                break
+        # A sturdier reading of the same curve: the first epoch whose NLL, averaged with the
+        # two before it, is at or below the target (one lucky dip does not count).
+        recent = [c["nll"] for c in curve[-3:]]
+        if sustained is None and len(recent) == 3 and np.mean(recent) <= args.target:
+            sustained = now
+        if sustained is not None and args.stop_at_target and args.path == "baseline":
+            break
     early = [t for e in step_times[:3] for t in e]
     late = [t for e in step_times[-3:] for t in e]
     return {
@@ -198,6 +211,7 @@ def _train(args, train_step, dataset, fields, held_out, max_epochs):
         "steps": len(nfe),
         "final_nll": curve[-1]["nll"],
         "seconds_to_target": reached,
+        "seconds_to_target_3_epoch_mean": sustained,
         "curve": curve,
     }
 
@@ -223,6 +237,7 @@ def _table(results: dict, target: float) -> str:
         ("epochs run", "epochs", "{}"),
         ("final held-out NLL (nats)", "final_nll", "{:.4f}"),
         (f"start to NLL <= {target} (s)", "seconds_to_target", "{:.1f}"),
+        ("  ... 3-epoch mean <= target (s)", "seconds_to_target_3_epoch_mean", "{:.1f}"),
     ]
     lines = [f"{'':36s} {'tutorial':>10s} {'fast':>10s}"]
     for label, key, fmt in rows:
@@ -285,10 +300,16 @@ def main(argv=None) -> int:
     if len(results) == 2:
         base, fast = results["baseline"]["seconds_to_target"], results["fast"]["seconds_to_target"]
         results["speedup_to_target"] = base / fast if base and fast else None
+        base = results["baseline"]["seconds_to_target_3_epoch_mean"]
+        fast = results["fast"]["seconds_to_target_3_epoch_mean"]
+        results["speedup_to_target_3_epoch_mean"] = base / fast if base and fast else None
         results["target_nll"] = args.target
         print(_table(results, args.target))
         if results["speedup_to_target"]:
             print(f"speed-up, start to NLL <= {args.target}: {results['speedup_to_target']:.1f}x")
+        if results["speedup_to_target_3_epoch_mean"]:
+            ratio = results["speedup_to_target_3_epoch_mean"]
+            print(f"speed-up, same with the 3-epoch mean: {ratio:.1f}x")
     name = "ffjord-smoke.json" if args.smoke else "ffjord.json"
     if args.only:
         name = name.replace("ffjord", f"ffjord-{args.only}")
