@@ -3,14 +3,16 @@
 Inside a notebook, `headline(...)` shows a number next to its reference (a held-out NLL next
 to the entropy floor, an estimate next to its closed form) and tags that output so the main
 job (`nox -s notebooks`) can collect it. `build_report` reads the executed notebooks and
-writes `build/index.html`: per notebook its headline table, parameters, run time, figures
-and links to the executed notebook.
+writes `build/index.html`: per notebook its headline numbers against their references, its
+figures with the section each belongs to, every parameter it ran with (defaults and those
+passed in), its run time with the slowest cells, and links to the executed notebook.
 
 Used by every notebook and by the `notebooks` nox session.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import html
 import json
@@ -21,17 +23,21 @@ from typing import Any
 
 import nbformat
 
-__all__ = ["HEADLINE_MIME", "headline", "collect", "build_report"]
+__all__ = ["HEADLINE_MIME", "headline", "format_number", "collect", "build_report"]
 
 HEADLINE_MIME = "application/vnd.tfp-notebooks.headline+json"
 
 
-def _format(value: float | None, digits: int = 4) -> str:
+def format_number(value: float | None, digits: int = 4) -> str:
+    """A number as the report and `headline` print it: `digits` significant digits."""
     if value is None:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return f"{value:.{digits}g}"
+
+
+_format = format_number
 
 
 def _headline_text(record: dict[str, Any]) -> str:
@@ -96,67 +102,196 @@ def headline(
     return record
 
 
-def _title(notebook: nbformat.NotebookNode, fallback: str) -> str:
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            for line in cell.source.splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-    return fallback
+def _heading(cell: nbformat.NotebookNode, level: str) -> str | None:
+    for line in cell.source.splitlines():
+        if line.startswith(level + " "):
+            return line[len(level) + 1 :].strip()
+    return None
+
+
+def _defaults(source: str) -> dict[str, Any]:
+    """The literal assignments of a parameters cell (non-literals kept as their source)."""
+    defaults: dict[str, Any] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return defaults
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                try:
+                    defaults[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    defaults[target.id] = ast.get_source_segment(source, node.value)
+    return defaults
 
 
 def collect(path: str | Path) -> dict[str, Any]:
-    """Headlines, figures (PNG bytes), parameters and run time of an executed notebook."""
+    """Reads what the report shows from one executed notebook.
+
+    Args:
+      path: an executed `.ipynb` (papermill's metadata is used when present).
+
+    Returns:
+      A dict with `name` (file stem), `title` (the H1), `headlines` (records of `headline`),
+      `figures` (PNG bytes, in order), `figure_sections` (the `##` heading above each
+      figure), `errors` ("Name: message" of each error output), `parameters` (those passed
+      in), `defaults` (the parameters cell's values), `seconds` (run time or None),
+      `started` (ISO time or None) and `slowest_cells` ((section, seconds) pairs, slowest
+      first, at most three).
+    """
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    headlines, figures, errors = [], [], []
+    title, section = path.stem, ""
+    headlines, figures, sections, errors, timed = [], [], [], [], []
+    defaults: dict[str, Any] = {}
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            if title == path.stem and _heading(cell, "#"):
+                title = _heading(cell, "#")
+            section = _heading(cell, "##") or section
+            continue
         if cell.cell_type != "code":
             continue
+        if "parameters" in cell.metadata.get("tags", []) and not defaults:
+            defaults = _defaults(cell.source)
+        duration = cell.metadata.get("papermill", {}).get("duration")
+        if duration is not None:
+            timed.append((section or "setup", float(duration)))
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if HEADLINE_MIME in data:
                 headlines.append(dict(data[HEADLINE_MIME]))
             if "image/png" in data:
                 figures.append(base64.b64decode(data["image/png"]))
+                sections.append(section)
             if output.get("output_type") == "error":
                 errors.append(f"{output.get('ename')}: {output.get('evalue')}")
     papermill = notebook.metadata.get("papermill", {})
     return {
         "name": path.stem,
-        "title": _title(notebook, path.stem),
+        "title": title,
         "headlines": headlines,
         "figures": figures,
+        "figure_sections": sections,
         "errors": errors,
         "parameters": dict(papermill.get("parameters", {})),
+        "defaults": defaults,
         "seconds": papermill.get("duration"),
+        "started": papermill.get("start_time"),
+        "slowest_cells": sorted(timed, key=lambda pair: -pair[1])[:3],
     }
 
 
-def _table(rows: Iterable[Iterable[str]], header: Iterable[str]) -> str:
+def _table(rows: Iterable[Iterable[str]], header: Iterable[str], attrs: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
+    )  # cells are escaped by the callers (some hold links)
+    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _headline_rows(headlines: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for h in headlines:
+        value, reference, stderr = h.get("value"), h.get("reference"), h.get("stderr")
+        shown = _format(value) + (f" ± {_format(stderr, 2)}" if stderr is not None else "")
+        gap = gap_se = ""
+        if value is not None and reference is not None:
+            gap = f"{value - reference:+.3g}"
+            if stderr:
+                gap_se = f"{(value - reference) / stderr:+.1f}"
+        cells = [h["name"], shown, _format(reference), h.get("reference_name") or "", gap]
+        cells = [html.escape(c) for c in cells + [gap_se, h.get("unit") or ""]]
+        cells[1] = f"<span class='value'>{cells[1]}</span>"
+        rows.append(cells)
+    return rows
+
+
+def _parameter_rows(info: dict[str, Any]) -> list[list[str]]:
+    passed, defaults = info["parameters"], info["defaults"]
+    rows = []
+    for name in list(defaults) + [n for n in passed if n not in defaults]:
+        if name in passed:
+            value = json.dumps(passed[name])
+            how = "passed in" + (f" (default {defaults[name]!r})" if name in defaults else "")
+        else:
+            value, how = repr(defaults[name]), "default"
+        rows.append([html.escape(name), html.escape(value), html.escape(how)])
+    return rows
 
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
+body { font-family: system-ui, sans-serif; max-width: 1150px; margin: 2em auto; padding: 0 1em;
        color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f3f3f3; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.3em 0; }
-.error { color: #a00; font-weight: bold; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr));
+           gap: 1em; align-items: start; }
+figure { margin: 0; } figcaption { color: #555; font-size: 0.9em; }
+img { max-width: 100%; border: 1px solid #eee; }
+.error { color: #a00; font-weight: bold; } .meta { color: #555; }
 section { border-top: 2px solid #ddd; margin-top: 2em; }
 """
+
+
+def _rel(path: Path, base: Path) -> Path | None:
+    return path.relative_to(base) if path.exists() and path.is_relative_to(base) else None
+
+
+def _section(info: dict[str, Any], path: Path, root: Path) -> str:
+    name = html.escape(info["name"])
+    parts = [f"<section id='{name}'>", f"<h2>{html.escape(info['title'])}</h2>"]
+    link = _rel(path, root) or path.resolve()
+    links = f"<a href='{html.escape(str(link))}'>executed notebook (.ipynb)</a>"
+    page = _rel(path.with_suffix(".html"), root)
+    if page is not None:
+        links += f" · <a href='{html.escape(str(page))}'>rendered (.html)</a>"
+    parts.append(f"<p>{links}</p>")
+    if info["errors"]:
+        parts.append(f"<p class='error'>failed: {html.escape('; '.join(info['errors']))}</p>")
+    if info["headlines"]:
+        header = ["quantity", "value", "reference", "reference is", "gap", "gap / s.e.", "unit"]
+        parts.append("<h3>Headline numbers</h3>")
+        parts.append(_table(_headline_rows(info["headlines"]), header, " class='headlines'"))
+    if info["figures"]:
+        parts.append("<h3>Figures</h3><div class='figures'>")
+        figure_dir = root / "figures" / info["name"]
+        figure_dir.mkdir(parents=True, exist_ok=True)
+        pairs = zip(info["figures"], info["figure_sections"], strict=True)
+        for k, (png, where) in enumerate(pairs):
+            figure = figure_dir / f"figure-{k:02d}.png"
+            figure.write_bytes(png)
+            src = html.escape(str(figure.relative_to(root)))
+            caption = html.escape(f"Figure {k + 1}" + (f": {where}" if where else ""))
+            parts.append(
+                f"<figure><img src='{src}' alt='{name} figure {k + 1}' data-figure='{k}'>"
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
+        parts.append("</div>")
+    rows = _parameter_rows(info)
+    if rows:
+        parts.append("<h3>Parameters</h3>" + _table(rows, ["parameter", "value", "source"]))
+    if info["seconds"] is not None:
+        timing = f"Run time: {info['seconds']:.1f} s"
+        if info["started"]:
+            timing += f", started {html.escape(str(info['started'])[:19].replace('T', ' '))} UTC"
+        slow = ", ".join(f"{html.escape(s)} ({t:.1f} s)" for s, t in info["slowest_cells"])
+        parts.append(f"<p class='meta'>{timing}." + (f" Slowest cells: {slow}." if slow else ""))
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def build_report(executed_dir: str | Path, output: str | Path) -> Path:
     """Writes one HTML page summarising every executed notebook in `executed_dir`.
 
     Figures are written as PNG files beside the page, under `figures/<notebook>/`.
+
+    Args:
+      executed_dir: the folder of executed notebooks (`build/notebooks`).
+      output: the page to write (`build/index.html`).
 
     Returns:
       The path of the page.
@@ -169,62 +304,23 @@ def build_report(executed_dir: str | Path, output: str | Path) -> Path:
     if not notebooks:
         raise FileNotFoundError(f"executed_dir {str(executed_dir)!r} holds no .ipynb files")
     output.parent.mkdir(parents=True, exist_ok=True)
-    summary_rows, sections = [], []
+    summary, sections = [], []
     for path in notebooks:
         info = collect(path)
-        link = path.relative_to(output.parent) if path.is_relative_to(output.parent) else path
-        html_page = path.with_suffix(".html")
-        page_link = (
-            html_page.relative_to(output.parent)
-            if html_page.exists() and html_page.is_relative_to(output.parent)
-            else None
-        )
-        seconds = info["seconds"]
         status = "failed: " + "; ".join(info["errors"]) if info["errors"] else "ran"
-        summary_rows.append([info["title"], status, "" if seconds is None else f"{seconds:.0f} s"])
-        parts = [f"<section id='{html.escape(info['name'])}'>"]
-        parts.append(f"<h2>{html.escape(info['title'])}</h2>")
-        links = f"<a href='{html.escape(str(link))}'>executed notebook (.ipynb)</a>"
-        if page_link is not None:
-            links += f" · <a href='{html.escape(str(page_link))}'>rendered (.html)</a>"
-        parts.append(f"<p>{links}</p>")
-        if info["errors"]:
-            parts.append(f"<p class='error'>{html.escape(status)}</p>")
-        if info["headlines"]:
-            rows = []
-            for h in info["headlines"]:
-                value = _format(h.get("value"))
-                if h.get("stderr") is not None:
-                    value += f" ± {_format(h['stderr'], 2)}"
-                rows.append(
-                    [
-                        h["name"],
-                        value,
-                        _format(h.get("reference")),
-                        h.get("reference_name") or "",
-                        h.get("unit") or "",
-                    ]
-                )
-            parts.append(_table(rows, ["quantity", "value", "reference", "reference is", "unit"]))
-        if info["parameters"]:
-            params = [[k, json.dumps(v)] for k, v in info["parameters"].items()]
-            parts.append("<h3>Parameters passed</h3>" + _table(params, ["parameter", "value"]))
-        if seconds is not None:
-            parts.append(f"<p>Run time: {seconds:.1f} s</p>")
-        figure_dir = output.parent / "figures" / info["name"]
-        figure_dir.mkdir(parents=True, exist_ok=True)
-        for k, png in enumerate(info["figures"]):
-            figure = figure_dir / f"figure-{k:02d}.png"
-            figure.write_bytes(png)
-            rel = figure.relative_to(output.parent)
-            parts.append(f"<img src='{html.escape(str(rel))}' alt='{info['name']} figure {k}'>")
-        parts.append("</section>")
-        sections.append("\n".join(parts))
+        seconds = "" if info["seconds"] is None else f"{info['seconds']:.0f} s"
+        anchor = f"<a href='#{html.escape(info['name'])}'>{html.escape(info['title'])}</a>"
+        counts = [str(len(info["headlines"])), str(len(info["figures"]))]
+        summary.append([anchor, html.escape(status), *counts, seconds])
+        sections.append(_section(info, path, output.parent))
+    header = ["notebook", "status", "headline numbers", "figures", "run time"]
     page = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>TFP notebooks: results</title><style>{_STYLE}</style></head><body>"
         "<h1>TFP notebooks: results of the last run</h1>"
-        + _table(summary_rows, ["notebook", "status", "run time"])
+        "<p class='meta'>Each headline number sits next to its reference (a bound or a closed "
+        "form); <em>gap / s.e.</em> is the gap in Monte Carlo standard errors.</p>"
+        + _table(summary, header, " class='summary'")
         + "\n".join(sections)
         + "</body></html>"
     )

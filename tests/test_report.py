@@ -44,10 +44,16 @@ def test_headline_rejects_bad_input_by_name(kwargs, argument):
         report.headline(**kwargs)
 
 
-def _executed_notebook(path, *, error=False):
+def _executed_notebook(path, *, error=False, stderr=None):
     notebook = nbformat.v4.new_notebook()
     notebook.cells.append(nbformat.v4.new_markdown_cell("# My notebook\n\ntext"))
+    parameters = nbformat.v4.new_code_cell("EPOCHS = 20  # passes\nSEED = 0\nSIZES = [8, 8]")
+    parameters.metadata["tags"] = ["parameters"]
+    parameters.metadata["papermill"] = {"duration": 0.01}
+    notebook.cells.append(parameters)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("## Training the model\n\ntext"))
     cell = nbformat.v4.new_code_cell("x = 1")
+    cell.metadata["papermill"] = {"duration": 9.5}
     cell.outputs = [
         nbformat.v4.new_output(
             "display_data",
@@ -57,7 +63,7 @@ def _executed_notebook(path, *, error=False):
                     "value": 0.51,
                     "reference": 0.478,
                     "reference_name": "entropy floor",
-                    "stderr": None,
+                    "stderr": stderr,
                     "unit": "nats",
                 },
                 "text/plain": "held-out NLL: 0.51",
@@ -70,7 +76,11 @@ def _executed_notebook(path, *, error=False):
             nbformat.v4.new_output("error", ename="AssertionError", evalue="bad", traceback=[])
         )
     notebook.cells.append(cell)
-    notebook.metadata["papermill"] = {"parameters": {"EPOCHS": 3}, "duration": 12.5}
+    notebook.metadata["papermill"] = {
+        "parameters": {"EPOCHS": 3},
+        "duration": 12.5,
+        "start_time": "2026-11-22T00:26:33.123+00:00",
+    }
     nbformat.write(notebook, path)
     return path
 
@@ -103,3 +113,77 @@ def test_build_report_writes_one_page_with_tables_figures_and_links(tmp_path):
 def test_build_report_needs_executed_notebooks(tmp_path):
     with pytest.raises(FileNotFoundError, match="executed_dir"):
         report.build_report(tmp_path, tmp_path / "index.html")
+
+
+def test_collect_reads_defaults_figure_sections_and_slowest_cells(tmp_path):
+    info = report.collect(_executed_notebook(tmp_path / "02_demo.ipynb"))
+    assert info["defaults"] == {"EPOCHS": 20, "SEED": 0, "SIZES": [8, 8]}
+    assert info["figure_sections"] == ["Training the model"]
+    assert info["slowest_cells"][0] == ("Training the model", 9.5)
+    assert info["started"].startswith("2026-11-22T00:26:33")
+
+
+def test_collect_keeps_a_non_literal_default_as_its_source(tmp_path):
+    path = _executed_notebook(tmp_path / "02_demo.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[1].source = "EPOCHS = 2 * 10\nSEED = 0"
+    nbformat.write(notebook, path)
+    assert report.collect(path)["defaults"] == {"EPOCHS": "2 * 10", "SEED": 0}
+
+
+def test_report_shows_the_gap_to_the_reference_in_standard_errors(tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    _executed_notebook(executed / "01_ok.ipynb", stderr=0.016)
+    html = report.build_report(executed, tmp_path / "index.html").read_text()
+    assert "0.51 ± 0.016" in html
+    assert "+0.032" in html  # 0.51 - 0.478
+    assert "+2.0" in html  # 0.032 / 0.016
+
+
+def test_report_lists_every_parameter_with_where_its_value_came_from(tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    _executed_notebook(executed / "01_ok.ipynb")
+    html = report.build_report(executed, tmp_path / "index.html").read_text()
+    assert "<td>EPOCHS</td><td>3</td><td>passed in (default 20)</td>" in html
+    assert "<td>SIZES</td><td>[8, 8]</td><td>default</td>" in html
+
+
+def test_report_captions_figures_and_gives_time_and_slowest_cells(tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    _executed_notebook(executed / "01_ok.ipynb")
+    html = report.build_report(executed, tmp_path / "index.html").read_text()
+    assert "src='figures/01_ok/figure-00.png'" in html
+    assert "Figure 1: Training the model" in html
+    assert "Run time: 12.5 s, started 2026-11-22 00:26:33 UTC" in html
+    assert "Training the model (9.5 s)" in html
+
+
+def test_report_links_the_rendered_page_when_it_exists(tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    _executed_notebook(executed / "01_ok.ipynb")
+    (executed / "01_ok.html").write_text("<html></html>")
+    _executed_notebook(executed / "02_no_page.ipynb")
+    html = report.build_report(executed, tmp_path / "index.html").read_text()
+    assert html.count("rendered (.html)") == 1
+    assert "href='notebooks/01_ok.html'" in html
+
+
+def test_report_escapes_names_and_values(tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    path = _executed_notebook(executed / "01_ok.ipynb")
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[0].source = "# <b>bold</b> title"
+    nbformat.write(notebook, path)
+    html = report.build_report(executed, tmp_path / "index.html").read_text()
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt; title" in html
+
+
+def test_format_number_keeps_four_significant_digits_and_non_finite_values():
+    assert report.format_number(0.084694187) == "0.08469"
+    assert report.format_number(float("nan")) == "nan"
+    assert report.format_number(None) == ""
