@@ -39,7 +39,7 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["History", "TrainingDiverged", "fit", "make_optimizer"]
+__all__ = ["History", "TrainingDiverged", "fit", "make_optimizer", "progress_bar"]
 
 _RESERVED = ("variables", "optimizer", "state", "data")
 _MAX_TO_KEEP = 2
@@ -107,6 +107,22 @@ class History:
     @property
     def epochs(self) -> int:
         return len(self.loss)
+
+
+def progress_bar(**kwargs):
+    """A tqdm bar: a widget in Jupyter, text in a terminal, and plain text under papermill.
+
+    `SUPPORT_PROGRESS=text` (set by `python -m support.nbtools` for its papermill runs)
+    forces the text bar, updated at most every two seconds, so executed notebooks keep a
+    readable record instead of an unrendered widget.
+    """
+    if os.environ.get("SUPPORT_PROGRESS", "auto") == "text":
+        from tqdm.std import tqdm
+
+        return tqdm(file=sys.stdout, mininterval=2.0, **kwargs)
+    from tqdm.auto import tqdm
+
+    return tqdm(**kwargs)
 
 
 def make_optimizer(learning_rate: float = 1e-2):
@@ -561,10 +577,10 @@ def fit(
             checkpoints.restore(checkpoints.latest, optimizer)
 
     names = [v.name for v in variables]
-    from tqdm.auto import tqdm
-
     start = state.history.epochs
-    bar = tqdm(total=epochs, initial=min(start, epochs), desc=description, disable=not progress)
+    bar = progress_bar(
+        total=epochs, initial=min(start, epochs), desc=description, disable=not progress
+    )
     in_step = False
     try:
         with _DeferredInterrupt() as interrupt:

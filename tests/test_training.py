@@ -349,3 +349,16 @@ def test_one_device_strategy_gives_the_same_result_as_no_strategy(seed):
     run(model, epochs=2, strategy=strategy)
     for a, b in zip(model.values(), reference.values(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_progress_bar_is_plain_text_on_stdout_when_asked(monkeypatch, capsys):
+    from tqdm.std import tqdm as text_tqdm
+
+    from support.training import progress_bar
+
+    monkeypatch.setenv("SUPPORT_PROGRESS", "text")
+    bar = progress_bar(total=3, desc="demo")
+    assert type(bar) is text_tqdm
+    bar.update(3)
+    bar.close()
+    assert "demo" in capsys.readouterr().out
