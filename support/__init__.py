@@ -7,7 +7,13 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 * `training`: the one fit loop (every notebook)
 * `report`: headline numbers and the suite's HTML report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
+* `batching`: chunked evaluation with bounded memory (02, 03, 04)
 * `zoo`: learnable distributions and the `PadEye` bijector (01)
+* `ode`, `ffjord`, `solvers`: the MLP state derivative, FFJORD stacks, and the fixed-step
+  XLA-compilable solver that is the FFJORD notebook's fast path (02)
+* `mdn`: the mixture density network and its mixture parameters (03)
+* `estimators`: the old `tf.contrib.bayesflow` entropy and Monte Carlo ops on TF2 (04)
+* `data`: moons (02) and cardioid (03) samplers with their true densities
 * `plotting`: every figure the notebooks draw
 * `nbtools`: papermill parameters, smoke runs, golden cells (the nox sessions)
 """
