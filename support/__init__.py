@@ -5,10 +5,12 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 
 * `runtime`: quiet logs, one seed, determinism, versions (every notebook)
 * `training`: the one fit loop (every notebook)
+* `checkpoints`: checkpoint, resume and interrupt machinery behind `fit` (every notebook)
 * `report`: headline numbers and the suite's HTML report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
 * `batching`: chunked evaluation with bounded memory (02, 03, 04)
-* `zoo`: learnable distributions and the `PadEye` bijector (01)
+* `zoo`, `bijectors`, `fitting`: learnable distributions, the `PadEye` bijector, and fitting
+  and inspecting them by maximum likelihood (01)
 * `ode`, `ffjord`, `solvers`: the MLP state derivative, FFJORD stacks, and the fixed-step
   XLA-compilable solver that is the FFJORD notebook's fast path (02)
 * `mdn`: the mixture density network and its mixture parameters (03)
