@@ -1,0 +1,226 @@
+"""Measuring a trained FFJORD flow: densities, the forward map, samples and snapshots.
+
+Used by `notebooks/02_ffjord_moons.ipynb` (through the re-exports in `support.ffjord`) and
+`benchmarks/bench_ffjord.py`. Whatever trace estimator a `support.ffjord.FFJORDFlow` was
+trained with, `held_out_nll`, `grid_log_prob` and the plots evaluate it with the exact trace:
+a Hutchinson `log_prob` is a noisy estimate and does not integrate to one. `compare_traces`
+puts the two estimators side by side on the same points.
+
+Every helper runs the flow's cached `tf.function` (`FFJORDFlow.compiled`) over fixed-size
+chunks (`support.batching.map_in_chunks`, with a short input padded up to one chunk), so it
+traces once per flow and chunk size and keeps memory bounded.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+
+from support.batching import map_in_chunks
+from support.ffjord import FFJORDFlow, _check_trace
+
+__all__ = [
+    "compare_traces",
+    "grid_log_prob",
+    "held_out_nll",
+    "log_prob",
+    "sample",
+    "snapshot",
+    "snapshot_callback",
+    "snapshot_epochs",
+    "transform",
+]
+
+
+def _points(name: str, points, flow: FFJORDFlow) -> np.ndarray:
+    array = np.asarray(points, dtype=flow.dtype.as_numpy_dtype)
+    size = flow.base_distribution.event_shape[-1]
+    if array.ndim != 2 or array.shape[1] != size or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape [n, {size}] with n > 0, got {array.shape}")
+    if np.any(np.isnan(array)):
+        raise ValueError(f"{name} must not contain NaN")
+    return array
+
+
+def _check_chunk(chunk_size) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def _map(fn, points: np.ndarray, chunk_size: int) -> np.ndarray:
+    """`map_in_chunks`, with fewer points than a chunk padded up to one full chunk too."""
+    rows = points.shape[0]
+    if rows < chunk_size:
+        points = np.concatenate([points, np.repeat(points[-1:], chunk_size - rows, axis=0)])
+    return map_in_chunks(fn, points, chunk_size=chunk_size)[:rows]
+
+
+def log_prob(flow: FFJORDFlow, points, *, trace: str = "exact", chunk_size: int = 1024):
+    """Log density of the flow at `points` (NumPy `[n]`), exact trace unless asked otherwise.
+
+    Every compiled call sees `[chunk_size, event_size]`, so the function traces once.
+    """
+    trace = _check_trace(trace)
+    chunk_size = _check_chunk(chunk_size)
+    points = _points("points", points, flow)
+    return _map(flow.compiled("log_prob", trace), points, chunk_size)
+
+
+def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> tuple[float, float]:
+    """Average negative log-likelihood of held-out `points`, with the exact trace.
+
+    Args:
+      flow: the trained flow (trained with either trace estimator).
+      points: `[n, event_size]` fresh points the flow never saw.
+      chunk_size: points per compiled call.
+
+    Returns:
+      `(nll, standard_error)` in nats; the standard error is over the points.
+    """
+    values = -log_prob(flow, points, chunk_size=chunk_size).astype(np.float64)
+    stderr = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else float("nan")
+    return float(values.mean()), float(stderr)
+
+
+def transform(flow: FFJORDFlow, base_points, *, chunk_size: int = 1024) -> np.ndarray:
+    """Maps points of the base space forward through the flow (NumPy `[n, event_size]`)."""
+    chunk_size = _check_chunk(chunk_size)
+    base_points = _points("base_points", base_points, flow)
+    return _map(flow.compiled("forward"), base_points, chunk_size)
+
+
+def sample(flow: FFJORDFlow, num_samples: int, *, seed: int = 0, chunk_size: int = 1024):
+    """`(base_samples, samples)`: `num_samples` base draws and their images under the flow."""
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    base = flow.base_distribution.sample(int(num_samples), seed=seed).numpy()
+    return base, transform(flow, base, chunk_size=chunk_size)
+
+
+def grid_log_prob(
+    flow: FFJORDFlow,
+    *,
+    xlim: tuple[float, float] = (-1.5, 2.5),
+    ylim: tuple[float, float] = (-1.0, 1.5),
+    num_points: int = 100,
+    chunk_size: int = 1024,
+):
+    """Exact log density on a `num_points x num_points` grid over `xlim x ylim` (2-D flows).
+
+    Returns:
+      `(x, y, log_density)`: the grid's axes (`[num_points]` each) and `[num_points,
+      num_points]` log densities, rows along `y`.
+
+    Raises:
+      ValueError: for fewer than 2 points, empty ranges or a flow that is not 2-D.
+    """
+    if isinstance(num_points, bool) or not isinstance(num_points, numbers.Integral):
+        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
+    if num_points < 2:
+        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
+    for name, (low, high) in (("xlim", xlim), ("ylim", ylim)):
+        if not low < high:
+            raise ValueError(f"{name} must be (low, high) with low < high, got {(low, high)}")
+    if flow.base_distribution.event_shape[-1] != 2:
+        raise ValueError("grid_log_prob needs a flow over 2-D points")
+    x = np.linspace(*xlim, num_points)
+    y = np.linspace(*ylim, num_points)
+    xx, yy = np.meshgrid(x, y)
+    values = log_prob(flow, np.stack([xx.ravel(), yy.ravel()], axis=-1), chunk_size=chunk_size)
+    return x, y, values.reshape(num_points, num_points)
+
+
+def snapshot(flow: FFJORDFlow, base_points, grid_lines, *, chunk_size: int = 1024) -> dict:
+    """The flow's current warp, for the four-panel figure.
+
+    Args:
+      flow: the flow.
+      base_points: `[n, 2]` fixed draws from the base (reuse them so snapshots compare).
+      grid_lines: `[num_lines, points_per_line, 2]` lines in the base space
+        (`support.plotting.grid_lines`).
+      chunk_size: points per compiled call.
+
+    Returns:
+      A dict with `base`, `samples` (the mapped base points), `grid` and `mapped_grid`.
+    """
+    lines = np.asarray(grid_lines, dtype=flow.dtype.as_numpy_dtype)
+    if lines.ndim != 3 or lines.shape[-1] != 2:
+        raise ValueError(f"grid_lines must have shape [lines, points, 2], got {lines.shape}")
+    base = _points("base_points", base_points, flow)
+    both = np.concatenate([base, lines.reshape(-1, 2)], axis=0)
+    mapped = transform(flow, both, chunk_size=chunk_size)
+    return {
+        "base": base,
+        "samples": mapped[: len(base)],
+        "grid": lines,
+        "mapped_grid": mapped[len(base) :].reshape(lines.shape),
+    }
+
+
+def snapshot_epochs(epochs: int, count: int) -> list[int]:
+    """About `count + 1` evenly spaced epochs from 0 (before training) to `epochs`."""
+    for name, value in (("epochs", epochs), ("count", count)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return sorted({int(round(e)) for e in np.linspace(0, epochs, count + 1)})
+
+
+def snapshot_callback(flow: FFJORDFlow, base_points, grid_lines, epochs) -> Callable:
+    """An `on_epoch_end(epoch, history)` for `support.training.fit` recording snapshots.
+
+    At each epoch in `epochs` it returns `snapshot(flow, base_points, grid_lines)` with an
+    `epoch` entry added, at the others None; `fit` keeps the values in `history.extra`.
+    Call it with epoch 0 before training for the starting point.
+    """
+    wanted = {int(e) for e in epochs}
+
+    def on_epoch_end(epoch, history=None):
+        del history
+        if epoch not in wanted:
+            return None
+        return {**snapshot(flow, base_points, grid_lines), "epoch": int(epoch)}
+
+    return on_epoch_end
+
+
+def compare_traces(flow: FFJORDFlow, points, *, repeats: int = 3, chunk_size: int = 1024):
+    """Exact against Hutchinson trace on the same flow and points: cost and result.
+
+    Args:
+      flow: the flow (either trace in training; both are evaluated here).
+      points: `[n, event_size]` held-out points.
+      repeats: Hutchinson evaluations of every point (fresh probes each time), at least 2.
+      chunk_size: points per compiled call.
+
+    Returns:
+      A dict: `exact_nll`, `hutchinson_nll` (mean over points and repeats),
+      `hutchinson_point_sd` (typical spread of one point's estimate), and `exact_seconds` /
+      `hutchinson_seconds` (one pass over the points, compiled, after a warm-up pass).
+    """
+    import time
+
+    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 2:
+        raise ValueError(f"repeats must be an integer >= 2, got {repeats!r}")
+    points = _points("points", points, flow)
+    result = {}
+    for trace in ("exact", "hutchinson"):
+        log_prob(flow, points[:chunk_size], trace=trace, chunk_size=chunk_size)  # warm up
+        started = time.perf_counter()
+        runs = [log_prob(flow, points, trace=trace, chunk_size=chunk_size)]
+        result[f"{trace}_seconds"] = time.perf_counter() - started
+        if trace == "hutchinson":
+            runs += [
+                log_prob(flow, points, trace=trace, chunk_size=chunk_size)
+                for _ in range(repeats - 1)
+            ]
+        values = -np.stack(runs).astype(np.float64)
+        result[f"{trace}_nll"] = float(values.mean())
+    result["hutchinson_point_sd"] = float(np.sqrt(values.var(axis=0, ddof=1).mean()))
+    return result
