@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ import nbformat
 __all__ = [
     "GOLDEN_MARK",
     "declared_parameters",
+    "export_gallery",
     "golden_cells",
     "load_smoke_parameters",
     "parameters_for",
@@ -40,6 +42,7 @@ GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 SMOKE_DIR = NOTEBOOK_DIR / "smoke"
+GALLERY_DIR = ROOT / "docs" / "gallery"
 
 
 def parse_value(text: str) -> Any:
@@ -178,6 +181,7 @@ def _papermill(src: Path, dst: Path, parameters: dict[str, Any], prepare_only: b
     import papermill
 
     dst.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SUPPORT_PROGRESS", "text")  # the kernel inherits it: text bars
     papermill.execute_notebook(
         str(src),
         str(dst),
@@ -200,6 +204,77 @@ def _strip(path: Path) -> None:
     except ImportError:
         raise SystemExit("nbstripout is not installed: pip install -e '.[lint]'") from None
     subprocess.run([sys.executable, "-m", "nbstripout", "--keep-count", str(path)], check=True)
+
+
+def export_gallery(
+    executed: Sequence[str | Path],
+    gallery_dir: str | Path = GALLERY_DIR,
+    width: int = 600,
+    notebook_dir: Path = NOTEBOOK_DIR,
+) -> Path:
+    """Copies one key figure per executed notebook, downscaled, to the README's gallery.
+
+    The figure is the first one drawn by a cell tagged `gallery`, else the notebook's first
+    figure. Each becomes `<gallery_dir>/<notebook stem>.png`, at most `width` pixels wide, and
+    `manifest.json` lists them. Notebooks that raised an error or drew nothing are skipped
+    (their previous entry stays); entries of notebooks no longer in `notebook_dir` are dropped.
+
+    Returns:
+      The path of `manifest.json`.
+
+    Raises:
+      ValueError: if `width` is not a positive integer.
+    """
+    import base64
+    import io
+
+    from PIL import Image
+
+    from support.report import collect
+
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    gallery_dir = Path(gallery_dir)
+    gallery_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = gallery_dir / "manifest.json"
+    entries = {}
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entries = {e["notebook"]: e for e in old.get("figures", [])}
+    for path in map(Path, executed):
+        info = collect(path)
+        if info["errors"] or not info["figures"]:
+            continue
+        tagged = [
+            base64.b64decode(output["data"]["image/png"])
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code" and "gallery" in cell.metadata.get("tags", [])
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        png = (tagged or info["figures"])[0]
+        section = info["figure_sections"][info["figures"].index(png)]
+        image = Image.open(io.BytesIO(png)).convert("RGBA")
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+        if flat.width > width:
+            flat = flat.resize((width, round(flat.height * width / flat.width)), Image.LANCZOS)
+        flat.save(gallery_dir / f"{path.stem}.png", optimize=True)
+        entries[path.stem] = {
+            "notebook": path.stem,
+            "file": f"{path.stem}.png",
+            "title": info["title"],
+            "caption": section,
+            "source": f"notebooks/{path.name}",
+        }
+    live = {p.stem for p in notebooks(directory=Path(notebook_dir))}
+    for stem in sorted(set(entries) - live):
+        (gallery_dir / entries.pop(stem)["file"]).unlink(missing_ok=True)
+    figures = [entries[stem] for stem in sorted(entries)]
+    manifest_path.write_text(
+        json.dumps({"width": width, "figures": figures}, indent=2) + "\n", encoding="utf-8"
+    )
+    return manifest_path
 
 
 def _render_html(path: Path) -> Path:
@@ -266,6 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = build_report(out / "notebooks", out / "index.html")
     print(f"report: {report}")
+    if args.smoke or overrides:  # the README's gallery shows runs with the defaults only
+        print("gallery: left as it is (smoke or overridden parameters)")
+    else:
+        ran = [out / "notebooks" / p.name for p in paths if (out / "notebooks" / p.name).exists()]
+        print(f"gallery: {export_gallery(ran)}")
     if failures:
         print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
