@@ -75,3 +75,37 @@ def bench(session: nox.Session) -> None:
     """FFJORD benchmark: the tutorial's set-up and ours, trained side by side."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_ffjord.py", *session.posargs)
+
+
+BROWSER_PACKAGES = ["jupyterlab==4.6.6", "playwright==1.65.2", "pytest==9.2.0"]
+
+
+@nox.session(python=PYTHON)
+def browser(session: nox.Session) -> None:
+    """JupyterLab in headless Chromium: every notebook runs (smoke parameters) with its figures
+    drawn, a screenshot each under build/browser/, and the report shows every figure and number.
+
+    nox -s browser                                # checks a fresh smoke report of its own
+    nox -s browser -- --report build/index.html   # checks the main job's report instead
+    """
+    import shutil
+    import time
+
+    start = time.monotonic()
+    if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", external=True, env=env)
+        session.run(
+            "apt-get", "install", "-y", "chromium", "chromium-driver", external=True, env=env
+        )
+    session.install("-e", ".[notebooks]", *BROWSER_PACKAGES)
+    session.run("python", "-m", "support.nbtools", "prepare")
+    args = list(session.posargs)
+    if not any(arg.startswith("--report") for arg in args):
+        suite = "build/browser/suite"
+        session.run("python", "-m", "support.nbtools", "run", "--smoke", "--out", suite)
+        args += ["--report", f"{suite}/index.html"]
+    try:
+        session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
+    finally:
+        session.log(f"browser session: {time.monotonic() - start:.0f} s")
