@@ -153,9 +153,14 @@ def _flow(solve, trace, fields, dtype):
 
 
 def _fields(seed, dtype, count=2):
+    """`count` fields whose weights are N(0, 0.8^2) draws from NumPy's generator for `seed`,
+    so the same seed gives the same fields whatever ran before (TF's op seeds do not)."""
     fields = [_Field(seed + i, dtype) for i in range(count)]
+    rng = np.random.default_rng(seed)
     for f in fields:
         f(0.0, tf.zeros([1, 2], dtype))
+        for variable in f.variables:
+            variable.assign(rng.normal(scale=0.8, size=variable.shape))
     return fields
 
 
@@ -163,22 +168,39 @@ def _points(seed, dtype):
     return tf.constant(np.random.default_rng(seed).normal(size=(64, 2)), dtype)
 
 
+def _fields_like(fields, dtype):
+    """Copies of `fields` computing in `dtype`, with the same (cast) weights."""
+    copies = _fields(0, dtype, count=len(fields))
+    for copy, field in zip(copies, fields, strict=True):
+        for target, source in zip(copy.variables, field.variables, strict=True):
+            target.assign(tf.cast(source, dtype))
+    return copies
+
+
 @pytest.mark.slow
 def test_ffjord_log_prob_matches_a_tight_dormand_prince_solve(seed, dtype):
-    # Stated tolerance, on a deliberately strong random field (log densities down to -15):
-    # 8 RK4 steps per flow agree with an adaptive solve within 5e-3 nats, 16 within 5e-4.
-    fields = _fields(seed, dtype)
-    points = _points(seed, dtype)
+    # Stated tolerance, on deliberately strong random fields (weights ~ N(0, 0.8^2)), at
+    # points the flow itself generates (where a density model is used): 16 RK4 steps per
+    # flow agree with a float64 adaptive solve of the same fields within 2e-3 nats and 8
+    # steps within 3e-2, in either dtype. Measured over 21 such fields the largest errors
+    # were 1.2e-3 and 1.6e-2, with a heavy tail across fields (the median field: 1e-4 and
+    # 2.7e-3). A trained moons flow is gentler: notebook 02 checks its 8-step answer to 1e-2.
+    fields = _fields(seed, tf.float64)
     reference = _flow(
-        tfp.math.ode.DormandPrince(rtol=1e-7, atol=1e-7).solve,
+        tfp.math.ode.DormandPrince(rtol=1e-9, atol=1e-9).solve,
         tfb.ffjord.trace_jacobian_exact,
         fields,
-        dtype,
+        tf.float64,
     )
+    points = tf.function(lambda: reference.sample(64, seed=(seed, 3)))()
     expected = tf.function(reference.log_prob)(points).numpy()
-    for num_steps, tolerance in ((8, 5e-3), (16, 5e-4)):
-        fast = _flow(FixedStepSolver(num_steps).solve, trace_jacobian_exact_unrolled, fields, dtype)
-        np.testing.assert_allclose(fast.log_prob(points).numpy(), expected, atol=tolerance)
+    same_fields = _fields_like(fields, dtype)
+    for num_steps, tolerance in ((8, 3e-2), (16, 2e-3)):
+        fast = _flow(
+            FixedStepSolver(num_steps).solve, trace_jacobian_exact_unrolled, same_fields, dtype
+        )
+        actual = fast.log_prob(tf.cast(points, dtype)).numpy()
+        np.testing.assert_allclose(actual, expected, atol=tolerance)
 
 
 @pytest.mark.slow
