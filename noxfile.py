@@ -57,8 +57,19 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff on the package, tests, benchmarks and notebooks; notebooks must be stripped."""
     session.install(*_extra("lint"))
-    session.run("ruff", "check", "support", "tests", "benchmarks", "notebooks", "noxfile.py")
-    session.run("ruff", "format", "--check", "support", "tests", "benchmarks", "noxfile.py")
+    session.run(
+        "ruff",
+        "check",
+        "support",
+        "tests",
+        "benchmarks",
+        "browser_tests",
+        "notebooks",
+        "noxfile.py",
+    )
+    session.run(
+        "ruff", "format", "--check", "support", "tests", "benchmarks", "browser_tests", "noxfile.py"
+    )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
     session.run("nbstripout", "--keep-count", "--verify", *notebooks)
 
@@ -75,9 +86,6 @@ def bench(session: nox.Session) -> None:
     """FFJORD benchmark: the tutorial's set-up and ours, trained side by side."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_ffjord.py", *session.posargs)
-
-
-BROWSER_PACKAGES = ["jupyterlab==4.6.6", "playwright==1.65.2", "pytest==9.2.0"]
 
 
 @nox.session(python=PYTHON)
@@ -98,7 +106,7 @@ def browser(session: nox.Session) -> None:
         session.run(
             "apt-get", "install", "-y", "chromium", "chromium-driver", external=True, env=env
         )
-    session.install("-e", ".[notebooks]", *BROWSER_PACKAGES)
+    session.install("-e", ".[browser]")
     session.run("python", "-m", "support.nbtools", "prepare")
     args = list(session.posargs)
     if not any(arg.startswith("--report") for arg in args):

@@ -44,7 +44,7 @@ def test_environment_yml_installs_the_package_itself_with_every_extra():
     editable = [line for line in _conda_pip_section() if line.startswith("-e")]
     extras = set(PROJECT["optional-dependencies"])
     assert editable == [
-        f"-e .[{','.join(sorted(extras, key=['notebooks', 'test', 'lint'].index))}]"
+        f"-e .[{','.join(sorted(extras, key=['notebooks', 'test', 'browser', 'lint'].index))}]"
     ]
 
 
