@@ -56,6 +56,19 @@ def _dtype(dtype) -> tf.DType:
     return dtype
 
 
+def _mixture_arguments(
+    event_size, num_components, initial_scale, logit_decay, dtype, *, min_components: int
+):
+    """The mixture builders' shared arguments, checked (ValueError naming the argument)."""
+    return (
+        _positive_int("event_size", event_size),
+        _positive_int("num_components", num_components, minimum=min_components),
+        _positive_real("initial_scale", initial_scale),
+        _positive_real("logit_decay", logit_decay),
+        _dtype(dtype),
+    )
+
+
 def _initial_loc(initial_loc, num_components: int, event_size: int, dtype):
     """`initial_loc` as a `[num_components, event_size]` tensor, or None if not given."""
     if initial_loc is None:
@@ -152,11 +165,9 @@ def mixture_spherical(
     standard-normal draws from `seed`; scales at `initial_scale`; logits at
     `-log(logit_decay) * k` (equal weights for the default 1).
     """
-    event_size = _positive_int("event_size", event_size)
-    num_components = _positive_int("num_components", num_components)
-    initial_scale = _positive_real("initial_scale", initial_scale)
-    logit_decay = _positive_real("logit_decay", logit_decay)
-    dtype = _dtype(dtype)
+    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
+        event_size, num_components, initial_scale, logit_decay, dtype, min_components=1
+    )
     loc = _initial_loc(initial_loc, num_components, event_size, dtype)
     if loc is None:
         loc = tf.random.stateless_normal([num_components, event_size], seed=[seed, 0], dtype=dtype)
@@ -187,11 +198,9 @@ def mixture_spherical_first_weight_fixed(
     prepends the fixed 0. Means start at `initial_loc` or, by default, at Rademacher (+-1)
     draws from `seed`.
     """
-    event_size = _positive_int("event_size", event_size)
-    num_components = _positive_int("num_components", num_components, minimum=2)
-    initial_scale = _positive_real("initial_scale", initial_scale)
-    logit_decay = _positive_real("logit_decay", logit_decay)
-    dtype = _dtype(dtype)
+    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
+        event_size, num_components, initial_scale, logit_decay, dtype, min_components=2
+    )
     loc = _initial_loc(initial_loc, num_components, event_size, dtype)
     if loc is None:
         loc = tfp.random.rademacher([num_components, event_size], seed=[seed, 1], dtype=dtype)
@@ -225,11 +234,9 @@ def mixture_full_covariance(
     scale variable holds the
     `d(d+1)/2` unconstrained lower-triangular entries of each component.
     """
-    event_size = _positive_int("event_size", event_size)
-    num_components = _positive_int("num_components", num_components)
-    initial_scale = _positive_real("initial_scale", initial_scale)
-    logit_decay = _positive_real("logit_decay", logit_decay)
-    dtype = _dtype(dtype)
+    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
+        event_size, num_components, initial_scale, logit_decay, dtype, min_components=1
+    )
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
             logits=tf.Variable(_geometric_logits(num_components, logit_decay, dtype), name="logits")
@@ -262,11 +269,9 @@ def mixture_full_covariance_first_fixed(
     K-1 components' logits, means and scales are trainable. `initial_loc`, if given, is
     `[num_components, event_size]`; its first row is ignored (component 0 sits at 0).
     """
-    event_size = _positive_int("event_size", event_size)
-    num_components = _positive_int("num_components", num_components, minimum=2)
-    initial_scale = _positive_real("initial_scale", initial_scale)
-    logit_decay = _positive_real("logit_decay", logit_decay)
-    dtype = _dtype(dtype)
+    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
+        event_size, num_components, initial_scale, logit_decay, dtype, min_components=2
+    )
     tril = fill_scale_tril(dtype)
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
