@@ -1,5 +1,7 @@
 """Tests of support.plotting.flows: the figures of the FFJORD notebook (02)."""
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -56,6 +58,56 @@ def test_warp_over_epochs_titles_each_axis_with_its_epoch():
     fig, axes = plt.subplots(1, 3)
     out = flows.warp_over_epochs(axes, [_snapshot(rng)] * 3, [0, 5, 10])
     assert [ax.get_title() for ax in out] == ["epoch 0", "epoch 5", "epoch 10"]
+
+
+def _warping_snapshots(rng, count):
+    """`count` snapshots whose mapped points shrink step by step, so every frame differs."""
+    base = _snapshot(rng)
+    return [
+        {**base, "samples": base["base"] * s, "mapped_grid": base["grid"] * s}
+        for s in np.linspace(1.0, 0.3, count)
+    ]
+
+
+def test_warp_animation_is_a_gif_with_one_frame_per_snapshot():
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    gif = flows.warp_animation(_warping_snapshots(rng, 5), [0, 1, 2, 3, 4], fps=5, size=2, dpi=40)
+    assert gif[:6] in (b"GIF87a", b"GIF89a")
+    with Image.open(io.BytesIO(gif)) as image:
+        assert image.format == "GIF"
+        assert image.n_frames == 5
+        assert image.size == (80, 80)
+        assert image.info["duration"] == 200  # 5 frames per second
+    assert plt.get_fignums() == []  # its figure is not pyplot's, so a notebook shows nothing
+
+
+def test_warp_animation_of_one_snapshot_has_one_frame():
+    from PIL import Image
+
+    gif = flows.warp_animation(_warping_snapshots(np.random.default_rng(4), 1), [7], dpi=30)
+    with Image.open(io.BytesIO(gif)) as image:
+        assert image.n_frames == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"snapshots": [], "epochs": []}, "snapshots"),
+        ({"epochs": [0, 1]}, "epochs"),
+        ({"fps": 0}, "fps"),
+        ({"fps": -2.0}, "fps"),
+        ({"size": 0}, "size"),
+        ({"dpi": True}, "dpi"),
+        ({"snapshots": [{"base": np.zeros((1, 2))}] * 3}, "missing"),
+    ],
+)
+def test_warp_animation_rejects_bad_arguments_by_name(kwargs, match):
+    rng = np.random.default_rng(5)
+    arguments = {"snapshots": _warping_snapshots(rng, 3), "epochs": [0, 1, 2], **kwargs}
+    with pytest.raises(ValueError, match=match):
+        flows.warp_animation(arguments.pop("snapshots"), arguments.pop("epochs"), **arguments)
 
 
 def test_density_heatmap_shows_the_exponentiated_log_density():

@@ -4,15 +4,20 @@
 * `flow_panels`: the four panels (base grid and samples; mapped grid and samples; density
   of model samples; density of the data).
 * `warp_over_epochs`: the mapped grid and samples at several epochs, side by side.
+* `warp_animation`: the same as an animated GIF, one frame per snapshot.
 * `density_heatmap`: the model's density `exp(log_prob)` on a grid.
 * `nll_curve`: training NLL per epoch with the entropy floor (and a baseline) drawn in.
 
-Every helper takes its axes and returns them.
+Every helper takes its axes and returns them, except `warp_animation`, which draws its own
+figure and returns the GIF's bytes.
 """
 
 from __future__ import annotations
 
+import numbers
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +29,7 @@ __all__ = [
     "flow_panels",
     "grid_lines",
     "nll_curve",
+    "warp_animation",
     "warp_over_epochs",
 ]
 
@@ -152,6 +158,66 @@ def warp_over_epochs(axes, snapshots: Sequence[dict], epochs: Sequence[int]):
         _check_snapshot(snap)
         _lines_and_points(ax, snap["mapped_grid"], snap["samples"], MAPPED_LIMITS, f"epoch {epoch}")
     return axes
+
+
+def warp_animation(
+    snapshots: Sequence[dict],
+    epochs: Sequence[int],
+    *,
+    fps: float = 4,
+    size: float = 4.0,
+    dpi: int = 80,
+) -> bytes:
+    """The mapped grid and samples at each snapshot, as the frames of an animated GIF.
+
+    Each frame shows one snapshot the way `warp_over_epochs` draws a panel, titled with its
+    epoch. Display it in a notebook with `IPython.display.Image(data=gif, format="gif")`.
+
+    Args:
+      snapshots: from `support.ffjord.snapshot` (or `snapshot_callback`), in training order.
+      epochs: the epoch of each snapshot.
+      fps: frames per second.
+      size: width and height of the figure in inches.
+      dpi: pixels per inch.
+
+    Returns:
+      The GIF file's bytes.
+
+    Raises:
+      ValueError: if `snapshots` is empty or incomplete, `epochs` differs from it in length,
+        or `fps`, `size` or `dpi` is not positive.
+    """
+    snapshots, epochs = list(snapshots), list(epochs)
+    if not snapshots:
+        raise ValueError("snapshots must hold at least one snapshot, got none")
+    if len(epochs) != len(snapshots):
+        raise ValueError(
+            f"epochs must give one epoch per snapshot: {len(snapshots)} snapshots, "
+            f"{len(epochs)} epochs"
+        )
+    for name, value in (("fps", fps), ("size", size), ("dpi", dpi)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    for snap in snapshots:
+        _check_snapshot(snap)
+
+    from matplotlib.animation import PillowWriter
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(size, size), dpi=dpi)  # not pyplot's: nothing shows in a notebook
+    ax = fig.add_subplot()
+    fig.subplots_adjust(left=0.1, right=0.95, bottom=0.08, top=0.9)
+    writer = PillowWriter(fps=fps)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "warp.gif"
+        with writer.saving(fig, str(path), dpi):
+            for snap, epoch in zip(snapshots, epochs, strict=True):
+                ax.clear()
+                _lines_and_points(
+                    ax, snap["mapped_grid"], snap["samples"], MAPPED_LIMITS, f"epoch {epoch}"
+                )
+                writer.grab_frame()
+        return path.read_bytes()
 
 
 def density_heatmap(ax, x, y, log_density, *, title: str = "model density", cmap: str = "magma"):
