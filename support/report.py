@@ -4,8 +4,9 @@ Inside a notebook, `headline(...)` shows a number next to its reference (a held-
 to the entropy floor, an estimate next to its closed form) and tags that output so the main
 job (`nox -s notebooks`) can collect it. `build_report` reads the executed notebooks and
 writes `build/index.html`: per notebook its headline numbers against their references, its
-figures with the section each belongs to, every parameter it ran with (defaults and those
-passed in), its run time with the slowest cells, and links to the executed notebook.
+figures (PNG) and animations (GIF) with the section each belongs to, every parameter it ran
+with (defaults and those passed in), its run time with the slowest cells, and links to the
+executed notebook.
 
 Used by every notebook and by the `notebooks` nox session.
 """
@@ -136,7 +137,9 @@ def collect(path: str | Path) -> dict[str, Any]:
     Returns:
       A dict with `name` (file stem), `title` (the H1), `headlines` (records of `headline`),
       `figures` (PNG bytes, in order), `figure_sections` (the `##` heading above each
-      figure), `errors` ("Name: message" of each error output), `parameters` (those passed
+      figure), `animations` (GIF bytes, in order) and `animation_sections`, `media` (every
+      figure and animation in notebook order, as dicts with `format` "png" or "gif", `data`
+      and `section`), `errors` ("Name: message" of each error output), `parameters` (those passed
       in), `defaults` (the parameters cell's values), `seconds` (run time or None),
       `started` (ISO time or None) and `slowest_cells` ((section, seconds) pairs, slowest
       first, at most three).
@@ -145,6 +148,7 @@ def collect(path: str | Path) -> dict[str, Any]:
     notebook = nbformat.read(path, as_version=4)
     title, section = path.stem, ""
     headlines, figures, sections, errors, timed = [], [], [], [], []
+    animations, animation_sections, media = [], [], []
     defaults: dict[str, Any] = {}
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
@@ -166,6 +170,11 @@ def collect(path: str | Path) -> dict[str, Any]:
             if "image/png" in data:
                 figures.append(base64.b64decode(data["image/png"]))
                 sections.append(section)
+                media.append({"format": "png", "data": figures[-1], "section": section})
+            elif "image/gif" in data:
+                animations.append(base64.b64decode(data["image/gif"]))
+                animation_sections.append(section)
+                media.append({"format": "gif", "data": animations[-1], "section": section})
             if output.get("output_type") == "error":
                 errors.append(f"{output.get('ename')}: {output.get('evalue')}")
     papermill = notebook.metadata.get("papermill", {})
@@ -175,6 +184,9 @@ def collect(path: str | Path) -> dict[str, Any]:
         "headlines": headlines,
         "figures": figures,
         "figure_sections": sections,
+        "animations": animations,
+        "animation_sections": animation_sections,
+        "media": media,
         "errors": errors,
         "parameters": dict(papermill.get("parameters", {})),
         "defaults": defaults,
@@ -256,16 +268,17 @@ def _section(info: dict[str, Any], path: Path, root: Path) -> str:
         header = ["quantity", "value", "reference", "reference is", "gap", "gap / s.e.", "unit"]
         parts.append("<h3>Headline numbers</h3>")
         parts.append(_table(_headline_rows(info["headlines"]), header, " class='headlines'"))
-    if info["figures"]:
+    if info["media"]:
         parts.append("<h3>Figures</h3><div class='figures'>")
         figure_dir = root / "figures" / info["name"]
         figure_dir.mkdir(parents=True, exist_ok=True)
-        pairs = zip(info["figures"], info["figure_sections"], strict=True)
-        for k, (png, where) in enumerate(pairs):
-            figure = figure_dir / f"figure-{k:02d}.png"
-            figure.write_bytes(png)
+        for k, item in enumerate(info["media"]):
+            figure = figure_dir / f"figure-{k:02d}.{item['format']}"
+            figure.write_bytes(item["data"])
             src = html.escape(str(figure.relative_to(root)))
-            caption = html.escape(f"Figure {k + 1}" + (f": {where}" if where else ""))
+            label = f"Figure {k + 1}" + (" (animated)" if item["format"] == "gif" else "")
+            where = item["section"]
+            caption = html.escape(label + (f": {where}" if where else ""))
             parts.append(
                 f"<figure><img src='{src}' alt='{name} figure {k + 1}' data-figure='{k}'>"
                 f"<figcaption>{caption}</figcaption></figure>"
@@ -287,7 +300,8 @@ def _section(info: dict[str, Any], path: Path, root: Path) -> str:
 def build_report(executed_dir: str | Path, output: str | Path) -> Path:
     """Writes one HTML page summarising every executed notebook in `executed_dir`.
 
-    Figures are written as PNG files beside the page, under `figures/<notebook>/`.
+    Figures and animations are written as PNG and GIF files beside the page, under
+    `figures/<notebook>/`, numbered in notebook order.
 
     Args:
       executed_dir: the folder of executed notebooks (`build/notebooks`).
@@ -310,7 +324,7 @@ def build_report(executed_dir: str | Path, output: str | Path) -> Path:
         status = "failed: " + "; ".join(info["errors"]) if info["errors"] else "ran"
         seconds = "" if info["seconds"] is None else f"{info['seconds']:.0f} s"
         anchor = f"<a href='#{html.escape(info['name'])}'>{html.escape(info['title'])}</a>"
-        counts = [str(len(info["headlines"])), str(len(info["figures"]))]
+        counts = [str(len(info["headlines"])), str(len(info["media"]))]
         summary.append([anchor, html.escape(status), *counts, seconds])
         sections.append(_section(info, path, output.parent))
     header = ["notebook", "status", "headline numbers", "figures", "run time"]

@@ -44,7 +44,14 @@ def test_headline_rejects_bad_input_by_name(kwargs, argument):
         report.headline(**kwargs)
 
 
-def _executed_notebook(path, *, error=False, stderr=None):
+GIF = base64.b64encode(
+    bytes.fromhex(
+        "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
+    )
+).decode()
+
+
+def _executed_notebook(path, *, error=False, stderr=None, gif=False):
     notebook = nbformat.v4.new_notebook()
     notebook.cells.append(nbformat.v4.new_markdown_cell("# My notebook\n\ntext"))
     parameters = nbformat.v4.new_code_cell("EPOCHS = 20  # passes\nSEED = 0\nSIZES = [8, 8]")
@@ -71,6 +78,13 @@ def _executed_notebook(path, *, error=False, stderr=None):
         ),
         nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"}),
     ]
+    if gif:
+        cell.outputs.append(
+            nbformat.v4.new_output("display_data", data={"image/gif": GIF, "text/plain": "gif"})
+        )
+        cell.outputs.append(
+            nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "fig"})
+        )
     if error:
         cell.outputs.append(
             nbformat.v4.new_output("error", ename="AssertionError", evalue="bad", traceback=[])
@@ -159,6 +173,31 @@ def test_report_captions_figures_and_gives_time_and_slowest_cells(tmp_path):
     assert "Figure 1: Training the model" in html
     assert "Run time: 12.5 s, started 2026-11-22 00:26:33 UTC" in html
     assert "Training the model (9.5 s)" in html
+
+
+def test_collect_keeps_gif_animations_apart_from_the_png_figures(tmp_path):
+    info = report.collect(_executed_notebook(tmp_path / "02_demo.ipynb", gif=True))
+    assert len(info["figures"]) == 2 and all(f.startswith(b"\x89PNG") for f in info["figures"])
+    assert len(info["animations"]) == 1 and info["animations"][0].startswith(b"GIF89a")
+    assert info["animation_sections"] == ["Training the model"]
+    assert [m["format"] for m in info["media"]] == ["png", "gif", "png"]
+
+
+def test_report_embeds_animations_in_notebook_order_as_gif_files(tmp_path):
+    executed = tmp_path / "notebooks"
+    executed.mkdir()
+    _executed_notebook(executed / "01_ok.ipynb", gif=True)
+    html = report.build_report(executed, tmp_path / "index.html").read_text()
+    figures = tmp_path / "figures" / "01_ok"
+    assert sorted(p.name for p in figures.iterdir()) == [
+        "figure-00.png",
+        "figure-01.gif",
+        "figure-02.png",
+    ]
+    assert (figures / "figure-01.gif").read_bytes().startswith(b"GIF89a")
+    assert "src='figures/01_ok/figure-01.gif'" in html
+    assert "Figure 2 (animated): Training the model" in html
+    assert "<td>1</td><td>3</td>" in html  # the summary counts the animation as a figure
 
 
 def test_report_links_the_rendered_page_when_it_exists(tmp_path):
