@@ -1,10 +1,11 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `goldens`, `bench`.
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `goldens`, `bench`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
-nox -s lint tests                     # what CI runs
+nox -s lint tests browser             # what CI runs
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
+nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
 """
 
@@ -18,7 +19,7 @@ import nox
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "browser"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
