@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 
-import pytest
+import matplotlib
 
-import support  # noqa: F401  (quiet TensorFlow import before any test module imports it)
+matplotlib.use("Agg")  # figures are drawn off screen in tests
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+import support  # noqa: E402, F401  (quiet TensorFlow import before any test module imports it)
 
 DEFAULT_SEED = 20261122
 
@@ -22,3 +27,11 @@ def dtype(request):
     import tensorflow as tf
 
     return tf.as_dtype(request.param)
+
+
+@pytest.fixture
+def ax():
+    """A fresh matplotlib axes, closed after the test."""
+    figure, axes = plt.subplots()
+    yield axes
+    plt.close(figure)

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from support import plotting  # noqa: E402
-
-
-@pytest.fixture
-def ax():
-    figure, axes = plt.subplots()
-    yield axes
-    plt.close(figure)
+from support import plotting
 
 
 def test_convergence_draws_error_stderr_and_a_one_over_root_n_guide(ax):

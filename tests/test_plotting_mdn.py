@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection, QuadMesh
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import LineCollection, QuadMesh  # noqa: E402
-
-from support.plotting import mdn as plots  # noqa: E402
-
-
-@pytest.fixture
-def ax():
-    figure, axes = plt.subplots()
-    yield axes
-    plt.close(figure)
+from support.plotting import mdn as plots
 
 
 def _mixture(n=50, k=3):
