@@ -42,7 +42,8 @@ def _saved_outputs(path: Path) -> dict[str, int]:
             continue
         counts["unrun"] += cell.get("execution_count") is None
         for output in cell.get("outputs", []):
-            counts["figures"] += "image/png" in output.get("data", {})
+            data = output.get("data", {})
+            counts["figures"] += "image/png" in data or "image/gif" in data
             counts["errors"] += output["output_type"] == "error"
     return counts
 

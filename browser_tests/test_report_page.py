@@ -52,7 +52,7 @@ def test_every_figure_is_on_the_page_and_drawn(report_page):
     figures = page.evaluate(FIGURES)
     for info in expected:
         shown = [f for f in figures if f["section"] == info["name"]]
-        assert len(shown) == len(info["figures"]), info["name"]
+        assert len(shown) == len(info["media"]), info["name"]  # figures and animations
     broken = [f["src"] for f in figures if not (f["complete"] and f["width"] > 0)]
     assert not broken, f"figures that did not load: {broken}"
 
