@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -26,11 +27,13 @@ __all__ = [
     "callable_",
     "choice",
     "finite_array",
+    "fits_in_memory",
     "floating_dtype",
     "integer",
     "integer_list",
     "is_integer",
     "is_real",
+    "memory_budget",
     "non_negative_int",
     "positive_float",
     "positive_int",
@@ -200,3 +203,47 @@ def floating_dtype(name: str, dtype: Any):
     if not dtype.is_floating:
         raise ValueError(f"{name} must be a floating dtype, got {dtype.name}")
     return dtype
+
+
+def memory_budget() -> int:
+    """Bytes a single array or model may take: half the machine's memory.
+
+    The environment variable `SUPPORT_MEMORY_BUDGET_GB` overrides it (e.g. `4` or `0.5`).
+    """
+    override = os.environ.get("SUPPORT_MEMORY_BUDGET_GB")
+    if override:
+        try:
+            gigabytes = float(override)
+        except ValueError:
+            raise ValueError(
+                f"SUPPORT_MEMORY_BUDGET_GB must be a number of GiB, got {override!r}"
+            ) from None
+        return int(gigabytes * 2**30)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: assume 8 GiB
+        total = 8 * 2**30
+    return total // 2
+
+
+def _gib(num_bytes: float) -> str:
+    return f"{num_bytes / 2**30:.3g} GiB"
+
+
+def fits_in_memory(names: str, num_bytes: float, *, what: str, budget: int | None = None) -> None:
+    """ValueError naming `names` if `num_bytes` exceeds the memory budget.
+
+    Args:
+      names: the argument(s) that set the size, as the user wrote them, e.g.
+        "event_size and num_components".
+      num_bytes: the estimated size of what would be allocated.
+      what: what would be allocated, e.g. "the means and scales".
+      budget: bytes allowed; `memory_budget()` by default.
+    """
+    budget = memory_budget() if budget is None else budget
+    if num_bytes > budget:
+        raise ValueError(
+            f"{names} too large: {what} would need about {_gib(num_bytes)}, more than the "
+            f"memory budget of {_gib(budget)} (half this machine's memory; the environment "
+            "variable SUPPORT_MEMORY_BUDGET_GB sets another)"
+        )

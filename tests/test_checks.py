@@ -124,3 +124,19 @@ def test_floating_dtype_accepts_float_and_refuses_integer_dtypes():
         _checks.floating_dtype("dtype", "int32")
     with pytest.raises(TypeError, match="^dtype must be a dtype"):
         _checks.floating_dtype("dtype", object())
+
+
+def test_fits_in_memory_names_the_arguments_and_the_estimate():
+    _checks.fits_in_memory("n", 2**20, what="the grid", budget=2**30)
+    with pytest.raises(ValueError, match=r"^n and d too large: the grid would need about 2 GiB"):
+        _checks.fits_in_memory("n and d", 2 * 2**30, what="the grid", budget=2**30)
+
+
+def test_memory_budget_is_half_the_memory_or_the_environment_override(monkeypatch):
+    monkeypatch.delenv("SUPPORT_MEMORY_BUDGET_GB", raising=False)
+    assert 0 < _checks.memory_budget() < 2**50
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "0.5")
+    assert _checks.memory_budget() == 2**29
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "lots")
+    with pytest.raises(ValueError, match="SUPPORT_MEMORY_BUDGET_GB must be a number"):
+        _checks.memory_budget()
