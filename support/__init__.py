@@ -11,9 +11,10 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 * `batching`: chunked evaluation with bounded memory (02, 03, 04)
 * `zoo`, `bijectors`, `fitting`: learnable distributions, the `PadEye` bijector, and fitting
   and inspecting them by maximum likelihood (01)
-* `ode`, `ffjord`, `flow_eval`, `solvers`: the MLP state derivative, FFJORD stacks, their
-  exact-trace evaluation, and the fixed-step XLA-compilable solver that is the FFJORD
-  notebook's fast path (02)
+* `ode`, `traces`, `solvers`, `ffjord`, `flow_eval` (each imports only the ones before it):
+  the MLP state derivative, the Jacobian trace estimators, the fixed-step XLA-compilable
+  solver that is the FFJORD notebook's fast path, FFJORD stacks, and their exact-trace
+  evaluation (02)
 * `mdn`: the mixture density network and its mixture parameters (03)
 * `estimators`: the old `tf.contrib.bayesflow` entropy and Monte Carlo ops on TF2 (04)
 * `data`: moons (02) and cardioid (03) samplers with their true densities
