@@ -8,6 +8,7 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 * `checkpoints`: checkpoint, resume and interrupt machinery behind `fit` (every notebook)
 * `report`: headline numbers and the suite's HTML report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
+* `estimate`: `Estimate(mean, stderr)` and `mean_and_stderr`, for every error bar (all)
 * `batching`: chunked evaluation with bounded memory (02, 03, 04)
 * `zoo`, `bijectors`, `fitting`: learnable distributions, the `PadEye` bijector, and fitting
   and inspecting them by maximum likelihood (01)
@@ -26,6 +27,7 @@ from support import runtime  # first: sets TF_CPP_MIN_LOG_LEVEL
 
 runtime.import_tensorflow_quietly()
 
+from support.estimate import Estimate, mean_and_stderr
 from support.parameters import (
     ParameterError,
     boolean,
@@ -42,6 +44,7 @@ from support.training import History, TrainingDiverged, fit, make_optimizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "Estimate",
     "History",
     "ParameterError",
     "boolean",
@@ -55,6 +58,7 @@ __all__ = [
     "headline",
     "in_colab",
     "make_optimizer",
+    "mean_and_stderr",
     "print_versions",
     "setup",
     "versions",

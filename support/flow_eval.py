@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support.batching import map_in_chunks
+from support.estimate import Estimate, mean_and_stderr
 from support.ffjord import FFJORDFlow, stack_ffjord
 from support.traces import check_trace
 
@@ -77,20 +78,23 @@ def log_prob(flow: FFJORDFlow, points, *, trace: str = "exact", chunk_size: int 
     return _map(flow.compiled("log_prob", trace), points, chunk_size)
 
 
-def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> tuple[float, float]:
+def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> Estimate:
     """Average negative log-likelihood of held-out `points`, with the exact trace.
 
     Args:
       flow: the trained flow (trained with either trace estimator).
-      points: `[n, event_size]` fresh points the flow never saw.
+      points: `[n, event_size]` fresh points the flow never saw, n >= 2.
       chunk_size: points per compiled call.
 
     Returns:
-      `(nll, standard_error)` in nats; the standard error is over the points.
+      An `Estimate(mean, stderr)` in nats; the standard error is over the points.
+
+    Raises:
+      ValueError: for points of the wrong shape, with NaN, or fewer than two.
     """
-    values = -log_prob(flow, points, chunk_size=chunk_size).astype(np.float64)
-    stderr = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else float("nan")
-    return float(values.mean()), float(stderr)
+    if np.shape(points)[:1] == (1,):
+        raise ValueError("points must hold at least two points for a standard error, got 1")
+    return mean_and_stderr(-log_prob(flow, points, chunk_size=chunk_size))
 
 
 def transform(flow: FFJORDFlow, base_points, *, chunk_size: int = 1024) -> np.ndarray:

@@ -33,7 +33,7 @@ import tensorflow_probability as tfp
 import tf_keras
 
 from support.batching import map_in_chunks
-from support.data.cardioid import NLLEstimate
+from support.estimate import Estimate, mean_and_stderr
 
 tfd = tfp.distributions
 tfpl = tfp.layers
@@ -43,7 +43,7 @@ __all__ = [
     "build_mdn",
     "conditional_density_grid",
     "describe_error",
-    "heldout_nll",
+    "held_out_nll",
     "make_dataset",
     "mdn_loss",
     "mixture_params",
@@ -271,8 +271,11 @@ def mdn_loss(model) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     return loss
 
 
-def heldout_nll(model, x, y) -> NLLEstimate:
+def held_out_nll(model, x, y) -> Estimate:
     """Mean of -log p(y | x) under the model over held-out points, with its standard error.
+
+    Returns:
+      An `Estimate(mean, stderr)` in nats (`support.estimate`).
 
     Raises:
       ValueError: if `x` and `y` differ in length, hold NaN or hold fewer than two points.
@@ -283,7 +286,7 @@ def heldout_nll(model, x, y) -> NLLEstimate:
     if x.shape[0] < 2:
         raise ValueError(f"x and y must hold at least two points, got {x.shape[0]}")
     nll = -model(x).log_prob(y).numpy().astype(np.float64)
-    return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
+    return mean_and_stderr(nll)
 
 
 def conditional_density_grid(model, x_grid, y_grid, *, chunk_size: int = 256) -> np.ndarray:

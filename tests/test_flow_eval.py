@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from support import ffjord, flow_eval
 from support.data.moons import moons
+from support.estimate import Estimate, mean_and_stderr
 
 ROUNDING = {tf.float32: 1e-5, tf.float64: 1e-12}
 
@@ -21,9 +22,9 @@ def test_exact_and_hutchinson_traces_agree_in_expectation(seed):
     exact = flow_eval.log_prob(flow, point)[0]
     # Each copy of the point gets its own Hutchinson probe vector.
     estimates = flow_eval.log_prob(flow, np.repeat(point, 2000, axis=0), trace="hutchinson")
-    stderr = estimates.std(ddof=1) / np.sqrt(estimates.size)
+    mean, stderr = mean_and_stderr(estimates)
     assert stderr > 1e-4  # the estimator really is stochastic
-    assert abs(estimates.mean() - exact) < 4 * stderr
+    assert abs(mean - exact) < 4 * stderr
 
 
 def test_the_model_density_integrates_to_one_on_a_grid():
@@ -43,9 +44,10 @@ def test_the_held_out_nll_uses_the_exact_trace_whatever_the_training_trace():
     first = flow_eval.held_out_nll(flow, points, chunk_size=32)
     second = flow_eval.held_out_nll(flow, points, chunk_size=32)
     assert first == second  # no probe noise
-    exact = -flow.with_trace("exact").log_prob(points).numpy()
-    assert first[0] == pytest.approx(exact.mean(), rel=1e-5)
-    assert first[1] == pytest.approx(exact.std(ddof=1) / 8, rel=1e-4)
+    assert isinstance(first, Estimate)
+    exact = mean_and_stderr(-flow.with_trace("exact").log_prob(points).numpy())
+    assert first.mean == pytest.approx(exact.mean, rel=1e-5)
+    assert first.stderr == pytest.approx(exact.stderr, rel=1e-4)
 
 
 def test_evaluation_helpers_trace_once_for_many_sizes():
@@ -72,6 +74,8 @@ def test_bad_points_raise_before_any_tensorflow_work():
         flow_eval.held_out_nll(flow, np.zeros((5, 3)))
     with pytest.raises(ValueError, match="NaN"):
         flow_eval.held_out_nll(flow, np.full((5, 2), np.nan))
+    with pytest.raises(ValueError, match="at least two points"):
+        flow_eval.held_out_nll(flow, np.zeros((1, 2)))
     with pytest.raises(ValueError, match="chunk_size"):
         flow_eval.log_prob(flow, np.zeros((5, 2)), chunk_size=0)
     with pytest.raises(ValueError, match="trace"):
@@ -103,7 +107,7 @@ def test_compare_traces_reports_both_estimators_on_the_same_points():
     flow = ffjord.build_ffjord(1, (4,))
     points = moons(64, seed=1)
     result = flow_eval.compare_traces(flow, points, repeats=3, chunk_size=64)
-    assert result["exact_nll"] == pytest.approx(flow_eval.held_out_nll(flow, points)[0], rel=1e-5)
+    assert result["exact_nll"] == pytest.approx(flow_eval.held_out_nll(flow, points).mean, rel=1e-5)
     assert result["hutchinson_point_sd"] > 0
     assert abs(result["hutchinson_nll"] - result["exact_nll"]) < 1.0
     assert result["exact_seconds"] > 0 and result["hutchinson_seconds"] > 0
