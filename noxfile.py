@@ -1,10 +1,11 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `goldens`, `bench`.
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `goldens`, `gallery`, `bench`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
 nox -s lint tests browser             # what CI runs
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
+nox -s gallery                        # refresh docs/gallery/ from a default run
 nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
 """
@@ -34,7 +35,7 @@ def _extra(name: str) -> list[str]:
 def notebooks(session: nox.Session) -> None:
     """Executes every notebook with papermill into build/notebooks and writes build/index.html."""
     session.install("-e", ".[notebooks]")
-    session.run("python", "-m", "support.nbtools", "run", *session.posargs)
+    session.run("python", "-m", "tools", "run", *session.posargs)
     session.log(f"report: {ROOT / 'build' / 'index.html'}")
 
 
@@ -43,7 +44,7 @@ def tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
     session.install("-e", ".[test]")
     session.run("pytest", "tests", *session.posargs)
-    session.run("python", "-m", "support.nbtools", "prepare")
+    session.run("python", "-m", "tools", "prepare")
     session.run(
         "pytest",
         "--nbval-lax",
@@ -62,6 +63,7 @@ def lint(session: nox.Session) -> None:
         "ruff",
         "check",
         "support",
+        "tools",
         "tests",
         "benchmarks",
         "browser_tests",
@@ -69,7 +71,15 @@ def lint(session: nox.Session) -> None:
         "noxfile.py",
     )
     session.run(
-        "ruff", "format", "--check", "support", "tests", "benchmarks", "browser_tests", "noxfile.py"
+        "ruff",
+        "format",
+        "--check",
+        "support",
+        "tools",
+        "tests",
+        "benchmarks",
+        "browser_tests",
+        "noxfile.py",
     )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
     session.run("nbstripout", "--keep-count", "--verify", *notebooks)
@@ -79,7 +89,19 @@ def lint(session: nox.Session) -> None:
 def goldens(session: nox.Session) -> None:
     """Re-records the golden cells from a smoke run (after changing a golden cell)."""
     session.install("-e", ".[test,lint]")
-    session.run("python", "-m", "support.nbtools", "goldens", *session.posargs)
+    session.run("python", "-m", "tools", "goldens", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gallery(session: nox.Session) -> None:
+    """Runs every notebook with its defaults into build/, then refreshes docs/gallery/.
+
+    The main job writes only under build/; this is the one session that changes tracked
+    files (the README's figures and docs/gallery/manifest.json).
+    """
+    session.install("-e", ".[notebooks]")
+    session.run("python", "-m", "tools", "run", *session.posargs)
+    session.run("python", "-m", "tools", "gallery", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -108,11 +130,11 @@ def browser(session: nox.Session) -> None:
             "apt-get", "install", "-y", "chromium", "chromium-driver", external=True, env=env
         )
     session.install("-e", ".[browser]")
-    session.run("python", "-m", "support.nbtools", "prepare")
+    session.run("python", "-m", "tools", "prepare")
     args = list(session.posargs)
     if not any(arg.startswith("--report") for arg in args):
         suite = "build/browser/suite"
-        session.run("python", "-m", "support.nbtools", "run", "--smoke", "--out", suite)
+        session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
         args += ["--report", f"{suite}/index.html"]
     try:
         session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)

@@ -266,7 +266,9 @@ def main(argv=None) -> int:
     parser.add_argument("--path", choices=["baseline", "fast"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    from support.nbtools import declared_parameters
+    if str(ROOT) not in sys.path:  # `tools` is developer tooling in the checkout, not installed
+        sys.path.insert(0, str(ROOT))
+    from tools.notebooks import declared_parameters
 
     defaults = declared_parameters(NOTEBOOK)
     FAST.update({name: defaults[name] for name in FAST_PARAMETERS})

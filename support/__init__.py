@@ -6,7 +6,7 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 * `runtime`: quiet logs, one seed, determinism, versions (every notebook)
 * `training`: the one fit loop (every notebook)
 * `checkpoints`: checkpoint, resume and interrupt machinery behind `fit` (every notebook)
-* `report`: headline numbers and the suite's HTML report (every notebook)
+* `report`: headline numbers, tagged for the suite's report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
 * `estimate`: `Estimate(mean, stderr)` and `mean_and_stderr`, for every error bar (all)
 * `batching`: chunked evaluation with bounded memory (02, 03, 04)
@@ -20,7 +20,9 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 * `estimators`: the old `tf.contrib.bayesflow` entropy and Monte Carlo ops on TF2 (04)
 * `data`: moons (02) and cardioid (03) samplers with their true densities
 * `plotting`: every figure the notebooks draw
-* `nbtools`: papermill parameters, smoke runs, golden cells (the nox sessions)
+
+The developer tooling (papermill runs, golden cells, the gallery, the HTML report) is not
+part of the package: it is the top-level `tools` package of a source checkout.
 """
 
 from support import runtime  # first: sets TF_CPP_MIN_LOG_LEVEL

@@ -129,3 +129,33 @@ def test_no_module_defines_a_module_level_getattr():
 def test_every_module_stays_under_the_line_limit(name):
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by concept (<= {MAX_LINES})"
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+TOOLING = {"nbformat", "nbconvert", "papermill", "nbval", "tools"}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_package_imports_no_developer_tooling(name):
+    assert not _third_party_imports(MODULES[name]) & TOOLING
+
+
+def test_the_wheel_holds_support_only_and_nbformat_is_not_a_core_dependency():
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["support*"]
+    core = " ".join(project["project"]["dependencies"])
+    assert not any(tool in core for tool in TOOLING)
+    assert any(
+        r.startswith("nbformat") for r in project["project"]["optional-dependencies"]["notebooks"]
+    )
