@@ -107,7 +107,7 @@ def _run_fast(args, train, held_out):
     import tensorflow as tf
 
     import support
-    from support import ffjord, flow_eval
+    from support import ffjord, flow_eval, optimizers
     from support.data import moons_dataset
 
     support.setup(args.seed, deterministic=False)
@@ -121,7 +121,7 @@ def _run_fast(args, train, held_out):
     )
     dataset = moons_dataset(train, FAST["BATCH_SIZE"], seed=args.seed)
     steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
-    optimizer = ffjord.decaying_adam(FAST["LEARNING_RATE"], steps)
+    optimizer = optimizers.decaying_adam(FAST["LEARNING_RATE"], steps)
     variables = list(flow.trainable_variables)
     fixed = getattr(flow.solver, "num_steps", None)
     # Forward evaluations per step are fixed for a fixed-step solver; -1: not counted.

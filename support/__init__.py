@@ -16,6 +16,7 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
   the MLP state derivative, the Jacobian trace estimators, the fixed-step XLA-compilable
   solver that is the FFJORD notebook's fast path, FFJORD stacks, and their exact-trace
   evaluation (02)
+* `optimizers`: Adam with a cosine-decaying learning rate (02)
 * `mdn`: the mixture density network and its mixture parameters (03)
 * `estimators`: the old `tf.contrib.bayesflow` entropy and Monte Carlo ops on TF2 (04)
 * `data`: moons (02) and cardioid (03) samplers with their true densities

@@ -135,26 +135,6 @@ def test_a_solver_of_the_wrong_type_is_a_type_error():
         ffjord.build_ffjord(solver=42)
 
 
-def test_the_decaying_optimizer_falls_from_the_rate_to_its_final_fraction():
-    optimizer = ffjord.decaying_adam(0.01, 100, final_fraction=0.1)
-
-    import tf_keras
-
-    schedule = tf_keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
-
-    def rate_at(step):
-        return float(schedule(step))
-
-    assert rate_at(0) == pytest.approx(0.01)
-    assert rate_at(50) == pytest.approx(0.01 * (0.1 + 0.9 * 0.5))
-    assert rate_at(100) == pytest.approx(0.001)
-    assert rate_at(200) == pytest.approx(0.001)
-    with pytest.raises(ValueError, match="decay_steps"):
-        ffjord.decaying_adam(0.01, 0)
-    with pytest.raises(ValueError, match="final_fraction"):
-        ffjord.decaying_adam(0.01, 10, final_fraction=1.5)
-
-
 def test_an_empty_stack_of_state_derivatives_is_rejected():
     with pytest.raises(ValueError, match="state_derivatives"):
         ffjord.stack_ffjord([])
