@@ -21,7 +21,6 @@ University, 1994.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -33,7 +32,7 @@ import tf_keras
 
 from support import _checks
 from support.batching import map_in_chunks
-from support.data.cardioid import NLLEstimate
+from support.estimate import Estimate, mean_and_stderr
 
 tfd = tfp.distributions
 tfpl = tfp.layers
@@ -44,7 +43,7 @@ __all__ = [
     "conditional_density_grid",
     "density_grid_bytes",
     "describe_error",
-    "heldout_nll",
+    "held_out_nll",
     "make_dataset",
     "mdn_loss",
     "mixture_params",
@@ -274,8 +273,11 @@ def mdn_loss(model) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     return loss
 
 
-def heldout_nll(model, x, y) -> NLLEstimate:
+def held_out_nll(model, x, y) -> Estimate:
     """Mean of -log p(y | x) under the model over held-out points, with its standard error.
+
+    Returns:
+      An `Estimate(mean, stderr)` in nats (`support.estimate`).
 
     Raises:
       ValueError: if `x` and `y` differ in length, hold NaN, hold fewer than two points, or
@@ -288,7 +290,7 @@ def heldout_nll(model, x, y) -> NLLEstimate:
     if x.shape[0] < 2:
         raise ValueError(f"x and y must hold at least two points, got {x.shape[0]}")
     nll = -model(x).log_prob(y).numpy().astype(np.float64)
-    return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
+    return mean_and_stderr(nll)
 
 
 def density_grid_bytes(num_x: int, num_y: int, *, chunk_size: int = 256, components: int = 5):
