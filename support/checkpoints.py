@@ -127,10 +127,14 @@ def _write_index(directory: str, numbers: list[int]) -> None:
         return
     paths = [f"ckpt-{n}" for n in numbers]
     times = [os.path.getmtime(os.path.join(directory, p + ".index")) for p in paths]
-    tf.compat.v1.train.update_checkpoint_state(
-        directory, paths[-1], paths, all_model_checkpoint_timestamps=times,
-        last_preserved_timestamp=min(times) - 1.0,
-    )  # fmt: skip
+    lines = [f'model_checkpoint_path: "{paths[-1]}"']
+    lines += [f'all_model_checkpoint_paths: "{p}"' for p in paths]
+    lines += [f"all_model_checkpoint_timestamps: {t!r}" for t in times]
+    lines.append(f"last_preserved_timestamp: {min(times) - 1.0!r}")
+    index = os.path.join(directory, "checkpoint")
+    with open(index + ".tmp", "w") as file:  # the text format tf.train.CheckpointManager writes
+        file.write("\n".join(lines) + "\n")
+    os.replace(index + ".tmp", index)
 
 
 class _quiet_os_error:
@@ -262,7 +266,9 @@ class Checkpoints:
     def _set_aside(self, paths, failures, restored) -> None:
         for path, prefix in paths:
             number = int(path.rsplit("-", 1)[1])
-            for directory in (self.directory, os.path.join(self.directory, BEST)):
+            # a diverged state may be the best one too; a corrupt file is only the main copy
+            both = (self.directory, os.path.join(self.directory, BEST))
+            for directory in both if prefix == "diverged" else both[:1]:
                 for name in os.listdir(directory):
                     if re.fullmatch(rf"ckpt-{number}\.(index|data-.*)", name):
                         new = os.path.join(directory, f"{prefix}-{name}")
