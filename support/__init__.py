@@ -27,12 +27,14 @@ runtime.import_tensorflow_quietly()
 
 from support.parameters import (
     ParameterError,
+    at_most,
     boolean,
     check_parameters,
     choice,
     integer,
     integers,
     real,
+    within_memory,
 )
 from support.report import headline
 from support.runtime import in_colab, print_versions, setup, versions
@@ -43,12 +45,14 @@ __version__ = "0.1.0"
 __all__ = [
     "History",
     "ParameterError",
+    "at_most",
     "boolean",
     "check_parameters",
     "choice",
     "integer",
     "integers",
     "real",
+    "within_memory",
     "TrainingDiverged",
     "fit",
     "headline",

@@ -291,12 +291,16 @@ def heldout_nll(model, x, y) -> NLLEstimate:
     return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
 
 
-def density_grid_bytes(num_x: int, num_y: int, *, chunk_size: int = 256, components: int = 5):
-    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32).
+def density_grid_bytes(
+    num_x: int, num_y: int | None = None, *, chunk_size: int = 256, components: int = 5
+) -> int:
+    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32);
+    `num_y` defaults to `num_x` (a square grid).
 
     The result, plus one chunk's `chunk_size x num_y x components` intermediate tensors
     (about eight of them alive at once in a mixture's `log_prob`).
     """
+    num_y = num_x if num_y is None else num_y
     return 4 * (num_x * num_y + 8 * min(chunk_size, num_x) * num_y * components)
 
 

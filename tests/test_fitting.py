@@ -146,3 +146,9 @@ def test_describe_lists_every_trainable_variable_with_its_shape():
     assert f"scale_tril:0 (2, {TRIL})" in text
     assert "logits:0 (2,)" in text
     assert "-0." not in text
+
+
+def test_the_samples_memory_estimate_covers_train_and_held_out_in_float64():
+    for num_samples, event_size in ((4000, 4), (10**9, 100)):
+        assert fitting.samples_bytes(num_samples, event_size) >= 2 * 8 * num_samples * event_size
+    assert fitting.samples_bytes(2000, 8) == 4 * fitting.samples_bytes(1000, 4)
