@@ -109,3 +109,48 @@ def test_a_grid_too_large_for_memory_stops_the_notebook_before_training(prefix, 
     output = tmp_path / path.name
     error = _run_with(path, {"GRID_SIZE": 200_000}, output)  # a 200000 x 200000 grid: > 1 TiB
     _assert_stopped_by_the_check_cell(error, output, "GRID_SIZE", "GiB", "memory budget")
+
+
+# ---------------------------------------------------------------- one vocabulary, one check
+
+#: Names once used for what the shared names below now mean (`-p` applies a name to every
+#: notebook that declares it, so one meaning needs one name).
+RETIRED = {
+    "N_TRAIN": "NUM_TRAIN",
+    "NUM_POINTS": "NUM_TRAIN",
+    "N_TEST": "NUM_HELD_OUT",
+    "N_SAMPLES": "NUM_SAMPLES",
+    "HIDDEN_UNITS": "HIDDEN_SIZES",
+}
+
+
+def _code_cells(path: Path) -> list[str]:
+    import nbformat
+
+    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_notebook_declares_a_retired_name(path):
+    used = set(nbtools.declared_parameters(path)) & set(RETIRED)
+    assert not used, {name: f"use {RETIRED[name]}" for name in used}
+
+
+def test_a_name_shared_by_notebooks_has_the_same_kind_of_value_in_each():
+    kinds: dict[str, set[str]] = {}
+    for path in NOTEBOOKS:
+        for name, value in nbtools.declared_parameters(path).items():
+            kinds.setdefault(name, set()).add(type(value).__name__)
+    assert {name: k for name, k in kinds.items() if len(k) > 1} == {}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_the_check_cell_has_a_rule_for_every_declared_parameter_and_then_calls_setup(path):
+    import re
+
+    cells = _code_cells(path)
+    check = next(source for source in cells if "check_parameters(" in source)
+    ruled = set(re.findall(r"^    ([A-Z][A-Z0-9_]*)=", check, flags=re.MULTILINE))
+    assert ruled == set(nbtools.declared_parameters(path))
+    assert check.rstrip().endswith("support.setup(SEED);")
+    assert sum("support.setup(" in source for source in cells) == 1
