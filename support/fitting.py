@@ -3,7 +3,9 @@
 `fit_maximum_likelihood` trains any distribution's variables on samples with
 `support.training.fit`; `example_targets` gives a known target for each `support.zoo`
 builder; `initial_locs_from` starts mixture means at k-means centres; `match_components`
-undoes mixture relabelling; `describe` and `effective_parameters` show what a model holds.
+undoes mixture relabelling; `describe` and `effective_parameters` show what a model holds;
+`held_out_nll` scores a model on fresh samples (an `Estimate` with its standard error) and
+`mean_nll` is the plain average.
 
 Serves notebook 01 (distribution zoo).
 """
@@ -15,6 +17,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks
+from support.estimate import Estimate, mean_and_stderr
 from support.training import History, fit
 
 tfd = tfp.distributions
@@ -24,6 +27,7 @@ __all__ = [
     "effective_parameters",
     "example_targets",
     "fit_maximum_likelihood",
+    "held_out_nll",
     "initial_locs_from",
     "match_components",
     "mean_nll",
@@ -232,3 +236,14 @@ def samples_bytes(num_samples: int, event_size: int) -> int:
 def mean_nll(distribution, samples) -> float:
     """Mean negative log-likelihood of `samples` under `distribution`, in nats."""
     return float(-tf.reduce_mean(distribution.log_prob(samples)).numpy())
+
+
+def held_out_nll(distribution, points) -> Estimate:
+    """Mean negative log-likelihood of held-out `points`, with its standard error (nats).
+
+    Raises:
+      ValueError: for fewer than two points.
+    """
+    if np.ndim(points) == 0 or np.shape(points)[0] < 2:
+        raise ValueError(f"points must hold at least two points, got shape {np.shape(points)}")
+    return mean_and_stderr(-distribution.log_prob(points).numpy())

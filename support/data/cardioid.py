@@ -21,15 +21,14 @@ Used by `notebooks/03_mdn_cardioid.ipynb`.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 
 from support import _checks
+from support.estimate import Estimate, mean_and_stderr
 
 __all__ = [
     "CARDIOID_CONDITIONAL_ENTROPY",
-    "NLLEstimate",
     "cardioid",
     "cardioid_conditional_log_density",
     "cardioid_conditional_mean",
@@ -45,13 +44,6 @@ CARDIOID_CONDITIONAL_ENTROPY = 0.077
 
 _DEFAULT_POINTS = 2048  # t-grid spacing 0.003: many points per peak even near the cusp
 _CHUNK = 256
-
-
-class NLLEstimate(NamedTuple):
-    """A mean negative log-likelihood over held-out points and its standard error (nats)."""
-
-    mean: float
-    stderr: float
 
 
 def cardioid(n: int = 2000, *, seed: int, noise: float = 0.1, dtype=np.float32):
@@ -195,7 +187,7 @@ def cardioid_conditional_mean(x, *, noise: float = 0.1, num_points: int = _DEFAU
 
 def cardioid_conditional_nll(
     x, y, *, noise: float = 0.1, num_points: int = _DEFAULT_POINTS
-) -> NLLEstimate:
+) -> Estimate:
     """Mean of -log p(y | x) over points (x, y): the true conditional entropy, estimated.
 
     On fresh points from the generating process this is the floor for any model's held-out
@@ -208,7 +200,7 @@ def cardioid_conditional_nll(
       num_points: size of the even grid over `t`.
 
     Returns:
-      An `NLLEstimate(mean, stderr)` in nats.
+      An `Estimate(mean, stderr)` in nats (`support.estimate`).
 
     Raises:
       ValueError: if `x` and `y` differ in shape or hold fewer than two points.
@@ -219,4 +211,4 @@ def cardioid_conditional_nll(
     if x.size < 2:
         raise ValueError(f"x and y must hold at least two points, got {x.size}")
     nll = -cardioid_conditional_log_density(x, y, noise=noise, num_points=num_points).reshape(-1)
-    return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
+    return mean_and_stderr(nll)

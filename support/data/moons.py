@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from support import _checks
+from support.estimate import Estimate, mean_and_stderr
 
 __all__ = [
     "MOONS_BEST_GAUSSIAN_NLL",
@@ -164,9 +165,7 @@ def moons_log_prob(
     return out
 
 
-def moons_entropy(
-    num_samples: int = 100_000, *, noise: float = 0.06, seed: int = 0
-) -> tuple[float, float]:
+def moons_entropy(num_samples: int = 100_000, *, noise: float = 0.06, seed: int = 0) -> Estimate:
     """Monte Carlo estimate of the moons' differential entropy, in nats.
 
     Args:
@@ -175,7 +174,7 @@ def moons_entropy(
       seed: sampling seed.
 
     Returns:
-      `(entropy, standard_error)`.
+      An `Estimate(entropy, standard_error)` (`support.estimate`).
 
     Raises:
       ValueError: for `num_samples < 2` or non-positive `noise`.
@@ -184,5 +183,4 @@ def moons_entropy(
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2, got {num_samples}")
     points = moons(num_samples, noise=noise, seed=seed, dtype=np.float64)
-    negative_log_p = -moons_log_prob(points, noise=noise)
-    return float(negative_log_p.mean()), float(negative_log_p.std(ddof=1) / np.sqrt(num_samples))
+    return mean_and_stderr(-moons_log_prob(points, noise=noise))
