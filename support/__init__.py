@@ -33,12 +33,14 @@ runtime.import_tensorflow_quietly()
 from support.estimate import Estimate, mean_and_stderr
 from support.parameters import (
     ParameterError,
+    at_most,
     boolean,
     check_parameters,
     choice,
     integer,
     integers,
     real,
+    within_memory,
 )
 from support.report import headline
 from support.runtime import in_colab, print_versions, setup, versions
@@ -50,12 +52,14 @@ __all__ = [
     "Estimate",
     "History",
     "ParameterError",
+    "at_most",
     "boolean",
     "check_parameters",
     "choice",
     "integer",
     "integers",
     "real",
+    "within_memory",
     "TrainingDiverged",
     "fit",
     "headline",
