@@ -116,8 +116,9 @@ def test_scalar_inputs_give_scalar_outputs():
     ("kwargs", "error", "name"),
     [
         ({"n": 0, "seed": 0}, ValueError, "n must"),
-        ({"n": 2.5, "seed": 0}, ValueError, "n must"),
+        ({"n": 2.5, "seed": 0}, TypeError, "n must"),
         ({"n": 10, "seed": -1}, ValueError, "seed must"),
+        ({"n": 10, "seed": "a"}, TypeError, "seed must"),
         ({"n": 10, "seed": 0, "noise": 0.0}, ValueError, "noise must"),
         ({"n": 10, "seed": 0, "noise": "0.1"}, TypeError, "noise must"),
     ],

@@ -209,9 +209,10 @@ def test_describe_error_masks_memory_addresses():
     ("kwargs", "error", "name"),
     [
         ({"num_components": 0}, ValueError, "num_components"),
-        ({"num_components": 2.0}, ValueError, "num_components"),
+        ({"num_components": 2.0}, TypeError, "num_components"),
         ({"hidden_units": 12}, TypeError, "hidden_units"),
         ({"hidden_units": [12, 0]}, ValueError, "hidden_units"),
+        ({"hidden_units": [12, 1.5]}, TypeError, "hidden_units"),
         ({"activation": "no-such-activation"}, ValueError, "activation"),
         ({"scale_floor": -0.1}, ValueError, "scale_floor"),
         ({"scale_floor": float("nan")}, ValueError, "scale_floor"),
@@ -237,6 +238,31 @@ def test_data_helpers_reject_bad_input():
         mdn.conditional_density_grid(model, np.zeros(3), np.zeros((2, 2)))
     with pytest.raises(TypeError, match="model must be"):
         mdn.mdn_loss("model")
+    with pytest.raises(TypeError, match="^seed must be an integer"):
+        mdn.make_dataset(np.zeros(4), np.zeros(4), seed="a")
+
+
+def test_heldout_nll_names_x_when_it_has_the_wrong_number_of_features():
+    model = mdn.build_mdn(num_components=2, hidden_units=(), input_size=1)
+    with pytest.raises(ValueError, match=r"^x must have 1 feature column\(s\).* got 3"):
+        mdn.heldout_nll(model, np.zeros((4, 3)), np.zeros(4))
+
+
+def test_heldout_nll_names_y_when_it_has_the_wrong_number_of_columns():
+    model = mdn.build_mdn(num_components=2, hidden_units=(), event_size=1)
+    with pytest.raises(ValueError, match=r"^y must have 1 column\(s\).* got 2"):
+        mdn.heldout_nll(model, np.zeros(4), np.zeros((4, 2)))
+
+
+def test_a_density_grid_too_large_for_memory_is_refused_before_any_model_call(monkeypatch):
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "1")
+
+    def model(x):
+        raise AssertionError("the model must not be called")
+
+    grid = np.zeros(200_000, np.float32)  # 200000 x 200000 float32: 149 GiB for the result alone
+    with pytest.raises(ValueError, match=r"^x_grid and y_grid too large: .* about 1[4-6][0-9] GiB"):
+        mdn.conditional_density_grid(model, grid, grid)
 
 
 def test_mdn_output_dtype_is_float32():

@@ -84,3 +84,19 @@ def test_the_dataset_yields_only_full_batches_and_reshuffles():
 def test_bad_arguments_raise_a_value_error_naming_them(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "name"),
+    [
+        (lambda: m.moons(10, seed=-1), ValueError, "seed"),
+        (lambda: m.moons(10, seed="a"), TypeError, "seed"),
+        (lambda: m.moons(2.5), TypeError, "num_samples"),
+        (lambda: m.moons(10, noise="0.1"), TypeError, "noise"),
+        (lambda: m.moons_dataset(np.ones((10, 2)), 2, seed=-1), ValueError, "seed"),
+        (lambda: m.moons_entropy(100, seed=-5), ValueError, "seed"),
+    ],
+)
+def test_a_bad_seed_size_or_noise_names_the_argument(call, error, name):
+    with pytest.raises(error, match=f"^{name} must be"):
+        call()

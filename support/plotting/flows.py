@@ -14,12 +14,13 @@ figure and returns the GIF's bytes.
 
 from __future__ import annotations
 
-import numbers
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from support import _checks
 
 __all__ = [
     "BASE_LIMITS",
@@ -57,8 +58,7 @@ def grid_lines(
       ValueError: for fewer than 2 lines or points, or an empty range.
     """
     for name, value in (("num_lines", num_lines), ("points_per_line", points_per_line)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
-            raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
+        _checks.integer(name, value, min=2)
     for name, (low, high) in (("xlim", xlim), ("ylim", ylim)):
         if not low < high:
             raise ValueError(f"{name} must be (low, high) with low < high, got {(low, high)}")
@@ -196,8 +196,7 @@ def warp_animation(
             f"{len(epochs)} epochs"
         )
     for name, value in (("fps", fps), ("size", size), ("dpi", dpi)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        _checks.positive_float(name, value)
     for snap in snapshots:
         _check_snapshot(snap)
 
