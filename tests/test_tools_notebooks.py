@@ -4,6 +4,7 @@ import json
 
 import nbformat
 import pytest
+from python_child import run_python
 
 from tools import goldens
 from tools import notebooks as nbtools
@@ -184,3 +185,8 @@ def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_report_says_so(
     page = (tmp_path / "build" / "index.html").read_text()
     assert "failed: AssertionError: claim does not hold" in page
     assert _run(args, [source], [("EPOCHS", "30")]) == 0
+
+
+def test_python_dash_m_tools_runs_from_the_checkout():
+    output = run_python("-m", "tools", "list", "--only", "01")
+    assert output.startswith("01_distribution_zoo.ipynb {")
