@@ -1,4 +1,4 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `goldens`, `bench`.
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `goldens`, `bench`, `site`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
@@ -7,6 +7,7 @@ nox -s lint tests browser             # what CI runs
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
 nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
+nox -s site                           # the static site of build/notebooks: build/site/index.html
 """
 
 from __future__ import annotations
@@ -66,10 +67,15 @@ def lint(session: nox.Session) -> None:
         "benchmarks",
         "browser_tests",
         "notebooks",
+        "tools",
+        "site",
         "noxfile.py",
     )
     session.run(
-        "ruff", "format", "--check", "support", "tests", "benchmarks", "browser_tests", "noxfile.py"
+        "ruff",
+        "format",
+        "--check",
+        *("support", "tests", "benchmarks", "browser_tests", "tools", "site", "noxfile.py"),
     )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
     session.run("nbstripout", "--keep-count", "--verify", *notebooks)
@@ -118,3 +124,14 @@ def browser(session: nox.Session) -> None:
         session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
     finally:
         session.log(f"browser session: {time.monotonic() - start:.0f} s")
+
+
+@nox.session(python=PYTHON)
+def site(session: nox.Session) -> None:
+    """The static site of the executed notebooks: build/site/index.html (Sphinx, myst-nb).
+
+    nox -s site                                   # from build/notebooks (nox -s notebooks)
+    nox -s site -- --notebooks build/browser/suite/notebooks --out build/site
+    """
+    session.install(*_extra("site"))
+    session.run("python", "-m", "tools.site", *session.posargs)

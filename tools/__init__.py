@@ -1,0 +1,1 @@
+"""Developer tooling behind the nox sessions; not imported by the notebooks."""
