@@ -98,10 +98,12 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def browser(session: nox.Session) -> None:
     """JupyterLab in headless Chromium: every notebook runs (smoke parameters) with its figures
-    drawn, a screenshot each under build/browser/, and the report shows every figure and number.
+    drawn, a screenshot each under build/browser/, the report shows every figure and number,
+    and the static site reads as it should (tests in browser_tests/test_site.py).
 
     nox -s browser                                # checks a fresh smoke report of its own
     nox -s browser -- --report build/index.html   # checks the main job's report instead
+    nox -s browser -- --site build/site           # checks that site (else one built here)
     """
     import shutil
     import time
@@ -120,6 +122,8 @@ def browser(session: nox.Session) -> None:
         suite = "build/browser/suite"
         session.run("python", "-m", "support.nbtools", "run", "--smoke", "--out", suite)
         args += ["--report", f"{suite}/index.html"]
+    if not any(arg.startswith("--site") for arg in args):
+        args += ["--site", _site_for_browser(session, args)]
     try:
         session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
     finally:
@@ -135,3 +139,18 @@ def site(session: nox.Session) -> None:
     """
     session.install(*_extra("site"))
     session.run("python", "-m", "tools.site", *session.posargs)
+
+
+def _site_for_browser(session: nox.Session, args: list[str]) -> str:
+    """Builds the site of the notebooks behind the report that the browser session checks."""
+    report = ""
+    for k, arg in enumerate(args):
+        if arg == "--report" and k + 1 < len(args):
+            report = args[k + 1]
+        elif arg.startswith("--report="):
+            report = arg.split("=", 1)[1]
+    out = ROOT / "build" / "browser" / "site"
+    session.install(*_extra("site"))
+    notebooks = str(Path(report).parent / "notebooks")
+    session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
+    return str(out)
