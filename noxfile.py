@@ -1,9 +1,14 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `goldens`, `bench`, `site`.
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`, `bench`,
+`lock`, `site`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
-nox -s lint tests browser             # what CI runs
+nox -s ci                             # what CI runs (lint, tests on 3.11 and 3.13, browser, colab)
+nox -s tests                          # unit and regression tests on every supported Python
+nox -s tests-3.12                     # ... on one of them
+nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
+nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
 nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
@@ -12,37 +17,60 @@ nox -s site                           # the static site of build/notebooks: buil
 
 from __future__ import annotations
 
-import tomllib
+import re
+import shlex
+import time
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
-PYTHON = "3.11"
+# Every Python the package supports (pyproject.toml's requires-python); CI tests the ends.
+PYTHONS = ["3.11", "3.12", "3.13"]
+PYTHON = PYTHONS[0]
+# The exact versions every session installs: pyproject.toml holds ranges, this file the stack.
+LOCK = "requirements/lock.txt"
+# Colab's runtime: its Python and what it ships (colab/requirements.txt).
+COLAB_PYTHON = "3.13"
+COLAB_PACKAGES = "colab/requirements.txt"
 
-nox.options.sessions = ["lint", "tests", "browser"]
+nox.options.sessions = ["ci"]
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
+nox.options.default_venv_backend = "uv|virtualenv"
 
 
-def _extra(name: str) -> list[str]:
-    """The pinned requirements of one optional-dependency group in pyproject.toml."""
-    with open(ROOT / "pyproject.toml", "rb") as handle:
-        return tomllib.load(handle)["project"]["optional-dependencies"][name]
+def _install(session: nox.Session, extras: str = "") -> None:
+    """Installs the package in editable mode, with `extras`, at the lock file's versions."""
+    target = f".[{extras}]" if extras else "."
+    session.install("-c", LOCK, "-e", target)
+
+
+def _locked(session: nox.Session, *names: str) -> None:
+    """Installs single tools (ruff, nbstripout, ...) at the lock file's versions."""
+    session.install("-c", LOCK, *names)
+
+
+@nox.session(python=False)
+def ci(session: nox.Session) -> None:
+    """What CI runs: lint, the tests on the oldest and newest Python, the browser check and the
+    Colab stand-in."""
+    for name in ["lint", f"tests-{PYTHONS[0]}", f"tests-{PYTHONS[-1]}", "browser", "colab"]:
+        session.notify(name)
 
 
 @nox.session(python=PYTHON)
 def notebooks(session: nox.Session) -> None:
     """Executes every notebook with papermill into build/notebooks and writes build/index.html."""
-    session.install("-e", ".[notebooks]")
+    _install(session, "notebooks")
     session.run("python", "-m", "support.nbtools", "run", *session.posargs)
     session.log(f"report: {ROOT / 'build' / 'index.html'}")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
-    session.install("-e", ".[test]")
+    _install(session, "test")
     session.run("pytest", "tests", *session.posargs)
     session.run("python", "-m", "support.nbtools", "prepare")
     session.run(
@@ -58,7 +86,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff on the package, tests, benchmarks and notebooks; notebooks must be stripped."""
-    session.install(*_extra("lint"))
+    _locked(session, "ruff", "nbstripout")
     session.run(
         "ruff",
         "check",
@@ -84,14 +112,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def goldens(session: nox.Session) -> None:
     """Re-records the golden cells from a smoke run (after changing a golden cell)."""
-    session.install("-e", ".[test,lint]")
+    _install(session, "test,lint")
     session.run("python", "-m", "support.nbtools", "goldens", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """FFJORD benchmark: the tutorial's set-up and ours, trained side by side."""
-    session.install("-e", ".")
+    _install(session)
     session.run("python", "benchmarks/bench_ffjord.py", *session.posargs)
 
 
@@ -115,7 +143,7 @@ def browser(session: nox.Session) -> None:
         session.run(
             "apt-get", "install", "-y", "chromium", "chromium-driver", external=True, env=env
         )
-    session.install("-e", ".[browser]")
+    _install(session, "browser")
     session.run("python", "-m", "support.nbtools", "prepare")
     args = list(session.posargs)
     if not any(arg.startswith("--report") for arg in args):
@@ -131,13 +159,119 @@ def browser(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """Re-resolves requirements/lock.txt from pyproject.toml's ranges, for every supported Python.
+
+    nox -s lock                      # keep what still fits, add what is new
+    nox -s lock -- --upgrade         # move everything to the newest versions the ranges allow
+    """
+    session.install("uv")
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--all-extras",
+        "--universal",
+        "--python-version",
+        PYTHONS[0],
+        "--no-annotate",
+        "--quiet",
+        "--output-file",
+        LOCK,
+        *session.posargs,
+        env={"UV_CUSTOM_COMPILE_COMMAND": "nox -s lock"},
+    )
+
+
+INSTALL_LINE = re.compile(r"^\s*%pip install (?P<args>.+)$", re.MULTILINE)
+PROJECT_URL = re.compile(r"git\+https://\S+?@[\w.\-]+")
+
+
+def _colab_install_args() -> list[str]:
+    """The arguments of the notebooks' install cell (`%pip install ...`), pointed at this
+    checkout instead of the git URL. Every notebook has the same cell (tests check it)."""
+    import json
+
+    notebook = json.loads((ROOT / "notebooks" / "01_distribution_zoo.ipynb").read_text())
+    for cell in notebook["cells"]:
+        found = INSTALL_LINE.search("".join(cell["source"]))
+        if found:
+            args = shlex.split(found["args"])
+            local = [PROJECT_URL.sub(ROOT.resolve().as_uri(), arg) for arg in args]
+            if local == args:
+                raise RuntimeError("the install cell names no git URL to point at this checkout")
+            return local
+    raise RuntimeError("no notebook cell runs `%pip install`")
+
+
+def _frozen(session: nox.Session) -> dict[str, str]:
+    out = session.run("python", "-m", "pip", "freeze", "--all", silent=True)
+    pairs = (line.split("==", 1) for line in out.splitlines() if "==" in line)
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pairs}
+
+
+@nox.session(python=COLAB_PYTHON, venv_backend="uv", venv_params=["--seed"], reuse_venv=False)
+def colab(session: nox.Session) -> None:
+    """A Colab stand-in: Colab's Python and packages, then the notebooks' install cell exactly as
+    written (pointed at this checkout), then every notebook with its smoke parameters.
+
+    Fails if the install cell changes the version of anything Colab ships, or a notebook fails.
+    """
+    session.install("-r", COLAB_PACKAGES)
+    before = _frozen(session)
+    start = time.monotonic()
+    session.run("python", "-m", "pip", "install", *_colab_install_args())
+    seconds = time.monotonic() - start
+    after = _frozen(session)
+    shipped = {
+        re.sub(r"[-_.]+", "-", line.split("==")[0]).lower()
+        for line in (ROOT / COLAB_PACKAGES).read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    changed = sorted(
+        f"{name} {before[name]} -> {after.get(name)}"
+        for name in shipped
+        if before.get(name) != after.get(name)
+    )
+    added = sorted(f"{name}=={after[name]}" for name in set(after) - set(before))
+    session.log(f"install cell: {seconds:.0f} s; added {', '.join(added) or 'nothing'}")
+    if changed:
+        session.error(f"the install cell replaced what Colab ships: {'; '.join(changed)}")
+    # papermill (and nbconvert for the pages) run the notebooks here; Colab itself needs neither.
+    # Hold everything else
+    # at the versions installed so far.
+    frozen = Path(session.create_tmp()) / "colab-frozen.txt"
+    frozen.write_text("".join(f"{name}=={version}\n" for name, version in after.items()))
+    session.install("-c", str(frozen), "papermill", "nbconvert")
+    session.run(
+        "python",
+        "-m",
+        "support.nbtools",
+        "run",
+        "--smoke",
+        "--out",
+        "build/colab",
+        *session.posargs,
+    )
+
+
+def _site_requirements() -> list[str]:
+    """The `site` extra of pyproject.toml: the site needs neither TensorFlow nor the package."""
+    import tomllib
+
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["optional-dependencies"]["site"]
+
+
+@nox.session(python=PYTHON)
 def site(session: nox.Session) -> None:
     """The static site of the executed notebooks: build/site/index.html (Sphinx, myst-nb).
 
     nox -s site                                   # from build/notebooks (nox -s notebooks)
     nox -s site -- --notebooks build/browser/suite/notebooks --out build/site
     """
-    session.install(*_extra("site"))
+    _locked(session, *_site_requirements())
     session.run("python", "-m", "tools.site", *session.posargs)
 
 
@@ -150,7 +284,7 @@ def _site_for_browser(session: nox.Session, args: list[str]) -> str:
         elif arg.startswith("--report="):
             report = arg.split("=", 1)[1]
     out = ROOT / "build" / "browser" / "site"
-    session.install(*_extra("site"))
+    _locked(session, *_site_requirements())
     notebooks = str(Path(report).parent / "notebooks")
     session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
     return str(out)
