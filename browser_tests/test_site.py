@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from tools.site_results import HEADLINE_MIME, format_number
+
 REPOSITORY = "tfp-notebooks/tfp-notebooks"
 MATH = "span.math, div.math"  # how Sphinx marks an equation, as in PAGE_STATE
 PAGE_STATE = """() => ({
@@ -102,7 +104,7 @@ def visited(site_url, browser, output_dir):
 
 
 def _notebooks(root: Path) -> list[Path]:
-    """The notebooks as the site shows them (the download button's copies)."""
+    """The executed notebooks the site shows (behind the download buttons, as they ran)."""
     return sorted((root / "_sources" / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -151,6 +153,34 @@ def test_the_results_page_shows_a_key_figure_per_notebook(site_url, visited):
     root, _ = site_url
     figures = [i for i in visited["results.html"]["images"] if "/_images/" in i["src"]]
     assert len(figures) == sum(_figure_count(p) > 0 for p in _notebooks(root))
+
+
+def test_every_headline_number_is_on_the_results_page_next_to_its_reference(site_url, browser):
+    root, url = site_url
+    page = browser.new_page()
+    try:
+        page.goto(url + "results.html")
+        for path in _notebooks(root):
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+            records = [
+                output["data"][HEADLINE_MIME]
+                for cell in notebook["cells"]
+                for output in cell.get("outputs", [])
+                if HEADLINE_MIME in output.get("data", {})
+            ]
+            table = f"table#headlines-{path.stem.replace('_', '-')} tbody tr"
+            rows = page.eval_on_selector_all(
+                table, "(rows) => rows.map((r) => [...r.cells].map((c) => c.innerText.trim()))"
+            )
+            assert len(rows) == len(records), path.stem
+            for shown, record in zip(rows, records, strict=True):
+                assert shown[0] == record["name"]
+                assert shown[1].startswith(format_number(record["value"]))
+                if record.get("stderr") is not None:
+                    assert f"± {format_number(record['stderr'], 2)}" in shown[1]
+                assert shown[2] == format_number(record.get("reference"))
+    finally:
+        page.close()
 
 
 def test_every_equation_is_typeset(visited):

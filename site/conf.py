@@ -30,7 +30,8 @@ suppress_warnings = []
 
 html_theme = "sphinx_book_theme"
 html_title = "TFP notebooks"
-# The download button offers each page's source: for a notebook, the executed .ipynb.
+# The download button offers each page's source: for a notebook, the executed .ipynb
+# (tools.site puts the notebook there as the main job wrote it).
 html_copy_source = True
 html_sourcelink_suffix = ""
 html_last_updated_fmt = None

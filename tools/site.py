@@ -8,7 +8,8 @@
    references, its parameters and its run time;
 2. runs Sphinx (myst-nb and sphinx-book-theme, configured in `site/conf.py`) with warnings
    as errors, into `<out>/` (`build/site/`);
-3. checks the built pages: every link and image inside the site resolves (anchors too) and
+3. puts each executed notebook, as it ran, behind its page's download button, and checks
+   the built pages: every link and image inside the site resolves (anchors too) and
    no page loads a script, style sheet or image from another host.
 
 python -m tools.site                                   # build/notebooks -> build/site
@@ -219,11 +220,13 @@ def build(notebooks_dir: str | Path, out: str | Path, root: Path = ROOT) -> Path
     """
     out = Path(out)
     src = out.with_name(out.name + "-src")
-    stage(notebooks_dir, src, root)
+    executed = stage(notebooks_dir, src, root)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going"]
     command += ["-n", "-q", "-c", str(CONF_DIR), str(src), str(out)]
     if subprocess.run(command, check=False).returncode:
         raise RuntimeError("sphinx-build failed (see the warnings above)")
+    for path in executed:  # the download button offers each notebook exactly as it ran
+        shutil.copy2(path, out / "_sources" / "notebooks" / path.name)
     problems = check_site(out)
     if problems:
         raise RuntimeError("the built site has problems:\n  " + "\n  ".join(problems))
