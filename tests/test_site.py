@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -150,3 +153,58 @@ def test_check_site_refuses_resources_from_another_host(built):
 def test_check_site_needs_a_built_site(tmp_path):
     with pytest.raises(FileNotFoundError, match="site .* has no index.html"):
         site.check_site(tmp_path)
+
+
+class _FakeSphinx:
+    """Stands in for sphinx-build: writes a one-page site, or fails."""
+
+    def __init__(self, returncode=0):
+        self.returncode, self.commands = returncode, []
+
+    def __call__(self, command, check=False):
+        self.commands.append(command)
+        out = Path(command[-1])
+        _page(out / "index.html", "<a href='results.html'>results</a>")
+        _page(out / "results.html", "")
+        (out / "_sources" / "notebooks").mkdir(parents=True)
+        (out / "_sources" / "notebooks" / "01_zoo.ipynb").write_text("staged copy")
+        return subprocess.CompletedProcess(command, self.returncode)
+
+
+def test_build_runs_sphinx_strictly_and_offers_each_notebook_as_it_ran(repo, tmp_path, monkeypatch):
+    root, executed = repo
+    sphinx = _FakeSphinx()
+    monkeypatch.setattr(site.subprocess, "run", sphinx)
+    index = site.build(executed, tmp_path / "out", root)
+    assert index == tmp_path / "out" / "index.html"
+    (command,) = sphinx.commands
+    assert {"-W", "-n", "-E"} <= set(command) and command[-2] == str(tmp_path / "out-src")
+    assert command[command.index("-c") + 1] == str(site.CONF_DIR)
+    downloaded = tmp_path / "out" / "_sources" / "notebooks" / "01_zoo.ipynb"
+    assert downloaded.read_bytes() == (executed / "01_zoo.ipynb").read_bytes()
+
+
+def test_build_fails_when_sphinx_fails(repo, tmp_path, monkeypatch):
+    root, executed = repo
+    monkeypatch.setattr(site.subprocess, "run", _FakeSphinx(returncode=1))
+    with pytest.raises(RuntimeError, match="sphinx-build failed"):
+        site.build(executed, tmp_path / "out", root)
+
+
+def test_build_fails_on_a_broken_link_in_the_built_site(repo, tmp_path, monkeypatch):
+    root, executed = repo
+    sphinx = _FakeSphinx()
+
+    def broken(command, check=False):
+        result = sphinx(command, check)
+        _page(Path(command[-1]) / "results.html", "<a href='gone.html'>gone</a>")
+        return result
+
+    monkeypatch.setattr(site.subprocess, "run", broken)
+    with pytest.raises(RuntimeError, match="results.html: broken link gone.html"):
+        site.build(executed, tmp_path / "out", root)
+
+
+def test_main_explains_a_missing_notebooks_folder(tmp_path, capsys):
+    assert site.main(["--notebooks", str(tmp_path / "none"), "--out", str(tmp_path / "s")]) == 1
+    assert "run `nox -s notebooks` first" in capsys.readouterr().err
