@@ -1,5 +1,5 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`, `bench`,
-`lock`, `site`.
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`,
+`gallery`, `bench`, `lock`, `site`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
@@ -10,6 +10,7 @@ nox -s tests-3.12                     # ... on one of them
 nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
 nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
+nox -s gallery                        # refresh docs/gallery/ from a default run
 nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
 nox -s site                           # the static site of build/notebooks: build/site/index.html
@@ -63,7 +64,7 @@ def ci(session: nox.Session) -> None:
 def notebooks(session: nox.Session) -> None:
     """Executes every notebook with papermill into build/notebooks and writes build/index.html."""
     _install(session, "notebooks")
-    session.run("python", "-m", "support.nbtools", "run", *session.posargs)
+    session.run("python", "-m", "tools", "run", *session.posargs)
     session.log(f"report: {ROOT / 'build' / 'index.html'}")
 
 
@@ -72,7 +73,7 @@ def tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
     _install(session, "test")
     session.run("pytest", "tests", *session.posargs)
-    session.run("python", "-m", "support.nbtools", "prepare")
+    session.run("python", "-m", "tools", "prepare")
     session.run(
         "pytest",
         "--nbval-lax",
@@ -91,11 +92,11 @@ def lint(session: nox.Session) -> None:
         "ruff",
         "check",
         "support",
+        "tools",
         "tests",
         "benchmarks",
         "browser_tests",
         "notebooks",
-        "tools",
         "site",
         "noxfile.py",
     )
@@ -103,7 +104,13 @@ def lint(session: nox.Session) -> None:
         "ruff",
         "format",
         "--check",
-        *("support", "tests", "benchmarks", "browser_tests", "tools", "site", "noxfile.py"),
+        "support",
+        "tools",
+        "tests",
+        "benchmarks",
+        "browser_tests",
+        "site",
+        "noxfile.py",
     )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
     session.run("nbstripout", "--keep-count", "--verify", *notebooks)
@@ -113,7 +120,19 @@ def lint(session: nox.Session) -> None:
 def goldens(session: nox.Session) -> None:
     """Re-records the golden cells from a smoke run (after changing a golden cell)."""
     _install(session, "test,lint")
-    session.run("python", "-m", "support.nbtools", "goldens", *session.posargs)
+    session.run("python", "-m", "tools", "goldens", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gallery(session: nox.Session) -> None:
+    """Runs every notebook with its defaults into build/, then refreshes docs/gallery/.
+
+    The main job writes only under build/; this is the one session that changes tracked
+    files (the README's figures and docs/gallery/manifest.json).
+    """
+    _install(session, "notebooks")
+    session.run("python", "-m", "tools", "run", *session.posargs)
+    session.run("python", "-m", "tools", "gallery", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -144,11 +163,11 @@ def browser(session: nox.Session) -> None:
             "apt-get", "install", "-y", "chromium", "chromium-driver", external=True, env=env
         )
     _install(session, "browser")
-    session.run("python", "-m", "support.nbtools", "prepare")
+    session.run("python", "-m", "tools", "prepare")
     args = list(session.posargs)
     if not any(arg.startswith("--report") for arg in args):
         suite = "build/browser/suite"
-        session.run("python", "-m", "support.nbtools", "run", "--smoke", "--out", suite)
+        session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
         args += ["--report", f"{suite}/index.html"]
     if not any(arg.startswith("--site") for arg in args):
         args += ["--site", _site_for_browser(session, args)]
@@ -247,7 +266,7 @@ def colab(session: nox.Session) -> None:
     session.run(
         "python",
         "-m",
-        "support.nbtools",
+        "tools",
         "run",
         "--smoke",
         "--out",

@@ -63,12 +63,12 @@ def pytest_addoption(parser):
     group.addoption(
         "--prepared",
         default=str(ROOT / "build" / "prepared"),
-        help="notebooks with their smoke parameters (nbtools prepare)",
+        help="notebooks with their smoke parameters (python -m tools prepare)",
     )
     group.addoption(
         "--report",
         default=str(ROOT / "build" / "index.html"),
-        help="the report page to check (nbtools run writes build/index.html)",
+        help="the report page to check (python -m tools run writes build/index.html)",
     )
     group.addoption(
         "--site",

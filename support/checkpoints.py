@@ -1,176 +1,73 @@
-"""Checkpoints and resume for `support.training.fit`, which every notebook trains with.
+"""Checkpoints for `support.training.fit`, which every notebook trains with.
 
-The machinery that lets a `fit` run stop at any point and continue bit for bit:
+`Checkpoints` keeps a run's state in `checkpoint_dir` so that `fit` can stop at any point and
+continue bit for bit, and it refuses to lose work on the way:
 
-* `Checkpoints`: a `tf.train.CheckpointManager` over the variables, the optimizer, the run's
-  state and (when it can be saved) the data iterator; saving, restoring and checking that a
-  checkpoint matches.
-* `RunState`: what a checkpoint holds besides TF objects (the history, the position within
-  the epoch and the running loss), kept as JSON in a string variable.
-* `Batches`: the batches of each epoch from one iterator whose position can be saved, or
-  replayed by drawing and dropping batches when it cannot.
-* `DeferredInterrupt`: holds a Ctrl-C until the current step is done.
-* `worker_directory`: where each worker of a multi-worker run writes its checkpoints.
+* **One run per directory.** An exclusive lock (`fit.lock`, holding the owner's pid and
+  host) stops a second run; the operating system releases it when its process dies.
+* **Checked before training.** A directory that cannot be created or written is refused
+  with an error naming `checkpoint_dir` before any step.
+* **Found without the index.** Checkpoints are the `ckpt-N` files on disk: a missing or
+  unreadable `checkpoint` index file is rebuilt from them, never taken to mean "none".
+* **Verified on restore.** A checkpoint that cannot be read completely or holds non-finite
+  values is skipped with a `CheckpointWarning`, renamed `corrupt-ckpt-N.*` (never deleted)
+  and the newest intact one is restored instead.
+* **The best is kept.** Besides the newest `MAX_TO_KEEP`, `best/` holds the saved state with
+  the lowest epoch loss (`best_checkpoint(checkpoint_dir)` gives its path).
 
-These are the internals of `fit`; notebooks call `fit(..., checkpoint_dir=...)` and never
-use them directly.
+A checkpoint holds the variables, the optimizer, any `checkpoint_objects` and the run's
+`RunState` (history and position); not the data: `fit` re-creates the data iterator and
+skips the batches already used.
+
+Layers: `support.history` -> this module -> `support.training`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import signal
-import sys
+import re
+import socket
 import tempfile
-import threading
+import warnings
 
 import tensorflow as tf
 
+from support.history import RunState
+
 __all__ = [
+    "BEST",
     "MAX_TO_KEEP",
     "RESERVED",
-    "Batches",
+    "CheckpointWarning",
     "Checkpoints",
-    "DeferredInterrupt",
-    "RunState",
+    "best_checkpoint",
     "worker_directory",
 ]
 
 RESERVED = ("variables", "optimizer", "state", "data")
 """Names `Checkpoints` uses itself; `checkpoint_objects` keys must differ from them."""
 MAX_TO_KEEP = 2
-"""How many checkpoints `Checkpoints` keeps (the newest)."""
+"""How many of the newest checkpoints are kept (the best one is kept besides them)."""
+BEST = "best"
+"""The subdirectory of `checkpoint_dir` that holds the best checkpoint."""
+LOCK_FILE = "fit.lock"
+_LIVE = re.compile(r"ckpt-(\d+)\.index")
+_ANY = re.compile(r"(?:[a-z]+-)?ckpt-(\d+)\.index")
 
 
-def _history(**fields):
-    # Imported here: support.training imports this module at load time.
-    from support.training import History
-
-    return History(**fields)
+class CheckpointWarning(UserWarning):
+    """A checkpoint was skipped or an index rebuilt; the message says which and why."""
 
 
-class Batches:
-    """The batches of each epoch, from one iterator whose position can be checkpointed.
+def best_checkpoint(checkpoint_dir: str | os.PathLike) -> str | None:
+    """The path of the checkpoint with the lowest epoch loss in `checkpoint_dir`, or None.
 
-    A dataset of known length is read through one iterator over `dataset.repeat()` (the same
-    batches, in the same order, as iterating it once per epoch), which `tf.train.Checkpoint`
-    can save when every op in the pipeline can be serialised. Otherwise (a `py_function` or
-    generator in the pipeline, or a distributed iterator) a resumed run draws and drops the
-    batches already used, which gives the same order for a deterministic pipeline. A dataset
-    of unknown length gets a new iterator each epoch and resumes at the start of an epoch.
+    Restore it without `fit`, e.g. into the `checkpoint_objects` given to `fit`:
+    `tf.train.Checkpoint(model=model).read(best_checkpoint(directory)).expect_partial()`.
     """
-
-    def __init__(self, dataset: tf.data.Dataset, strategy):
-        length = int(dataset.cardinality())
-        if length == int(tf.data.INFINITE_CARDINALITY):
-            raise ValueError("dataset must be finite: one pass over it is one epoch")
-        if length == 0:
-            raise ValueError("dataset yielded no batches")
-        self.dataset = dataset
-        self.strategy = strategy
-        self.steps_per_epoch = length if length > 0 else None
-        self.iterator = self._iterator() if self.steps_per_epoch else None
-        self.checkpointable = False  # set by `probe()`, only when checkpointing
-
-    def probe(self) -> bool:
-        """Whether `tf.train.Checkpoint` can save the iterator (False for e.g. py_function)."""
-        self.checkpointable = self.iterator is not None and self._probe()
-        return self.checkpointable
-
-    def _distribute(self, dataset):
-        if self.strategy is None:
-            return dataset
-        return self.strategy.experimental_distribute_dataset(dataset)
-
-    def _iterator(self):
-        return iter(self._distribute(self.dataset.repeat()))
-
-    def _probe(self) -> bool:
-        with tempfile.TemporaryDirectory() as directory:
-            try:
-                tf.train.Checkpoint(data=self.iterator).write(os.path.join(directory, "probe"))
-            except (tf.errors.OpError, ValueError, TypeError):
-                return False
-        return True
-
-    def fast_forward(self, steps: int) -> None:
-        """Positions a run restored without iterator state after `steps` batches.
-
-        The batches are drawn and dropped from the one iterator: a second iterator over the
-        same dataset would start from the next reshuffle, not the first.
-        """
-        if self.iterator is not None:
-            for _ in range(steps):
-                next(self.iterator)
-
-    def epoch(self, start: int):
-        """Batches of one epoch, skipping the first `start` (already used before a resume)."""
-        if self.iterator is not None:
-            for _ in range(self.steps_per_epoch - start):
-                yield next(self.iterator)
-        else:
-            dataset = self.dataset.skip(start) if start else self.dataset
-            yield from self._distribute(dataset)
-
-
-class DeferredInterrupt:
-    """Holds a Ctrl-C until the current step is done (a second Ctrl-C stops at once)."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("interrupt: stopping after this step (press again to stop now)", file=sys.stderr)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
-
-
-class RunState:
-    """What a checkpoint holds besides TF objects: epoch, position and history, as JSON."""
-
-    def __init__(self):
-        self.variable = tf.Variable("", dtype=tf.string, trainable=False)
-        self.history = _history()
-        self.step_in_epoch = 0
-        self.epoch_total = 0.0
-        self.data_saved = False
-
-    def dump(self) -> None:
-        h = self.history
-        state = {
-            "history": {"loss": h.loss, "seconds": h.seconds, "steps": h.steps},
-            "step_in_epoch": self.step_in_epoch,
-            "epoch_total": self.epoch_total,
-            "data_saved": self.data_saved,
-        }
-        self.variable.assign(json.dumps(state))
-
-    def load(self) -> None:
-        state = json.loads(self.variable.numpy().decode("utf-8"))
-        h = state["history"]
-        self.history = _history(
-            loss=list(h["loss"]),
-            seconds=list(h["seconds"]),
-            steps=int(h["steps"]),
-            extra=[None] * len(h["loss"]),
-            resumed_from=len(h["loss"]),
-        )
-        self.step_in_epoch = int(state["step_in_epoch"])
-        self.epoch_total = float(state["epoch_total"])
-        self.data_saved = bool(state["data_saved"])
+    return tf.train.latest_checkpoint(os.path.join(os.fspath(checkpoint_dir), BEST))
 
 
 def worker_directory(directory: str, strategy) -> str:
@@ -185,18 +82,114 @@ def worker_directory(directory: str, strategy) -> str:
     return directory if chief else os.path.join(directory, f"worker-{task_type}-{task_id}")
 
 
-class Checkpoints:
-    """A CheckpointManager over everything `fit` needs to continue a run."""
+def _check_writable(directory: str) -> None:
+    try:
+        os.makedirs(os.path.join(directory, BEST), exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"checkpoint_dir {directory!r} is not a writable directory "
+            f"({type(error).__name__}: {error.strerror or error})"
+        ) from error
 
-    def __init__(self, directory, objects, progress: RunState, data: Batches):
-        self.directory = worker_directory(os.fspath(directory), data.strategy)
-        self.progress = progress
-        self.objects = dict(objects, state=progress.variable)
-        self.data = data
-        progress.data_saved = data.probe()
-        if data.checkpointable:
-            self.objects["data"] = data.iterator
+
+def _lock(directory: str):
+    """Takes the directory's exclusive lock; returns the open lock file (close to release)."""
+    handle = open(os.path.join(directory, LOCK_FILE), "a+")  # noqa: SIM115 (held until close)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise RuntimeError(
+            f"checkpoint_dir {directory!r} is in use by {owner}: two runs must not write "
+            "the same checkpoints. Wait for that run to finish, stop it, or use another "
+            "checkpoint_dir."
+        ) from None
+    handle.truncate(0)
+    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    handle.flush()
+    return handle
+
+
+def _numbers(directory: str, pattern=_LIVE) -> list[int]:
+    names = os.listdir(directory) if os.path.isdir(directory) else []
+    return sorted(int(m.group(1)) for m in map(pattern.fullmatch, names) if m)
+
+
+def _write_index(directory: str, numbers: list[int]) -> None:
+    """Makes the `checkpoint` index list exactly the checkpoints `numbers`, oldest first."""
+    if not numbers:
+        with _quiet_os_error():
+            os.remove(os.path.join(directory, "checkpoint"))
+        return
+    paths = [f"ckpt-{n}" for n in numbers]
+    times = [os.path.getmtime(os.path.join(directory, p + ".index")) for p in paths]
+    lines = [f'model_checkpoint_path: "{paths[-1]}"']
+    lines += [f'all_model_checkpoint_paths: "{p}"' for p in paths]
+    lines += [f"all_model_checkpoint_timestamps: {t!r}" for t in times]
+    lines.append(f"last_preserved_timestamp: {min(times) - 1.0!r}")
+    index = os.path.join(directory, "checkpoint")
+    with open(index + ".tmp", "w") as file:  # the text format tf.train.CheckpointManager writes
+        file.write("\n".join(lines) + "\n")
+    os.replace(index + ".tmp", index)
+
+
+class _quiet_os_error:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *_):
+        return kind is not None and issubclass(kind, OSError)
+
+
+def _repair_index(directory: str) -> None:
+    """Rebuilds a missing, unreadable or stale index from the `ckpt-N` files on disk."""
+    found = _numbers(directory)
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+        listed = [p for p in state.all_model_checkpoint_paths] if state else []
+        problem = None if state or not found else "missing or empty"
+    except Exception as error:  # a damaged text proto, an unreadable file, ...
+        listed, problem = [], f"unreadable ({type(error).__name__})"
+    if problem is None and all(os.path.exists(p + ".index") for p in listed):
+        return
+    problem = problem or "lists checkpoints that are gone"
+    _write_index(directory, found)
+    if found:
+        warnings.warn(
+            f"checkpoint_dir {directory!r}: the checkpoint index was {problem}; rebuilt it from "
+            f"the files on disk: {', '.join(f'ckpt-{n}' for n in found)}",
+            CheckpointWarning,
+            stacklevel=4,
+        )
+
+
+def _read_state(path: str) -> RunState:
+    state = RunState()
+    tf.train.Checkpoint(state=state.variable).read(path).expect_partial()
+    state.load()
+    return state
+
+
+class Checkpoints:
+    """The checkpoints of one `fit` run: locked, verified on restore, newest and best kept.
+
+    Call `close()` (in a `finally`) to release the directory's lock.
+    """
+
+    def __init__(self, directory, objects, state: RunState, strategy=None):
+        self.directory = worker_directory(os.fspath(directory), strategy)
+        _check_writable(self.directory)
+        self._lock = _lock(self.directory)
+        self.state = state
+        self.objects = dict(objects, state=state.variable)
         self.saved_steps = -1
+        self.best_loss = float("inf")
+        _repair_index(self.directory)
+        _repair_index(os.path.join(self.directory, BEST))
         self._build()
 
     def _build(self) -> None:
@@ -204,44 +197,110 @@ class Checkpoints:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=MAX_TO_KEEP
         )
+        best = os.path.join(self.directory, BEST)
+        self.best = tf.train.CheckpointManager(self.checkpoint, best, max_to_keep=2)
+        if self.best.latest_checkpoint:
+            with _quiet_os_error(), warnings.catch_warnings():
+                self.best_loss = _read_state(self.best.latest_checkpoint).history.loss[-1]
+
+    def close(self) -> None:
+        """Releases the directory's lock."""
+        self._lock.close()
 
     @property
     def latest(self) -> str | None:
         return self.manager.latest_checkpoint
 
     def save(self) -> str:
-        """Saves the current state (once: an unchanged state is not written twice)."""
-        if self.latest and self.saved_steps == self.progress.history.steps:
-            return self.latest
-        self.saved_steps = self.progress.history.steps
-        self.progress.dump()
-        numbers = [int(path.rsplit("-", 1)[1]) for path in self.manager.checkpoints]
-        return self.manager.save(checkpoint_number=max(numbers, default=0) + 1)
+        """Saves the current state (once: an unchanged state is not written twice).
 
-    def restore(self, path: str, optimizer) -> None:
-        """Restores `path` into the tracked objects; the learning rate stays the caller's."""
+        At the end of an epoch whose loss is the lowest saved so far, `best/` gets it too.
+        """
+        history = self.state.history
+        if self.latest and self.saved_steps == history.steps:
+            return self.latest
+        self.saved_steps = history.steps
+        self.state.dump()
+        number = max(_numbers(self.directory, _ANY), default=0) + 1
+        path = self.manager.save(checkpoint_number=number)
+        if self.state.step_in_epoch == 0 and history.loss and history.loss[-1] < self.best_loss:
+            self.best_loss = history.loss[-1]
+            self.best.save(checkpoint_number=number)
+        return path
+
+    def restore_newest(self, optimizer, before_step: int | None = None) -> str | None:
+        """Restores the newest intact checkpoint (saved before `before_step`, if given).
+
+        Newer checkpoints that are unreadable are renamed `corrupt-ckpt-N.*`, those at or
+        after `before_step` `diverged-ckpt-N.*` (in `best/` too); each is reported with a
+        `CheckpointWarning`. Returns the restored path, or None when there is nothing to
+        restore.
+
+        Raises:
+          ValueError: naming `checkpoint_dir` when no checkpoint there can be restored
+            (e.g. they belong to another model); nothing is renamed then.
+        """
+        failures, set_aside = [], []
+        for path in reversed(self.manager.checkpoints):
+            try:
+                if before_step is not None and _read_state(path).history.steps >= before_step:
+                    set_aside.append((path, "diverged"))
+                    continue
+                self._restore(path, optimizer)
+            except Exception as error:  # any failure to read it all back: try an older one
+                failures.append(f"{os.path.basename(path)}: {type(error).__name__}: {error}")
+                set_aside.append((path, "corrupt"))
+                continue
+            self._set_aside(set_aside, failures, path)
+            return path
+        if failures:
+            raise ValueError(
+                f"checkpoint_dir {self.directory!r} holds no checkpoint that can be restored "
+                f"into these variables, optimizer and checkpoint_objects (nothing was changed "
+                f"on disk): {'; '.join(f[:300] for f in failures)}. If they belong to another "
+                "model, use another checkpoint_dir."
+            )
+        self._set_aside(set_aside, failures, None)
+        return None
+
+    def _set_aside(self, paths, failures, restored) -> None:
+        for path, prefix in paths:
+            number = int(path.rsplit("-", 1)[1])
+            # a diverged state may be the best one too; a corrupt file is only the main copy
+            both = (self.directory, os.path.join(self.directory, BEST))
+            for directory in both if prefix == "diverged" else both[:1]:
+                for name in os.listdir(directory):
+                    if re.fullmatch(rf"ckpt-{number}\.(index|data-.*)", name):
+                        new = os.path.join(directory, f"{prefix}-{name}")
+                        os.replace(os.path.join(directory, name), new)
+        if not paths:
+            return
+        names = ", ".join(f"{os.path.basename(p)} ({why})" for p, why in paths)
+        reasons = f" Read errors: {'; '.join(failures)}." if failures else ""
+        warnings.warn(
+            f"checkpoint_dir {self.directory!r}: skipped {names}, renamed with that prefix "
+            f"and kept on disk; restored {restored or 'nothing'}.{reasons}",
+            CheckpointWarning,
+            stacklevel=3,
+        )
+        for directory in (self.directory, os.path.join(self.directory, BEST)):
+            _write_index(directory, _numbers(directory))
+        self._build()
+
+    def _restore(self, path: str, optimizer) -> None:
+        """Restores `path` and checks it; the learning rate stays the caller's."""
         learning_rate = getattr(optimizer, "learning_rate", None)
         keep = learning_rate.numpy() if isinstance(learning_rate, tf.Variable) else None
-        probe = RunState()
-        try:
-            tf.train.Checkpoint(state=probe.variable).read(path).expect_partial()
-            probe.load()
-            objects = dict(self.objects, state=probe.variable)
-            if not probe.data_saved:
-                objects.pop("data", None)
-            status = tf.train.Checkpoint(**objects).read(path)
-            status.assert_existing_objects_matched().expect_partial()
-        except (tf.errors.OpError, ValueError, AssertionError, KeyError) as error:
-            raise ValueError(
-                f"checkpoint_dir {self.directory!r} holds a checkpoint ({path}) that does not "
-                "match these variables, optimizer or dataset; use another directory or "
-                f"resume=False ({type(error).__name__}: {str(error)[:300]})"
-            ) from error
+        saved = _read_state(path)
+        status = tf.train.Checkpoint(**dict(self.objects, state=saved.variable)).read(path)
+        status.assert_existing_objects_matched().expect_partial()
+        variables = self.objects["variables"]
+        bad = [v.name for v in variables if not tf.reduce_all(tf.math.is_finite(v))]
+        if bad:
+            raise ValueError(f"non-finite values in {', '.join(bad)}")
         if keep is not None:
             learning_rate.assign(keep)
-        self.saved_steps = probe.history.steps
-        self.progress.history = probe.history
-        self.progress.step_in_epoch = probe.step_in_epoch
-        self.progress.epoch_total = probe.epoch_total
-        if not probe.data_saved:
-            self.data.fast_forward(probe.history.steps)
+        self.saved_steps = saved.history.steps
+        state = self.state
+        state.history, state.step_in_epoch = saved.history, saved.step_in_epoch
+        state.epoch_total = saved.epoch_total

@@ -1,10 +1,12 @@
 """Measuring a trained FFJORD flow: densities, the forward map, samples and snapshots.
 
-Used by `notebooks/02_ffjord_moons.ipynb` (through the re-exports in `support.ffjord`) and
-`benchmarks/bench_ffjord.py`. Whatever trace estimator a `support.ffjord.FFJORDFlow` was
-trained with, `held_out_nll`, `grid_log_prob` and the plots evaluate it with the exact trace:
-a Hutchinson `log_prob` is a noisy estimate and does not integrate to one. `compare_traces`
-puts the two estimators side by side on the same points.
+Used by `notebooks/02_ffjord_moons.ipynb` and `benchmarks/bench_ffjord.py`; the top layer of
+the FFJORD modules (`ode` -> `traces` -> `solvers` -> `ffjord` -> `flow_eval`). Whatever
+trace estimator a `support.ffjord.FFJORDFlow` was trained with, `held_out_nll`,
+`grid_log_prob` and the plots evaluate it with the exact trace: a Hutchinson `log_prob` is a
+noisy estimate and does not integrate to one. `compare_traces` puts the two estimators side
+by side on the same points, and `compare_with_adaptive` the flow's own solver against a
+tight adaptive one.
 
 Every helper runs the flow's cached `tf.function` (`FFJORDFlow.compiled`) over fixed-size
 chunks (`support.batching.map_in_chunks`, with a short input padded up to one chunk), so it
@@ -17,12 +19,17 @@ import numbers
 from collections.abc import Callable
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
 
 from support.batching import map_in_chunks
-from support.ffjord import FFJORDFlow, _check_trace
+from support.estimate import Estimate, mean_and_stderr
+from support.ffjord import FFJORDFlow, stack_ffjord
+from support.traces import check_trace
 
 __all__ = [
     "compare_traces",
+    "compare_with_adaptive",
     "grid_log_prob",
     "held_out_nll",
     "log_prob",
@@ -65,26 +72,29 @@ def log_prob(flow: FFJORDFlow, points, *, trace: str = "exact", chunk_size: int 
 
     Every compiled call sees `[chunk_size, event_size]`, so the function traces once.
     """
-    trace = _check_trace(trace)
+    trace = check_trace(trace)
     chunk_size = _check_chunk(chunk_size)
     points = _points("points", points, flow)
     return _map(flow.compiled("log_prob", trace), points, chunk_size)
 
 
-def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> tuple[float, float]:
+def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> Estimate:
     """Average negative log-likelihood of held-out `points`, with the exact trace.
 
     Args:
       flow: the trained flow (trained with either trace estimator).
-      points: `[n, event_size]` fresh points the flow never saw.
+      points: `[n, event_size]` fresh points the flow never saw, n >= 2.
       chunk_size: points per compiled call.
 
     Returns:
-      `(nll, standard_error)` in nats; the standard error is over the points.
+      An `Estimate(mean, stderr)` in nats; the standard error is over the points.
+
+    Raises:
+      ValueError: for points of the wrong shape, with NaN, or fewer than two.
     """
-    values = -log_prob(flow, points, chunk_size=chunk_size).astype(np.float64)
-    stderr = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else float("nan")
-    return float(values.mean()), float(stderr)
+    if np.shape(points)[:1] == (1,):
+        raise ValueError("points must hold at least two points for a standard error, got 1")
+    return mean_and_stderr(-log_prob(flow, points, chunk_size=chunk_size))
 
 
 def transform(flow: FFJORDFlow, base_points, *, chunk_size: int = 1024) -> np.ndarray:
@@ -224,3 +234,42 @@ def compare_traces(flow: FFJORDFlow, points, *, repeats: int = 3, chunk_size: in
         result[f"{trace}_nll"] = float(values.mean())
     result["hutchinson_point_sd"] = float(np.sqrt(values.var(axis=0, ddof=1).mean()))
     return result
+
+
+def compare_with_adaptive(flow: FFJORDFlow, points, *, rtol: float = 1e-5, atol: float = 1e-5):
+    """Scores a flow with its own solver and with DormandPrince at tight tolerances.
+
+    Both use the exact trace and the same fields, so the difference is the error of the
+    flow's own (e.g. fixed-step) integration on these points: a check that the model the
+    fast path trained is the continuous-time model it claims to be.
+
+    Args:
+      flow: a `support.ffjord.FFJORDFlow`.
+      points: `[n, event_size]` points (a few hundred are plenty).
+      rtol: relative tolerance of the adaptive solve, positive.
+      atol: absolute tolerance of the adaptive solve, positive.
+
+    Returns:
+      A dict with `own_nll` and `adaptive_nll` (mean negative log density in nats) and
+      `max_abs_difference` (largest per-point log-density difference).
+
+    Raises:
+      ValueError: for bad points or non-positive tolerances.
+    """
+    points = _points("points", points, flow)
+    chain = stack_ffjord(
+        flow.state_derivatives,
+        solver="dormand_prince",
+        rtol=rtol,
+        atol=atol,
+        trace="exact",
+        dtype=flow.dtype,
+    )
+    own = log_prob(flow, points)
+    adaptive = tfp.distributions.TransformedDistribution(flow.base_distribution, chain)
+    values = tf.function(adaptive.log_prob)(tf.constant(points)).numpy()
+    return {
+        "own_nll": float(-own.mean()),
+        "adaptive_nll": float(-values.mean()),
+        "max_abs_difference": float(np.abs(own - values).max()),
+    }

@@ -39,10 +39,19 @@ def test_inputs_smaller_than_one_chunk_are_not_padded():
     assert out.shape == (5, 2)
 
 
-@pytest.mark.parametrize("chunk_size", [0, -3, 2.5, True])
-def test_a_bad_chunk_size_names_the_argument(chunk_size):
-    with pytest.raises(ValueError, match="chunk_size"):
+@pytest.mark.parametrize(
+    ("chunk_size", "error"),
+    [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)],
+)
+def test_a_bad_chunk_size_names_the_argument(chunk_size, error):
+    with pytest.raises(error, match="^chunk_size must be"):
         map_in_chunks(lambda c: c, np.ones((4, 2)), chunk_size=chunk_size)
+
+
+@pytest.mark.parametrize("fn", [None, "log_prob", 3])
+def test_fn_that_is_not_callable_is_named_before_any_work(fn):
+    with pytest.raises(TypeError, match="^fn must be callable"):
+        map_in_chunks(fn, np.ones((4, 2)))
 
 
 def test_empty_inputs_name_the_argument():

@@ -11,6 +11,7 @@ import tf_keras
 import support
 from support import mdn
 from support.data.cardioid import cardioid
+from support.estimate import Estimate, mean_and_stderr
 
 tfd = tfp.distributions
 
@@ -142,27 +143,28 @@ def test_loss_is_the_mean_negative_log_likelihood():
     assert float(mdn.mdn_loss(model)(x, y)) == pytest.approx(expected, rel=1e-6)
 
 
-def test_heldout_nll_reports_mean_and_standard_error():
+def test_held_out_nll_reports_mean_and_standard_error():
     model = mdn.build_mdn(num_components=2, hidden_units=(4,))
     x, y = cardioid(50, seed=1)
-    nll = -model(x).log_prob(y).numpy().astype(np.float64)
-    estimate = mdn.heldout_nll(model, x, y)
-    assert estimate.mean == pytest.approx(nll.mean())
-    assert estimate.stderr == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size))
+    nll = -model(x).log_prob(y).numpy()
+    estimate = mdn.held_out_nll(model, x, y)
+    assert isinstance(estimate, Estimate)
+    assert estimate.mean == pytest.approx(nll.mean(), rel=1e-6)
+    assert estimate.stderr == pytest.approx(mean_and_stderr(nll).stderr, rel=1e-6)
 
 
-def test_a_short_fit_lowers_the_heldout_nll(seed):
+def test_a_short_fit_lowers_the_held_out_nll(seed):
     support.setup(seed % 2**31)
     x, y = cardioid(1000, seed=seed)
     x_test, y_test = cardioid(1000, seed=seed + 1)
     model = mdn.build_mdn(num_components=5, hidden_units=(16,), scale_floor=0.01)
-    before = mdn.heldout_nll(model, x_test, y_test)
+    before = mdn.held_out_nll(model, x_test, y_test)
     dataset = mdn.make_dataset(x, y, batch_size=100, seed=seed)
     support.fit(
         mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=8,
         learning_rate=0.02, progress=False,
     )  # fmt: skip
-    after = mdn.heldout_nll(model, x_test, y_test)
+    after = mdn.held_out_nll(model, x_test, y_test)
     assert after.mean < before.mean - 4 * (before.stderr + after.stderr)
 
 
@@ -207,9 +209,10 @@ def test_describe_error_masks_memory_addresses():
     ("kwargs", "error", "name"),
     [
         ({"num_components": 0}, ValueError, "num_components"),
-        ({"num_components": 2.0}, ValueError, "num_components"),
+        ({"num_components": 2.0}, TypeError, "num_components"),
         ({"hidden_units": 12}, TypeError, "hidden_units"),
         ({"hidden_units": [12, 0]}, ValueError, "hidden_units"),
+        ({"hidden_units": [12, 1.5]}, TypeError, "hidden_units"),
         ({"activation": "no-such-activation"}, ValueError, "activation"),
         ({"scale_floor": -0.1}, ValueError, "scale_floor"),
         ({"scale_floor": float("nan")}, ValueError, "scale_floor"),
@@ -230,11 +233,36 @@ def test_data_helpers_reject_bad_input():
     with pytest.raises(ValueError, match="same length"):
         mdn.make_dataset(np.zeros(4), np.zeros(5))
     with pytest.raises(ValueError, match="x must hold only finite"):
-        mdn.heldout_nll(model, np.array([0.0, np.nan]), np.zeros(2))
+        mdn.held_out_nll(model, np.array([0.0, np.nan]), np.zeros(2))
     with pytest.raises(ValueError, match="y_grid must be"):
         mdn.conditional_density_grid(model, np.zeros(3), np.zeros((2, 2)))
     with pytest.raises(TypeError, match="model must be"):
         mdn.mdn_loss("model")
+    with pytest.raises(TypeError, match="^seed must be an integer"):
+        mdn.make_dataset(np.zeros(4), np.zeros(4), seed="a")
+
+
+def test_heldout_nll_names_x_when_it_has_the_wrong_number_of_features():
+    model = mdn.build_mdn(num_components=2, hidden_units=(), input_size=1)
+    with pytest.raises(ValueError, match=r"^x must have 1 feature column\(s\).* got 3"):
+        mdn.heldout_nll(model, np.zeros((4, 3)), np.zeros(4))
+
+
+def test_heldout_nll_names_y_when_it_has_the_wrong_number_of_columns():
+    model = mdn.build_mdn(num_components=2, hidden_units=(), event_size=1)
+    with pytest.raises(ValueError, match=r"^y must have 1 column\(s\).* got 2"):
+        mdn.heldout_nll(model, np.zeros(4), np.zeros((4, 2)))
+
+
+def test_a_density_grid_too_large_for_memory_is_refused_before_any_model_call(monkeypatch):
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "1")
+
+    def model(x):
+        raise AssertionError("the model must not be called")
+
+    grid = np.zeros(200_000, np.float32)  # 200000 x 200000 float32: 149 GiB for the result alone
+    with pytest.raises(ValueError, match=r"^x_grid and y_grid too large: .* about 1[4-6][0-9] GiB"):
+        mdn.conditional_density_grid(model, grid, grid)
 
 
 def test_mdn_output_dtype_is_float32():

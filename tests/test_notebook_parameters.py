@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support import nbtools
+from tools import notebooks as nbtools
 
 NOTEBOOKS = nbtools.notebooks()
 

@@ -12,12 +12,13 @@ Serves notebook 04 (entropy and Monte Carlo estimators).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from support import _checks
 
 __all__ = [
     "expectation",
@@ -31,8 +32,33 @@ tfd = tfp.distributions
 
 def check_callable(value, name: str) -> None:
     """Raises `TypeError` naming `name` unless `value` is callable."""
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {value!r}")
+    _checks.callable_(name, value)
+
+
+def check_rows(values, samples: tf.Tensor, name: str) -> tf.Tensor:
+    """`values` (what `name` returned for `samples`) as a tensor with one row per sample.
+
+    A function that averages or sums over the samples itself would otherwise give a
+    meaningless estimate (a scalar's mean is itself, its standard error 0): raise
+    `ValueError` naming the function instead. Shapes known when tracing are checked at once;
+    unknown ones by an assertion in the graph.
+    """
+    values = tf.convert_to_tensor(values)
+    rows, expected = values.shape[:1], samples.shape[:1]
+    if values.shape.rank == 0 or (
+        rows.is_fully_defined() and expected.is_fully_defined() and rows != expected
+    ):
+        raise ValueError(
+            f"{name} must return one value per sample (leading axis of length "
+            f"{expected[0] if expected.is_fully_defined() else 'n'}), got shape {values.shape}"
+        )
+    if values.shape.rank is None or not (rows.is_fully_defined() and expected.is_fully_defined()):
+        tf.debugging.assert_equal(
+            tf.shape(values)[0],
+            tf.shape(samples)[0],
+            message=f"{name} must return one value per sample (leading axis of length n)",
+        )
+    return values
 
 
 def check_distribution(value, name: str) -> None:
@@ -51,12 +77,9 @@ def _check_n(n) -> None:
             raise ValueError(f"n must be a scalar, got shape {n.shape}")
         static = tf.get_static_value(n)
         if static is not None and static < 1:
-            raise ValueError(f"n must be a positive integer, got {static}")
+            raise ValueError(f"n must be an integer >= 1, got {static}")
         return
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n must be a positive integer, got {n!r} ({type(n).__name__})")
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+    _checks.positive_int("n", n)
 
 
 def _check_z(z, dtype) -> tf.Tensor:
@@ -168,7 +191,8 @@ def expectation(
       through); with `return_stderr`, the pair `(estimate, stderr)`.
 
     Raises:
-      ValueError: if both or neither of `n` and `z` are given, or `n` is not positive.
+      ValueError: if both or neither of `n` and `z` are given, `n` is not positive, or `f`
+        does not return one value per sample (e.g. it averages them itself).
       TypeError: if `f` is not callable or `p` is not a distribution.
     """
     check_callable(f, "f")
@@ -176,12 +200,12 @@ def expectation(
     check_samples_args(z, n)
     with tf.name_scope(name):
         samples = get_samples(p, z, n, seed)
-        return sample_mean(f(samples), return_stderr)
+        return sample_mean(check_rows(f(samples), samples, "f"), return_stderr)
 
 
 def _log_weights(log_p, q, z, n, seed):
     samples = get_samples(q, z, n, seed)
-    return samples, log_p(samples) - q.log_prob(samples)
+    return samples, check_rows(log_p(samples), samples, "log_p") - q.log_prob(samples)
 
 
 def expectation_importance_sampler(
@@ -227,7 +251,7 @@ def expectation_importance_sampler(
     check_samples_args(z, n)
     with tf.name_scope(name):
         samples, log_w = _log_weights(log_p, sampling_dist_q, z, n, seed)
-        f_z = f(samples)
+        f_z = check_rows(f(samples), samples, "f")
         log_f_plus = tf.math.log1p(tf.nn.relu(f_z))
         log_f_minus = tf.math.log1p(tf.nn.relu(-f_z))
         estimate = tf.exp(logspace_mean(log_f_plus + log_w)) - tf.exp(
@@ -282,4 +306,4 @@ def expectation_importance_sampler_logspace(
     check_samples_args(z, n)
     with tf.name_scope(name):
         samples, log_w = _log_weights(log_p, sampling_dist_q, z, n, seed)
-        return logspace_mean(log_f(samples) + log_w, return_stderr)
+        return logspace_mean(check_rows(log_f(samples), samples, "log_f") + log_w, return_stderr)

@@ -1,9 +1,13 @@
+"""Tests of tools.notebooks, tools.goldens and the `python -m tools` command line."""
+
 import json
 
 import nbformat
 import pytest
 
-from support import nbtools
+from tools import goldens
+from tools import notebooks as nbtools
+from tools.__main__ import build_parser, main
 
 
 def _notebook(path, parameters="EPOCHS = 10\nTRACE = 'exact'\nSEED = 0\n", golden_output="42"):
@@ -13,7 +17,7 @@ def _notebook(path, parameters="EPOCHS = 10\nTRACE = 'exact'\nSEED = 0\n", golde
     params.metadata["tags"] = ["parameters"]
     notebook.cells.append(params)
     notebook.cells.append(nbformat.v4.new_code_cell("x = 1"))
-    golden = nbformat.v4.new_code_cell(f"{nbtools.GOLDEN_MARK}\nprint(42)")
+    golden = nbformat.v4.new_code_cell(f"{goldens.GOLDEN_MARK}\nprint(42)")
     notebook.cells.append(golden)
     if golden_output is not None:
         notebook.cells[2].outputs = [nbformat.v4.new_output("stream", text="noise\n")]
@@ -60,13 +64,13 @@ def test_overrides_apply_to_declared_parameters_only(tmp_path):
 def test_an_override_no_notebook_declares_stops_the_run(tmp_path):
     path = _notebook(tmp_path / "01_x.ipynb")
     with pytest.raises(SystemExit, match="EPOCHZ"):
-        nbtools._check_overrides([path], [("EPOCHZ", "3")])
+        nbtools.check_overrides([path], [("EPOCHZ", "3")])
 
 
 def test_refresh_goldens_keeps_only_golden_outputs_with_counts(tmp_path):
     source = _notebook(tmp_path / "01_x.ipynb", golden_output=None)
     executed = _notebook(tmp_path / "executed.ipynb", golden_output="42")
-    assert nbtools.refresh_goldens(source, executed) == 1
+    assert goldens.refresh_goldens(source, executed) == 1
     notebook = nbformat.read(source, as_version=4)
     golden = notebook.cells[3]
     assert golden.outputs[0]["text"] == "42\n"
@@ -84,7 +88,7 @@ def test_refresh_goldens_refuses_an_error_output(tmp_path):
     ]
     nbformat.write(notebook, executed)
     with pytest.raises(ValueError, match="error"):
-        nbtools.refresh_goldens(source, executed)
+        goldens.refresh_goldens(source, executed)
 
 
 def test_only_selects_notebooks_by_name(tmp_path):
@@ -93,3 +97,70 @@ def test_only_selects_notebooks_by_name(tmp_path):
     assert [p.name for p in nbtools.notebooks("02", directory=tmp_path)] == ["02_b.ipynb"]
     with pytest.raises(SystemExit, match="matches no notebook"):
         nbtools.notebooks("99", directory=tmp_path)
+
+
+def test_one_parser_reads_literals_and_keeps_other_values_as_their_source():
+    source = "EPOCHS = 20  # passes\nSIZES = [8, 8]\nSTEPS = 2 * 10\nx = 1\n"
+    assert nbtools.read_parameters(source) == {
+        "EPOCHS": 20,
+        "SIZES": [8, 8],
+        "STEPS": "2 * 10",
+        "x": 1,
+    }
+    with pytest.raises(ValueError, match="not valid Python"):
+        nbtools.read_parameters("EPOCHS = (")
+
+
+def test_declared_parameters_are_read_without_running_the_cell(tmp_path):
+    path = _notebook(tmp_path / "01_x.ipynb", parameters="EPOCHS = 10\nSTEPS = open('x')\n")
+    assert nbtools.declared_parameters(path) == {"EPOCHS": 10, "STEPS": "open('x')"}
+
+
+def test_the_suite_notebooks_declare_their_parameters_through_the_same_parser():
+    for path in nbtools.notebooks():
+        assert "SEED" in nbtools.declared_parameters(path)
+
+
+@pytest.mark.parametrize("command", ["run", "prepare", "goldens", "gallery", "report", "list"])
+def test_every_subcommand_takes_the_shared_options(command, tmp_path):
+    args = build_parser().parse_args(
+        [command, "--only", "02", "-p", "EPOCHS", "3", "--out", str(tmp_path)]
+    )
+    assert (args.command, args.only, args.parameter) == (command, "02", [["EPOCHS", "3"]])
+    assert args.out == tmp_path
+
+
+def test_a_missing_or_unknown_subcommand_is_a_usage_error(capsys):
+    for argv in ([], ["build"]):
+        with pytest.raises(SystemExit) as stop:
+            build_parser().parse_args(argv)
+        assert stop.value.code == 2
+    assert "command" in capsys.readouterr().err
+
+
+def test_list_prints_each_notebooks_parameters(capsys):
+    assert main(["list", "--only", "02"]) == 0
+    name, parameters = capsys.readouterr().out.strip().split(" ", 1)
+    assert name == "02_ffjord_moons.ipynb"
+    assert json.loads(parameters)["TRACE"] == "exact"
+
+
+def test_a_misspelt_override_stops_before_any_notebook_runs(tmp_path):
+    with pytest.raises(SystemExit, match="EPOCHZ"):
+        main(["run", "--only", "02", "-p", "EPOCHZ", "1", "--out", str(tmp_path)])
+    assert not (tmp_path / "notebooks").exists()
+
+
+def test_the_gallery_refuses_runs_with_passed_in_parameters(tmp_path):
+    executed = tmp_path / "notebooks" / "02_ffjord_moons.ipynb"
+    executed.parent.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["papermill"] = {"parameters": {"EPOCHS": 2}}
+    nbformat.write(notebook, executed)
+    with pytest.raises(SystemExit, match="default parameters only.*EPOCHS"):
+        main(["gallery", "--only", "02", "--out", str(tmp_path)])
+
+
+def test_the_gallery_needs_a_run_first(tmp_path):
+    with pytest.raises(SystemExit, match="run `tools run`"):
+        main(["gallery", "--only", "02", "--out", str(tmp_path)])

@@ -1,0 +1,433 @@
+"""Tests of `support.checkpoints` through `fit`: resume, integrity, locking, best checkpoint."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from fit_models import Regression, assert_bit_identical, nan_at_step, run, stop_at
+
+from support.checkpoints import CheckpointWarning, best_checkpoint
+from support.training import TrainingDiverged, fit
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_ops():
+    tf.config.experimental.enable_op_determinism()
+
+
+@pytest.mark.parametrize("stop", [1, 3])
+def test_an_interrupted_run_plus_its_resume_is_bit_identical_to_one_run(seed, tmp_path, stop):
+    reference = Regression(seed)
+    expected = run(reference, epochs=5)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(Regression(seed), epochs=5, checkpoint_dir=tmp_path, on_epoch_end=stop_at(stop))
+    resumed_model = Regression(seed)  # a fresh process: new variables, new dataset
+    resumed = run(resumed_model, epochs=5, checkpoint_dir=tmp_path)
+
+    assert resumed.resumed_from == stop
+    assert resumed.loss == expected.loss
+    assert resumed.steps == expected.steps
+    assert_bit_identical(resumed_model.values(), reference.values())
+
+
+def test_a_callback_that_raises_keeps_the_epoch_it_follows(seed, tmp_path):
+    reference = Regression(seed)
+    run(reference, epochs=4)
+    with pytest.raises(RuntimeError, match="stop"):
+        run(
+            Regression(seed),
+            epochs=4,
+            checkpoint_dir=tmp_path,
+            on_epoch_end=stop_at(2, RuntimeError),
+        )
+    resumed = Regression(seed)
+    history = run(resumed, epochs=4, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 2
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_ctrl_c_mid_epoch_finishes_the_step_saves_and_resumes_exactly(seed, tmp_path):
+    reference = Regression(seed)
+    run(reference, epochs=3)
+
+    model = Regression(seed)
+    calls = tf.Variable(0)
+
+    def press_ctrl_c_during_step_12(step):
+        if int(step) == 12:
+            signal.raise_signal(signal.SIGINT)
+        return step
+
+    def loss(x, y):
+        tf.py_function(press_ctrl_c_during_step_12, [calls.assign_add(1)], tf.int32)
+        return model.loss(x, y)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            loss,
+            [model.w, model.b],
+            model.dataset,
+            epochs=3,
+            progress=False,
+            checkpoint_dir=tmp_path,
+        )
+    resumed = Regression(seed)
+    history = run(resumed, epochs=3, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 1  # one full epoch of 8 steps, then 4 steps of the next
+    assert history.steps == 3 * 8
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_finished_run_resumed_trains_no_further(seed, tmp_path):
+    first = Regression(seed)
+    done = run(first, epochs=2, checkpoint_dir=tmp_path)
+    again = Regression(seed)
+    history = run(again, epochs=2, checkpoint_dir=tmp_path, on_epoch_end=stop_at(1, RuntimeError))
+    assert history.loss == done.loss and history.steps == done.steps
+    assert_bit_identical(again.values(), first.values())
+
+
+def test_resume_false_starts_again_from_the_current_values(seed, tmp_path):
+    run(Regression(seed), epochs=2, checkpoint_dir=tmp_path)
+    history = run(Regression(seed), epochs=1, checkpoint_dir=tmp_path, resume=False)
+    assert history.resumed_from is None and history.epochs == 1
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_the_directory(seed, tmp_path):
+    run(Regression(seed), epochs=1, checkpoint_dir=tmp_path)
+    other = Regression(seed)
+    other.w = tf.Variable(tf.zeros(4))
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        run(other, epochs=2, checkpoint_dir=tmp_path)
+
+
+def test_checkpoint_objects_make_the_checkpoint_readable_without_fit(seed, tmp_path):
+    model = Regression(seed)
+    run(model, epochs=2, checkpoint_dir=tmp_path, checkpoint_objects={"model": model})
+    copy = Regression(seed + 1)
+    tf.train.Checkpoint(model=copy).read(tf.train.latest_checkpoint(tmp_path)).expect_partial()
+    assert_bit_identical(copy.values(), model.values())
+
+
+def test_a_dataset_whose_iterator_cannot_be_saved_is_fast_forwarded_on_resume(seed, tmp_path):
+    def with_generator(model):
+        x, y = (
+            np.concatenate(parts) for parts in zip(*model.dataset.as_numpy_iterator(), strict=True)
+        )
+
+        def generate():
+            yield from zip(x, y, strict=True)
+
+        spec = (tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.float32))
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=spec)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(256))
+        model.dataset = dataset.shuffle(256, seed=seed % 2**31).batch(32)
+        return model
+
+    reference = with_generator(Regression(seed, shuffle=False))
+    run(reference, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        model = with_generator(Regression(seed, shuffle=False))
+        run(model, epochs=3, checkpoint_dir=tmp_path, on_epoch_end=stop_at(2))
+    resumed = with_generator(Regression(seed, shuffle=False))
+    run(resumed, epochs=3, checkpoint_dir=tmp_path)
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_dataset_of_unknown_length_resumes_at_the_epoch(seed, tmp_path):
+    def filtered(model):
+        model.dataset = model.dataset.filter(lambda x, y: tf.shape(y)[0] > 0)
+        return model
+
+    reference = filtered(Regression(seed, shuffle=False))
+    run(reference, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            filtered(Regression(seed, shuffle=False)),
+            epochs=3,
+            checkpoint_dir=tmp_path,
+            on_epoch_end=stop_at(1),
+        )
+    resumed = filtered(Regression(seed, shuffle=False))
+    run(resumed, epochs=3, checkpoint_dir=tmp_path)
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_sonnet_optimizer_is_checkpointed_and_resumed_exactly(seed, tmp_path):
+    import sonnet as snt
+
+    reference = Regression(seed)
+    run(reference, epochs=3, optimizer=snt.optimizers.Adam(0.01))
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            Regression(seed),
+            epochs=3,
+            optimizer=snt.optimizers.Adam(0.01),
+            checkpoint_dir=tmp_path,
+            on_epoch_end=stop_at(1),
+        )
+    resumed = Regression(seed)
+    run(resumed, epochs=3, optimizer=snt.optimizers.Adam(0.01), checkpoint_dir=tmp_path)
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_nan_restores_the_last_good_checkpoint_and_says_what_to_try(seed, tmp_path):
+    reference = Regression(seed)
+    run(reference, epochs=2)
+    model = Regression(seed)
+    with pytest.raises(TrainingDiverged) as caught:
+        fit(nan_at_step(model, 21), [model.w, model.b], model.dataset, epochs=4,
+            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+    error = caught.value
+    assert (error.epoch, error.step) == (3, 21)
+    assert error.restored_from == tf.train.latest_checkpoint(tmp_path)
+    for text in ("loss = nan", "lower learning rate", "solver tolerances", "checkpoint"):
+        assert text in str(error)
+    # four steps of epoch 3 had been applied; the variables are back at the end of epoch 2
+    assert_bit_identical(model.values(), reference.values())
+
+
+def test_a_diverged_run_resumes_with_the_new_learning_rate(seed, tmp_path):
+    import tf_keras
+
+    model = Regression(seed)
+    with pytest.raises(TrainingDiverged):
+        fit(nan_at_step(model, 12), [model.w, model.b], model.dataset, epochs=3,
+            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+    optimizer = tf_keras.optimizers.Adam(1e-3)
+    history = run(Regression(seed), epochs=3, checkpoint_dir=tmp_path, optimizer=optimizer)
+    assert history.resumed_from == 1 and history.epochs == 3
+    assert float(optimizer.learning_rate) == pytest.approx(1e-3)
+    assert int(optimizer.iterations) == 3 * 8
+
+
+def checkpoint_files(directory):
+    return sorted(
+        p.name for p in directory.iterdir() if p.name.startswith(("ckpt-", "corrupt-", "diverged-"))
+    )
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage"])
+def test_a_lost_checkpoint_index_is_rebuilt_from_the_files_and_the_run_resumes(
+    seed, tmp_path, damage
+):
+    reference = Regression(seed)
+    run(reference, epochs=3)
+    run(Regression(seed), epochs=2, checkpoint_dir=tmp_path)
+    index = tmp_path / "checkpoint"
+    if damage == "missing":
+        index.unlink()
+    else:
+        index.write_text("" if damage == "empty" else "\x00not a checkpoint state {{")
+    resumed = Regression(seed)
+    with pytest.warns(CheckpointWarning, match="index was .*rebuilt it .*ckpt-1, ckpt-2"):
+        history = run(resumed, epochs=3, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 2
+    assert_bit_identical(resumed.values(), reference.values())
+    assert checkpoint_files(tmp_path) == [
+        "ckpt-2.data-00000-of-00001", "ckpt-2.index", "ckpt-3.data-00000-of-00001", "ckpt-3.index"
+    ]  # fmt: skip
+
+
+def corrupt(directory, number, how):
+    data = directory / f"ckpt-{number}.data-00000-of-00001"
+    content = bytearray(data.read_bytes())
+    if how == "truncated data":
+        data.write_bytes(content[: len(content) // 2])
+    elif how == "flipped bytes":
+        for at in (len(content) // 3, 2 * len(content) // 3):
+            content[at] ^= 0xFF
+        data.write_bytes(content)
+    elif how == "deleted shard":
+        data.unlink()
+    else:  # a damaged index of tensors
+        (directory / f"ckpt-{number}.index").write_bytes(b"")
+
+
+@pytest.mark.parametrize("how", ["truncated data", "flipped bytes", "deleted shard", "bad index"])
+def test_a_corrupt_newest_checkpoint_is_skipped_kept_and_the_previous_one_resumed(
+    seed, tmp_path, how
+):
+    reference = Regression(seed)
+    run(reference, epochs=4)
+    run(Regression(seed), epochs=3, checkpoint_dir=tmp_path)
+    corrupt(tmp_path, 3, how)
+    resumed = Regression(seed)
+    with pytest.warns(CheckpointWarning, match="skipped ckpt-3 .corrupt.*restored .*ckpt-2"):
+        history = run(resumed, epochs=4, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 2
+    assert_bit_identical(resumed.values(), reference.values())
+    assert "corrupt-ckpt-3.index" in checkpoint_files(tmp_path)  # kept for inspection
+
+
+def test_when_no_checkpoint_can_be_read_the_error_names_each_and_nothing_is_renamed(seed, tmp_path):
+    run(Regression(seed), epochs=2, checkpoint_dir=tmp_path)
+    before = checkpoint_files(tmp_path)
+    for number in (1, 2):
+        corrupt(tmp_path, number, "flipped bytes")
+    with pytest.raises(ValueError, match="checkpoint_dir .*ckpt-2: .*Checksum.*ckpt-1: ") as e:
+        run(Regression(seed), epochs=3, checkpoint_dir=tmp_path)
+    assert "resume=False" not in str(e.value)
+    assert checkpoint_files(tmp_path) == before
+
+
+HOLD_LOCK = """
+import fcntl, json, os, socket, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle, fcntl.LOCK_EX)
+handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+handle.flush()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_directory_in_use_by_another_process_is_refused_naming_it(seed, tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "fit.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        model = Regression(seed)
+        with pytest.raises(RuntimeError, match=f"checkpoint_dir .* in use by .*{holder.pid}"):
+            run(model, epochs=1, checkpoint_dir=tmp_path)
+        assert not model.w.numpy().any()  # refused before training
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the holder died without cleaning up: its stale lock does not block the next run
+    assert run(Regression(seed), epochs=1, checkpoint_dir=tmp_path).epochs == 1
+
+
+@pytest.mark.parametrize("stop", [RuntimeError, KeyboardInterrupt])
+def test_the_lock_is_held_while_fit_runs_and_released_however_it_ends(seed, tmp_path, stop):
+    def second_run(epoch, history):
+        with pytest.raises(RuntimeError, match="in use by .*" + str(os.getpid())):
+            run(Regression(seed), epochs=1, checkpoint_dir=tmp_path)
+        raise stop("stop")
+
+    with pytest.raises(stop):
+        run(Regression(seed), epochs=2, checkpoint_dir=tmp_path, on_epoch_end=second_run)
+    assert run(Regression(seed), epochs=2, checkpoint_dir=tmp_path).resumed_from == 1
+
+
+@pytest.mark.parametrize("kind", ["a file", "a read-only directory"])
+def test_a_checkpoint_dir_that_cannot_be_written_fails_before_training(seed, tmp_path, kind):
+    if kind == "a file":
+        directory = tmp_path / "taken"
+        directory.write_text("not a directory")
+    elif os.geteuid() != 0:
+        directory = tmp_path / "read-only"
+        directory.mkdir(mode=0o555)
+    else:
+        directory = "/proc"  # read-only even for root
+    model = Regression(seed)
+    calls = []
+    with pytest.raises(ValueError, match="checkpoint_dir .* not a writable directory"):
+        run(model, epochs=2, checkpoint_dir=directory, on_epoch_end=lambda *a: calls.append(a))
+    assert not calls and not model.w.numpy().any()
+
+
+def test_checkpoints_hold_the_data_position_not_the_data(seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(20_000, 3)).astype("float32")  # 240 kB of training data
+    y = x @ np.array([1.0, -2.0, 0.5], dtype="float32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(20_000, seed=1).batch(5000)
+    model = Regression(seed)
+    fit(model.loss, [model.w, model.b], dataset, epochs=1, progress=False,
+        checkpoint_dir=tmp_path)  # fmt: skip
+    saved = sum(p.stat().st_size for p in tmp_path.glob("ckpt-*"))
+    assert saved < 20_000  # variables, optimizer and run state only
+
+
+def test_an_infinite_learning_rate_never_saves_non_finite_variables(seed, tmp_path):
+    import tf_keras
+
+    good = Regression(seed, batch=256)  # one step per epoch: each update is saved at once
+    run(good, epochs=2, checkpoint_dir=tmp_path)
+    model = Regression(seed, batch=256)
+    with pytest.raises(TrainingDiverged, match="step 3: a variable is not finite") as caught:
+        run(model, epochs=4, checkpoint_dir=tmp_path,
+            optimizer=tf_keras.optimizers.Adam(float("inf")))  # fmt: skip
+    assert caught.value.restored_from == tf.train.latest_checkpoint(tmp_path)
+    assert_bit_identical(model.values(), good.values())  # back at the last good state
+    for path in tf.train.get_checkpoint_state(tmp_path).all_model_checkpoint_paths:
+        for name, _ in tf.train.list_variables(path):
+            if name.startswith("variables/"):
+                assert np.isfinite(tf.train.load_variable(path, name)).all(), (path, name)
+
+
+def blowup_at_step(model, bad_step):
+    """The model's loss, multiplied by a million from step `bad_step` (1-based) on."""
+    calls = tf.Variable(0)
+
+    def loss(x, y):
+        calls.assign_add(1)
+        return model.loss(x, y) * tf.where(calls >= bad_step, 1e6, 1.0)
+
+    return loss
+
+
+def test_a_finite_loss_blow_up_stops_the_run_and_restores_the_last_good_checkpoint(seed, tmp_path):
+    reference = Regression(seed)
+    run(reference, epochs=2)
+    model = Regression(seed)
+    with pytest.raises(TrainingDiverged, match="step 21: the loss blew up") as caught:
+        fit(blowup_at_step(model, 21), [model.w, model.b], model.dataset, epochs=4,
+            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+    assert caught.value.restored_from == tf.train.latest_checkpoint(tmp_path)
+    assert "blowup_factor" in str(caught.value)
+    assert_bit_identical(model.values(), reference.values())
+
+
+def test_a_blow_up_right_after_a_save_sets_that_checkpoint_aside(seed, tmp_path):
+    # the first loss of epoch 3 judges the variables saved at the end of epoch 2
+    reference = Regression(seed)
+    run(reference, epochs=1)
+    model = Regression(seed)
+    with (
+        pytest.warns(CheckpointWarning, match="skipped ckpt-2 .diverged"),
+        pytest.raises(TrainingDiverged, match="blew up") as caught,
+    ):
+        fit(blowup_at_step(model, 17), [model.w, model.b], model.dataset, epochs=4,
+            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+    assert caught.value.restored_from.endswith("ckpt-1")
+    assert_bit_identical(model.values(), reference.values())
+    assert "diverged-ckpt-2.index" in checkpoint_files(tmp_path)
+    assert run(Regression(seed), epochs=2, checkpoint_dir=tmp_path).resumed_from == 1
+
+
+def test_blowup_factor_none_lets_a_blow_up_run_on(seed):
+    model = Regression(seed)
+    history = fit(blowup_at_step(model, 21), [model.w, model.b], model.dataset, epochs=3,
+                  progress=False, blowup_factor=None)  # fmt: skip
+    assert history.epochs == 3
+
+
+def test_the_best_checkpoint_survives_the_rotation_of_the_newest(seed, tmp_path):
+    model = Regression(seed)
+    offset = tf.Variable(0.0)
+
+    def worse_each_epoch(x, y):  # epoch losses rise: epoch 1 is the best
+        return model.loss(x, y) + offset
+
+    def raise_offset(epoch, history):
+        offset.assign(10.0 * epoch)
+        return model.values()
+
+    history = fit(worse_each_epoch, [model.w, model.b], model.dataset, epochs=4, progress=False,
+                  checkpoint_dir=tmp_path, on_epoch_end=raise_offset)  # fmt: skip
+    assert min(history.loss) == history.loss[0]
+    assert checkpoint_files(tmp_path)[0].startswith("ckpt-3")  # epoch 1 rotated out
+    best = Regression(seed + 1)
+    tf.train.Checkpoint(variables=[best.w, best.b]).read(best_checkpoint(tmp_path)).expect_partial()
+    assert_bit_identical(best.values(), history.extra[0])

@@ -1,0 +1,43 @@
+"""Tests of `support.guards`: the blow-up rule and the `TrainingDiverged` message."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from support.guards import BLOWUP_FACTOR, BlowupWatch, TrainingDiverged
+
+
+def feed(watch, losses):
+    return [watch.blew_up(float(loss)) for loss in losses]
+
+
+def test_a_loss_that_jumps_a_hundredfold_above_its_level_is_a_blow_up():
+    watch = BlowupWatch(BLOWUP_FACTOR)
+    assert feed(watch, [3.2, 3.0, 2.9, 2.95]) == [None] * 4
+    found = watch.blew_up(6e7)
+    assert found and "blew up to 6e+07" in found and "blowup_factor = 100" in found
+
+
+def test_mini_batch_noise_a_falling_loss_and_a_zero_crossing_are_not_blow_ups(seed):
+    rng = np.random.default_rng(seed)
+    falling = 50 * np.exp(-np.arange(300) / 30) - 1 + rng.normal(scale=0.3, size=300)
+    assert feed(BlowupWatch(BLOWUP_FACTOR), falling) == [None] * 300
+
+
+def test_the_first_step_is_never_a_blow_up_and_none_switches_the_rule_off():
+    assert BlowupWatch(BLOWUP_FACTOR).blew_up(1e30) is None
+    assert feed(BlowupWatch(None), [1.0, 1e30]) == [None, None]
+
+
+def test_the_rule_follows_its_factor():
+    # level 1, scale max(|1|, range 0) = 1: the bound is 1 + 10 * 1
+    assert feed(BlowupWatch(10.0), [1.0, 1.0, 11.0]) == [None, None, None]
+    assert feed(BlowupWatch(10.0), [1.0, 1.0, 11.1])[-1] is not None
+
+
+def test_the_divergence_message_names_the_step_the_reason_and_the_variables_state():
+    error = TrainingDiverged(2, 9, 6e7, reason="the loss blew up", changed=True)
+    assert "epoch 2, step 9: the loss blew up (loss = 60000000.0)" in str(error)
+    assert "already damaged" in str(error) and "lower learning rate" in str(error)
+    restored = TrainingDiverged(2, 9, float("nan"), ["w:0"], "ckpt-1")
+    assert "non-finite gradient for w:0" in str(restored) and "from the last good" in str(restored)

@@ -1,0 +1,52 @@
+"""Tests of `support.steps`: one training step, as `fit` takes it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from support.steps import Step, make_optimizer, train_step
+
+
+def linear():
+    w = tf.Variable([1.0, 2.0])
+
+    def loss(x):
+        return tf.reduce_mean((x * w) ** 2)
+
+    return w, loss
+
+
+def test_a_step_applies_one_gradient_descent_update_and_returns_the_loss_before_it():
+    import tf_keras
+
+    w, loss = linear()
+    step = Step(loss, [w], tf_keras.optimizers.SGD(0.5))
+    result = train_step(step, (tf.constant([1.0, 1.0]),))
+    assert result.loss == pytest.approx(2.5) and result.problem is None
+    # d/dw mean((x w)^2) = x^2 w, so w - 0.5 * w
+    np.testing.assert_allclose(w.numpy(), [0.5, 1.0])
+
+
+def test_a_non_finite_gradient_is_reported_by_name_and_not_applied():
+    w, loss = linear()
+    step = Step(loss, [w], make_optimizer(0.1))
+    result = train_step(step, (tf.constant([np.inf, 1.0]),))
+    assert result.problem == "the loss is not finite"
+    w2 = tf.Variable([0.0, 1.0], name="w2")
+    step = Step(lambda x: tf.reduce_sum(tf.sqrt(w2) * x), [w2], make_optimizer(0.1))
+    result = train_step(step, (tf.constant([1.0, 1.0]),))
+    assert result.problem == "a gradient is not finite" and result.bad_gradients == ["w2:0"]
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(w2.numpy(), [0.0, 1.0])
+
+
+def test_an_update_that_leaves_a_variable_non_finite_is_reported():
+    import tf_keras
+
+    w, loss = linear()
+    step = Step(loss, [w], tf_keras.optimizers.SGD(float("inf")))
+    assert train_step(step, (tf.constant([1.0, 1.0]),)).problem == (
+        "a variable is not finite after the update"
+    )
