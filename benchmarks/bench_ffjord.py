@@ -150,9 +150,6 @@ def _run_fast(args, train, held_out):
     epochs = (lambda: (next(iterator) for _ in range(per_epoch)) for _ in range(args.fast_epochs))
     result = _train(args, train_step, epochs, flow.state_derivatives, held_out)
     result["final_nll_own_solver"] = flow_eval.held_out_nll(flow, held_out)[0]
-    from support.data.moons import moons_log_prob
-
-    result["true_density_nll"] = float(-moons_log_prob(held_out, noise=NOISE).mean())
     result["config"] = dict(FAST)
     return result
 
@@ -218,52 +215,76 @@ def _train(args, train_step, epochs, fields, held_out):
 
 def _child(args) -> None:
     import support  # noqa: F401  (quiet TensorFlow start-up)
+    from support.data.moons import moons_log_prob
 
     train, held_out = _data(args.seed)
-    runner = {"baseline": _run_baseline, "fast": _run_fast}[args.path]
-    result = runner(args, train, held_out)
+    result = PATHS[args.path](args, train, held_out)
     result["path"] = args.path
+    result["seed"] = args.seed
+    result["true_density_nll"] = float(-moons_log_prob(held_out, noise=NOISE).mean())
+    result["final_gap"] = result["final_nll"] - result["true_density_nll"]
     Path(args.out).write_text(json.dumps(result, indent=1))
 
 
-def _table(results: dict, target: float) -> str:
-    rows = [
-        ("time to first step (s)", "first_step_seconds", "{:.1f}"),
-        ("  ... since process start (s)", "first_step_since_start", "{:.1f}"),
-        ("median step, first 3 epochs (ms)", "median_step_ms_early", "{:.1f}"),
-        ("median step, last 3 epochs (ms)", "median_step_ms_late", "{:.1f}"),
-        ("forward NFE per step, early", "nfe_per_step_early", "{:.0f}"),
-        ("forward NFE per step, late", "nfe_per_step_late", "{:.0f}"),
-        ("epochs run", "epochs", "{}"),
-        ("final held-out NLL (nats)", "final_nll", "{:.4f}"),
-        (f"start to NLL <= {target} (s)", "seconds_to_target", "{:.1f}"),
-        ("  ... 3-epoch mean <= target (s)", "seconds_to_target_3_epoch_mean", "{:.1f}"),
-    ]
-    lines = [f"{'':36s} {'tutorial':>10s} {'fast':>10s}"]
-    for label, key, fmt in rows:
-        cells = []
-        for path in ("baseline", "fast"):
-            value = results[path].get(key)
-            cells.append("-" if value is None else fmt.format(value))
-        lines.append(f"{label:36s} {cells[0]:>10s} {cells[1]:>10s}")
-    return "\n".join(lines)
+def _machine() -> dict:
+    import platform
+
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _report(paths: dict, args) -> dict:
+    import bench_report
+    import numpy as np
+
+    for path in paths.values():
+        path["summary"] = bench_report.summarise(path["runs"])
+    results = {"paths": paths}
+    print(bench_report.table(paths, args.target))
+    if "baseline" in paths and len(paths) > 1:
+        for key, label in (
+            ("seconds_to_target", f"start to NLL <= {args.target}"),
+            ("seconds_to_target_3_epoch_mean", "the same, 3-epoch mean"),
+        ):
+            ratios = results[key.replace("seconds", "speedup")] = bench_report.ratios(paths, key)
+            for name, ratio in ratios.items():
+                if ratio["of_medians"]:
+                    print(
+                        f"speed-up of {bench_report.LABELS[name]}, {label}: "
+                        f"{ratio['of_medians']:.1f}x (per seed {ratio['min']:.1f}x to "
+                        f"{ratio['max']:.1f}x)"
+                    )
+    name = "ffjord-smoke" if args.smoke else "ffjord"
+    if args.only:
+        name = name.replace("ffjord", f"ffjord-{args.only}")
+    floor = float(np.mean([r["true_density_nll"] for p in paths.values() for r in p["runs"]]))
+    results["plot"] = str(
+        bench_report.plot(paths, OUT_DIR / f"{name}.png", target=args.target, floor=floor)
+    )
+    results["json"] = str(OUT_DIR / f"{name}.json")
+    return results
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="a few epochs of each path")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="a few epochs of each path, 1 seed")
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per path (3; smoke: 1)")
     parser.add_argument("--target", type=float, default=0.55, help="held-out NLL to reach")
     parser.add_argument("--baseline-epochs", type=int, default=100)
     parser.add_argument("--fast-epochs", type=int, default=None)
     parser.add_argument("--keep-going", dest="stop_at_target", action="store_false")
-    parser.add_argument("--only", choices=["baseline", "fast"], help="run one path only")
+    parser.add_argument("--only", choices=list(PATHS), help="run one path only")
     parser.add_argument(
         "--fast-config",
         default="{}",
         help="JSON overrides of the notebook's parameters, e.g. '{\"EPOCHS\": 60}'",
     )
-    parser.add_argument("--path", choices=["baseline", "fast"], help=argparse.SUPPRESS)
+    parser.add_argument("--path", choices=list(PATHS), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if str(ROOT) not in sys.path:  # `tools` is developer tooling in the checkout, not installed
@@ -275,9 +296,11 @@ def main(argv=None) -> int:
     FAST.update(json.loads(args.fast_config))
     if args.fast_epochs is None:
         args.fast_epochs = FAST["EPOCHS"]
+    if args.seeds is None:
+        args.seeds = 1 if args.smoke else 3
     if args.smoke:
         args.baseline_epochs, args.fast_epochs = 2, 3
-    for name in ("baseline_epochs", "fast_epochs"):
+    for name in ("baseline_epochs", "fast_epochs", "seeds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if args.path:
@@ -285,39 +308,38 @@ def main(argv=None) -> int:
         return 0
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    results = {}
-    paths = [args.only] if args.only else ["baseline", "fast"]
-    for path in paths:
-        out = OUT_DIR / f"ffjord-{path}-{os.getpid()}.part.json"
-        command = [sys.executable, __file__, "--path", path, "--out", str(out)]
-        command += [f"--seed={args.seed}", f"--target={args.target}"]
-        command += [f"--baseline-epochs={args.baseline_epochs}"]
-        command += [f"--fast-epochs={args.fast_epochs}", f"--fast-config={json.dumps(FAST)}"]
-        if not args.stop_at_target:
-            command.append("--keep-going")
-        print(f"{path}:", flush=True)
-        subprocess.run(command, check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        results[path] = json.loads(out.read_text())
-        out.unlink()
-    if len(results) == 2:
-        base, fast = results["baseline"]["seconds_to_target"], results["fast"]["seconds_to_target"]
-        results["speedup_to_target"] = base / fast if base and fast else None
-        base = results["baseline"]["seconds_to_target_3_epoch_mean"]
-        fast = results["fast"]["seconds_to_target_3_epoch_mean"]
-        results["speedup_to_target_3_epoch_mean"] = base / fast if base and fast else None
-        results["target_nll"] = args.target
-        print(_table(results, args.target))
-        if results["speedup_to_target"]:
-            print(f"speed-up, start to NLL <= {args.target}: {results['speedup_to_target']:.1f}x")
-        if results["speedup_to_target_3_epoch_mean"]:
-            ratio = results["speedup_to_target_3_epoch_mean"]
-            print(f"speed-up, same with the 3-epoch mean: {ratio:.1f}x")
-    name = "ffjord-smoke.json" if args.smoke else "ffjord.json"
-    if args.only:
-        name = name.replace("ffjord", f"ffjord-{args.only}")
-    (OUT_DIR / name).write_text(json.dumps(results, indent=1))
-    print(f"wrote {OUT_DIR / name}")
+    header = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": _machine(),
+        "seeds": list(range(args.seed, args.seed + args.seeds)),
+        "target_nll": args.target,
+        "config": dict(FAST),
+    }
+    names = [args.only] if args.only else [n for n in PATHS if n in DEFAULT_PATHS]
+    paths = {name: {"runs": []} for name in names}
+    # Seed by seed, every path once per seed: a drift of the machine's load touches all alike.
+    for seed in header["seeds"]:
+        for name in names:
+            out = OUT_DIR / f"ffjord-{name}-{os.getpid()}.part.json"
+            command = [sys.executable, __file__, "--path", name, "--out", str(out)]
+            command += [f"--seed={seed}", f"--target={args.target}"]
+            command += [f"--baseline-epochs={args.baseline_epochs}"]
+            command += [f"--fast-epochs={args.fast_epochs}", f"--fast-config={json.dumps(FAST)}"]
+            if not args.stop_at_target:
+                command.append("--keep-going")
+            print(f"{name}, seed {seed}:", flush=True)
+            subprocess.run(command, check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            paths[name]["runs"].append(json.loads(out.read_text()))
+            out.unlink()
+    results = {**header, **_report(paths, args)}
+    Path(results["json"]).write_text(json.dumps(results, indent=1))
+    print(f"wrote {results['json']} and {results['plot']}")
     return 0
+
+
+PATHS = {"baseline": _run_baseline, "fast": _run_fast}
+#: The paths a run without `--only` compares.
+DEFAULT_PATHS = ("baseline", "fast")
 
 
 if __name__ == "__main__":
