@@ -72,7 +72,8 @@ def notebooks(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
     _install(session, "test")
-    session.run("pytest", "tests", *session.posargs)
+    # One worker per core: the notebook-parameter tests wait on kernels, the rest on TensorFlow.
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "tests", *session.posargs)
     session.run("python", "-m", "tools", "prepare")
     session.run(
         "pytest",

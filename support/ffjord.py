@@ -21,14 +21,13 @@ Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support import _checks
 from support.ode import MLPODE
 from support.solvers import FixedStepSolver
 from support.traces import TRACE_ESTIMATORS, check_trace
@@ -63,27 +62,14 @@ def register_solver(name: str, factory: SolverFactory) -> None:
     """Adds (or replaces) a named solver: `factory(atol, rtol)` returns a `Solver`.
 
     Raises:
-      ValueError: if `name` is not a non-empty string.
-      TypeError: if `factory` is not callable.
+      TypeError: if `name` is not a string or `factory` is not callable.
+      ValueError: if `name` is empty.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory must be callable, got {type(factory).__name__}")
-    SOLVERS[name] = factory
-
-
-def _check_tolerance(name: str, value) -> float:
-    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (real and np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name:
+        raise ValueError("name must be a non-empty string, got ''")
+    SOLVERS[name] = _checks.callable_("factory", factory)
 
 
 def make_solver(solver="dormand_prince", *, atol: float = 1e-5, rtol: float = 1e-3):
@@ -93,14 +79,12 @@ def make_solver(solver="dormand_prince", *, atol: float = 1e-5, rtol: float = 1e
       ValueError: for an unknown name or non-positive tolerances.
       TypeError: if `solver` is neither a name nor a `Solver`.
     """
-    atol, rtol = _check_tolerance("atol", atol), _check_tolerance("rtol", rtol)
+    atol, rtol = _checks.positive_float("atol", atol), _checks.positive_float("rtol", rtol)
     if isinstance(solver, tfp.math.ode.Solver):
         return solver
     if not isinstance(solver, str):
         raise TypeError(f"solver must be a name or a tfp.math.ode.Solver, got {solver!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
-    return SOLVERS[solver](atol, rtol)
+    return SOLVERS[_checks.choice("solver", solver, SOLVERS)](atol, rtol)
 
 
 @dataclass(eq=False)
@@ -190,18 +174,8 @@ def stack_ffjord(
     if not all(callable(field_) for field_ in state_derivatives):
         raise TypeError(f"state_derivatives must be callables, got {state_derivatives!r}")
     trace = check_trace(trace)
-    dtype = _check_dtype(dtype)
+    dtype = _checks.floating_dtype("dtype", dtype)
     return _stack(state_derivatives, make_solver(solver, atol=atol, rtol=rtol), trace, dtype)
-
-
-def _check_dtype(dtype) -> tf.DType:
-    try:
-        dtype = tf.as_dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be a float dtype, got {dtype!r}") from None
-    if not dtype.is_floating:
-        raise ValueError(f"dtype must be a float dtype, got {dtype.name}")
-    return dtype
 
 
 def _stack(state_derivatives, solver, trace, dtype) -> tfb.Chain:
@@ -253,14 +227,16 @@ def build_ffjord(
       An `FFJORDFlow`.
 
     Raises:
+      TypeError: for a count, size or width that is not an integer, a tolerance or scale
+        that is not a number, or a solver that is neither a name nor a `Solver`.
       ValueError: for no flows, a non-positive `event_size`, empty hidden sizes, an unknown
         trace or solver name, non-positive tolerances or scale, or a non-float dtype.
     """
-    num_flows = _positive_int("num_flows", num_flows)
-    event_size = _positive_int("event_size", event_size)
+    num_flows = _checks.positive_int("num_flows", num_flows)
+    event_size = _checks.positive_int("event_size", event_size)
     trace = check_trace(trace)
-    base_scale = _check_tolerance("base_scale", base_scale)
-    dtype = _check_dtype(dtype)
+    base_scale = _checks.positive_float("base_scale", base_scale)
+    dtype = _checks.floating_dtype("dtype", dtype)
     solver = make_solver(solver, atol=atol, rtol=rtol)
     state_derivatives = [
         MLPODE(

@@ -15,13 +15,13 @@ traces once per flow and chunk size and keeps memory bounded.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support import _checks
 from support.batching import map_in_chunks
 from support.estimate import Estimate, mean_and_stderr
 from support.ffjord import FFJORDFlow, stack_ffjord
@@ -51,14 +51,6 @@ def _points(name: str, points, flow: FFJORDFlow) -> np.ndarray:
     return array
 
 
-def _check_chunk(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return int(chunk_size)
-
-
 def _map(fn, points: np.ndarray, chunk_size: int) -> np.ndarray:
     """`map_in_chunks`, with fewer points than a chunk padded up to one full chunk too."""
     rows = points.shape[0]
@@ -73,7 +65,7 @@ def log_prob(flow: FFJORDFlow, points, *, trace: str = "exact", chunk_size: int 
     Every compiled call sees `[chunk_size, event_size]`, so the function traces once.
     """
     trace = check_trace(trace)
-    chunk_size = _check_chunk(chunk_size)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
     points = _points("points", points, flow)
     return _map(flow.compiled("log_prob", trace), points, chunk_size)
 
@@ -99,18 +91,15 @@ def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> Estimat
 
 def transform(flow: FFJORDFlow, base_points, *, chunk_size: int = 1024) -> np.ndarray:
     """Maps points of the base space forward through the flow (NumPy `[n, event_size]`)."""
-    chunk_size = _check_chunk(chunk_size)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
     base_points = _points("base_points", base_points, flow)
     return _map(flow.compiled("forward"), base_points, chunk_size)
 
 
 def sample(flow: FFJORDFlow, num_samples: int, *, seed: int = 0, chunk_size: int = 1024):
     """`(base_samples, samples)`: `num_samples` base draws and their images under the flow."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    base = flow.base_distribution.sample(int(num_samples), seed=seed).numpy()
+    num_samples = _checks.positive_int("num_samples", num_samples)
+    base = flow.base_distribution.sample(num_samples, seed=seed).numpy()
     return base, transform(flow, base, chunk_size=chunk_size)
 
 
@@ -131,10 +120,7 @@ def grid_log_prob(
     Raises:
       ValueError: for fewer than 2 points, empty ranges or a flow that is not 2-D.
     """
-    if isinstance(num_points, bool) or not isinstance(num_points, numbers.Integral):
-        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
-    if num_points < 2:
-        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
+    num_points = _checks.integer("num_points", num_points, min=2)
     for name, (low, high) in (("xlim", xlim), ("ylim", ylim)):
         if not low < high:
             raise ValueError(f"{name} must be (low, high) with low < high, got {(low, high)}")
@@ -176,9 +162,7 @@ def snapshot(flow: FFJORDFlow, base_points, grid_lines, *, chunk_size: int = 102
 
 def snapshot_epochs(epochs: int, count: int) -> list[int]:
     """About `count + 1` evenly spaced epochs from 0 (before training) to `epochs`."""
-    for name, value in (("epochs", epochs), ("count", count)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    epochs, count = _checks.positive_int("epochs", epochs), _checks.positive_int("count", count)
     return sorted({int(round(e)) for e in np.linspace(0, epochs, count + 1)})
 
 
@@ -216,8 +200,7 @@ def compare_traces(flow: FFJORDFlow, points, *, repeats: int = 3, chunk_size: in
     """
     import time
 
-    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 2:
-        raise ValueError(f"repeats must be an integer >= 2, got {repeats!r}")
+    repeats = _checks.integer("repeats", repeats, min=2)
     points = _points("points", points, flow)
     result = {}
     for trace in ("exact", "hutchinson"):

@@ -7,9 +7,9 @@ cosine. (`support.training.make_optimizer` is the plain constant-rate Adam `fit`
 
 from __future__ import annotations
 
-import numbers
-
 import tf_keras
+
+from support import _checks
 
 __all__ = ["decaying_adam"]
 
@@ -23,18 +23,14 @@ def decaying_adam(learning_rate: float, decay_steps: int, *, final_fraction: flo
     NLL by about 0.1 nats in the same number of epochs.
 
     Raises:
+      TypeError: for a rate or fraction that is not a number, or a non-integer step count.
       ValueError: for a non-positive rate or step count, or a fraction outside [0, 1].
     """
-    if not (isinstance(learning_rate, numbers.Real) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if isinstance(decay_steps, bool) or not isinstance(decay_steps, numbers.Integral):
-        raise ValueError(f"decay_steps must be a positive integer, got {decay_steps!r}")
-    if decay_steps < 1:
-        raise ValueError(f"decay_steps must be a positive integer, got {decay_steps!r}")
-    if not (isinstance(final_fraction, numbers.Real) and 0 <= final_fraction <= 1):
-        raise ValueError(f"final_fraction must be in [0, 1], got {final_fraction!r}")
+    learning_rate = _checks.positive_float("learning_rate", learning_rate)
+    decay_steps = _checks.positive_int("decay_steps", decay_steps)
+    final_fraction = _checks.probability("final_fraction", final_fraction)
 
     schedule = tf_keras.optimizers.schedules.CosineDecay(
-        float(learning_rate), int(decay_steps), alpha=float(final_fraction)
+        learning_rate, decay_steps, alpha=final_fraction
     )
     return tf_keras.optimizers.Adam(learning_rate=schedule)

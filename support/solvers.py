@@ -33,10 +33,10 @@ the solver "rk4") and `benchmarks/bench_ffjord.py`.
 
 from __future__ import annotations
 
-import numbers
-
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from support import _checks
 
 __all__ = [
     "METHODS",
@@ -97,7 +97,8 @@ class FixedStepSolver(tfp.math.ode.Solver):
       name: name scope of the ops.
 
     Raises:
-      ValueError: if `num_steps` is not a positive integer or `method` is unknown.
+      TypeError: if `num_steps` is not an integer.
+      ValueError: if `num_steps` is not positive or `method` is unknown.
     """
 
     def __init__(
@@ -108,12 +109,8 @@ class FixedStepSolver(tfp.math.ode.Solver):
         unroll: bool = False,
         name: str = "fixed_step",
     ):
-        if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
-            raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-        if num_steps < 1:
-            raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        num_steps = _checks.positive_int("num_steps", num_steps)
+        method = _checks.choice("method", method, METHODS)
         super().__init__(make_adjoint_solver_fn=None, validate_args=False, name=name)
         self._num_steps = int(num_steps)
         self._method = method

@@ -24,6 +24,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support import _checks
+
 __all__ = ["TRACE_ESTIMATORS", "check_trace", "trace_jacobian_exact_unrolled"]
 
 
@@ -86,12 +88,11 @@ def check_trace(trace) -> str:
     """Returns `trace` if it names an estimator in `TRACE_ESTIMATORS`.
 
     Raises:
-      ValueError: naming `trace` and the known names otherwise.
+      ValueError: naming `trace` and the known names otherwise (whatever its type: a trace
+        is chosen by name).
 
     Example:
       >>> check_trace("exact")
       'exact'
     """
-    if not isinstance(trace, str) or trace not in TRACE_ESTIMATORS:
-        raise ValueError(f"trace must be one of {sorted(TRACE_ESTIMATORS)}, got {trace!r}")
-    return trace
+    return _checks.choice("trace", trace, TRACE_ESTIMATORS)

@@ -159,3 +159,33 @@ def test_the_wheel_holds_support_only_and_nbformat_is_not_a_core_dependency():
     assert any(
         r.startswith("nbformat") for r in project["project"]["optional-dependencies"]["notebooks"]
     )
+
+
+def _contributing_layout() -> str:
+    text = (PACKAGE.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    start = text.index("## Layout")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_contributing_layout_table_names_every_module(name):
+    path = MODULES[name].relative_to(PACKAGE)
+    layout = _contributing_layout()
+    if path.parent != Path("."):  # a subpackage: its folder has a row of its own
+        assert f"`support/{path.parent}/`" in layout, f"no row for support/{path.parent}/"
+    elif path.name != "__init__.py":
+        assert f"`{path.name}`" in layout or f"`support/{path.name}`" in layout, path.name
+
+
+def test_contributing_layout_table_names_every_top_level_folder():
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=PACKAGE.parent, capture_output=True, text=True, check=False
+    )
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: the tracked folders are unknown")
+    folders = {line.split("/")[0] for line in listed.stdout.splitlines() if "/" in line}
+    layout = _contributing_layout()
+    missing = sorted(f for f in folders if f"`{f}/" not in layout)
+    assert missing == []

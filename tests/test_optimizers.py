@@ -22,3 +22,7 @@ def test_the_decaying_optimizer_falls_from_the_rate_to_its_final_fraction():
         optimizers.decaying_adam(0.01, 0)
     with pytest.raises(ValueError, match="final_fraction"):
         optimizers.decaying_adam(0.01, 10, final_fraction=1.5)
+    with pytest.raises(TypeError, match="decay_steps"):
+        optimizers.decaying_adam(0.01, 10.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        optimizers.decaying_adam(0.0, 10)

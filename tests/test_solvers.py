@@ -97,9 +97,12 @@ def test_diagnostics_count_one_evaluation_per_stage_and_step():
     assert results.states.shape == (3, 2)
 
 
-@pytest.mark.parametrize("num_steps", [0, -3, 2.5, True, "8"])
-def test_num_steps_must_be_a_positive_integer(num_steps):
-    with pytest.raises(ValueError, match="num_steps"):
+@pytest.mark.parametrize(
+    ("num_steps", "error"),
+    [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError), ("8", TypeError)],
+)
+def test_num_steps_must_be_a_positive_integer(num_steps, error):
+    with pytest.raises(error, match="num_steps"):
         FixedStepSolver(num_steps)
 
 

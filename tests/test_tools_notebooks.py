@@ -4,6 +4,7 @@ import json
 
 import nbformat
 import pytest
+from python_child import run_python
 
 from tools import goldens
 from tools import notebooks as nbtools
@@ -164,3 +165,28 @@ def test_the_gallery_refuses_runs_with_passed_in_parameters(tmp_path):
 def test_the_gallery_needs_a_run_first(tmp_path):
     with pytest.raises(SystemExit, match="run `tools run`"):
         main(["gallery", "--only", "02", "--out", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_report_says_so(tmp_path):
+    import argparse
+
+    from tools.__main__ import _run
+
+    source = tmp_path / "01_claim.ipynb"
+    _notebook(source, parameters="EPOCHS = 10\nSEED = 0\n", golden_output=None)
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell('assert EPOCHS > 20, "claim does not hold"'))
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.write(notebook, source)
+    args = argparse.Namespace(smoke=False, out=tmp_path / "build")
+    assert _run(args, [source], []) == 1
+    page = (tmp_path / "build" / "index.html").read_text()
+    assert "failed: AssertionError: claim does not hold" in page
+    assert _run(args, [source], [("EPOCHS", "30")]) == 0
+
+
+def test_python_dash_m_tools_runs_from_the_checkout():
+    output = run_python("-m", "tools", "list", "--only", "01")
+    assert output.startswith("01_distribution_zoo.ipynb {")
