@@ -139,17 +139,16 @@ def _write_index(directory: str, numbers: list[int]) -> None:
 
 
 def _repair_index(directory: str) -> None:
-    """Rebuilds a missing, unreadable or stale index from the `ckpt-N` files on disk."""
+    """Rebuilds a missing, unreadable or out-of-date index from the `ckpt-N` files on disk."""
     found = _numbers(directory)
     try:
         state = tf.train.get_checkpoint_state(directory)
-        listed = [p for p in state.all_model_checkpoint_paths] if state else []
-        problem = None if state or not found else "missing or empty"
+        listed = [os.path.basename(p) for p in state.all_model_checkpoint_paths] if state else []
+        problem = "out of date" if state else "missing or empty"
     except Exception as error:  # a damaged text proto, an unreadable file, ...
         listed, problem = [], f"unreadable ({type(error).__name__})"
-    if problem is None and all(os.path.exists(p + ".index") for p in listed):
+    if set(listed) == {f"ckpt-{n}" for n in found}:
         return
-    problem = problem or "lists checkpoints that are gone"
     _write_index(directory, found)
     if found:
         warnings.warn(
