@@ -47,7 +47,11 @@ def train_step(step: Step, batch: tuple) -> StepResult:
 
     The update is applied only when the loss and every gradient are finite, so a bad batch
     leaves the variables as they were; after it, every variable must still be finite (an
-    infinite learning rate, say, breaks that).
+    infinite learning rate, say, breaks that). A hand-written loop::
+
+        step = Step(loss_fn, variables, make_optimizer(0.01))
+        for x, y in dataset:
+            result = train_step(step, (x, y))  # the batch as a tuple of loss_fn's arguments
     """
     loss, gradients, finite = step.loss_and_gradients(*batch)
     loss = float(loss)
