@@ -1,5 +1,5 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`, `bench`,
-`lock`.
+"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`,
+`gallery`, `bench`, `lock`, `site`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
@@ -10,8 +10,10 @@ nox -s tests-3.12                     # ... on one of them
 nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
 nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
+nox -s gallery                        # refresh docs/gallery/ from a default run
 nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
+nox -s site                           # the static site of build/notebooks: build/site/index.html
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def ci(session: nox.Session) -> None:
 def notebooks(session: nox.Session) -> None:
     """Executes every notebook with papermill into build/notebooks and writes build/index.html."""
     _install(session, "notebooks")
-    session.run("python", "-m", "support.nbtools", "run", *session.posargs)
+    session.run("python", "-m", "tools", "run", *session.posargs)
     session.log(f"report: {ROOT / 'build' / 'index.html'}")
 
 
@@ -70,8 +72,9 @@ def notebooks(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
     _install(session, "test")
-    session.run("pytest", "tests", *session.posargs)
-    session.run("python", "-m", "support.nbtools", "prepare")
+    # One worker per core: the notebook-parameter tests wait on kernels, the rest on TensorFlow.
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "tests", *session.posargs)
+    session.run("python", "-m", "tools", "prepare")
     session.run(
         "pytest",
         "--nbval-lax",
@@ -90,14 +93,25 @@ def lint(session: nox.Session) -> None:
         "ruff",
         "check",
         "support",
+        "tools",
         "tests",
         "benchmarks",
         "browser_tests",
         "notebooks",
+        "site",
         "noxfile.py",
     )
     session.run(
-        "ruff", "format", "--check", "support", "tests", "benchmarks", "browser_tests", "noxfile.py"
+        "ruff",
+        "format",
+        "--check",
+        "support",
+        "tools",
+        "tests",
+        "benchmarks",
+        "browser_tests",
+        "site",
+        "noxfile.py",
     )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
     session.run("nbstripout", "--keep-count", "--verify", *notebooks)
@@ -107,7 +121,19 @@ def lint(session: nox.Session) -> None:
 def goldens(session: nox.Session) -> None:
     """Re-records the golden cells from a smoke run (after changing a golden cell)."""
     _install(session, "test,lint")
-    session.run("python", "-m", "support.nbtools", "goldens", *session.posargs)
+    session.run("python", "-m", "tools", "goldens", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def gallery(session: nox.Session) -> None:
+    """Runs every notebook with its defaults into build/, then refreshes docs/gallery/.
+
+    The main job writes only under build/; this is the one session that changes tracked
+    files (the README's figures and docs/gallery/manifest.json).
+    """
+    _install(session, "notebooks")
+    session.run("python", "-m", "tools", "run", *session.posargs)
+    session.run("python", "-m", "tools", "gallery", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -120,10 +146,12 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def browser(session: nox.Session) -> None:
     """JupyterLab in headless Chromium: every notebook runs (smoke parameters) with its figures
-    drawn, a screenshot each under build/browser/, and the report shows every figure and number.
+    drawn, a screenshot each under build/browser/, the report shows every figure and number,
+    and the static site reads as it should (tests in browser_tests/test_site.py).
 
     nox -s browser                                # checks a fresh smoke report of its own
     nox -s browser -- --report build/index.html   # checks the main job's report instead
+    nox -s browser -- --site build/site           # checks that site (else one built here)
     """
     import shutil
     import time
@@ -136,12 +164,14 @@ def browser(session: nox.Session) -> None:
             "apt-get", "install", "-y", "chromium", "chromium-driver", external=True, env=env
         )
     _install(session, "browser")
-    session.run("python", "-m", "support.nbtools", "prepare")
+    session.run("python", "-m", "tools", "prepare")
     args = list(session.posargs)
     if not any(arg.startswith("--report") for arg in args):
         suite = "build/browser/suite"
-        session.run("python", "-m", "support.nbtools", "run", "--smoke", "--out", suite)
+        session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
         args += ["--report", f"{suite}/index.html"]
+    if not any(arg.startswith("--site") for arg in args):
+        args += ["--site", _site_for_browser(session, args)]
     try:
         session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
     finally:
@@ -237,10 +267,44 @@ def colab(session: nox.Session) -> None:
     session.run(
         "python",
         "-m",
-        "support.nbtools",
+        "tools",
         "run",
         "--smoke",
         "--out",
         "build/colab",
         *session.posargs,
     )
+
+
+def _site_requirements() -> list[str]:
+    """The `site` extra of pyproject.toml: the site needs neither TensorFlow nor the package."""
+    import tomllib
+
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["optional-dependencies"]["site"]
+
+
+@nox.session(python=PYTHON)
+def site(session: nox.Session) -> None:
+    """The static site of the executed notebooks: build/site/index.html (Sphinx, myst-nb).
+
+    nox -s site                                   # from build/notebooks (nox -s notebooks)
+    nox -s site -- --notebooks build/browser/suite/notebooks --out build/site
+    """
+    _locked(session, *_site_requirements())
+    session.run("python", "-m", "tools.site", *session.posargs)
+
+
+def _site_for_browser(session: nox.Session, args: list[str]) -> str:
+    """Builds the site of the notebooks behind the report that the browser session checks."""
+    report = ""
+    for k, arg in enumerate(args):
+        if arg == "--report" and k + 1 < len(args):
+            report = args[k + 1]
+        elif arg.startswith("--report="):
+            report = arg.split("=", 1)[1]
+    out = ROOT / "build" / "browser" / "site"
+    _locked(session, *_site_requirements())
+    notebooks = str(Path(report).parent / "notebooks")
+    session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
+    return str(out)

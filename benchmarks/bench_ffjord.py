@@ -107,7 +107,7 @@ def _run_fast(args, train, held_out):
     import tensorflow as tf
 
     import support
-    from support import ffjord, solvers
+    from support import ffjord, flow_eval, optimizers
     from support.data import moons_dataset
 
     support.setup(args.seed, deterministic=False)
@@ -121,7 +121,7 @@ def _run_fast(args, train, held_out):
     )
     dataset = moons_dataset(train, FAST["BATCH_SIZE"], seed=args.seed)
     steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
-    optimizer = ffjord.decaying_adam(FAST["LEARNING_RATE"], steps)
+    optimizer = optimizers.decaying_adam(FAST["LEARNING_RATE"], steps)
     variables = list(flow.trainable_variables)
     fixed = getattr(flow.solver, "num_steps", None)
     # Forward evaluations per step are fixed for a fixed-step solver; -1: not counted.
@@ -129,7 +129,7 @@ def _run_fast(args, train, held_out):
 
     # The same step as `support.fit`: loss and gradients compiled (with XLA when the solver
     # allows it), then the optimizer update.
-    @tf.function(jit_compile=solvers.xla_trainable(flow.solver, flow.trace))
+    @tf.function(jit_compile=ffjord.xla_trainable(flow.solver, flow.trace))
     def compute(batch):
         with tf.GradientTape() as tape:
             loss = flow.loss(batch)
@@ -149,7 +149,7 @@ def _run_fast(args, train, held_out):
     per_epoch = int(dataset.cardinality())
     epochs = (lambda: (next(iterator) for _ in range(per_epoch)) for _ in range(args.fast_epochs))
     result = _train(args, train_step, epochs, flow.state_derivatives, held_out)
-    result["final_nll_own_solver"] = ffjord.held_out_nll(flow, held_out)[0]
+    result["final_nll_own_solver"] = flow_eval.held_out_nll(flow, held_out)[0]
     from support.data.moons import moons_log_prob
 
     result["true_density_nll"] = float(-moons_log_prob(held_out, noise=NOISE).mean())
@@ -266,7 +266,9 @@ def main(argv=None) -> int:
     parser.add_argument("--path", choices=["baseline", "fast"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    from support.nbtools import declared_parameters
+    if str(ROOT) not in sys.path:  # `tools` is developer tooling in the checkout, not installed
+        sys.path.insert(0, str(ROOT))
+    from tools.notebooks import declared_parameters
 
     defaults = declared_parameters(NOTEBOOK)
     FAST.update({name: defaults[name] for name in FAST_PARAMETERS})

@@ -91,7 +91,7 @@ def test_notebook_runs_in_jupyterlab_with_every_figure_drawn(
     prepared_notebook, lab, lab_dir, browser, output_dir, request
 ):
     if prepared_notebook is None:
-        pytest.fail("no prepared notebooks: run `python -m support.nbtools prepare` first")
+        pytest.fail("no prepared notebooks: run `python -m tools prepare` first")
     timeout_ms = request.config.getoption("--notebook-timeout") * 1000
     copy = lab_dir / prepared_notebook.name
     shutil.copyfile(prepared_notebook, copy)

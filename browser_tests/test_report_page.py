@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from support import report
+from support.report import format_number
+from tools import report
 
 FIGURES = """() => [...document.querySelectorAll('img[data-figure]')].map((img) => ({
   section: img.closest('section').id, src: img.getAttribute('src'),
@@ -20,7 +21,7 @@ def report_page(request, browser, output_dir):
     """The report, opened from disk, and what its executed notebooks say it should show."""
     page_path = Path(request.config.getoption("--report")).resolve()
     if not page_path.exists():
-        pytest.fail(f"no report at {page_path}: run `python -m support.nbtools run` first")
+        pytest.fail(f"no report at {page_path}: run `python -m tools run` first")
     executed = sorted((page_path.parent / "notebooks").glob("*.ipynb"))
     expected = [report.collect(path) for path in executed]
     page = browser.new_page()
@@ -65,10 +66,10 @@ def test_every_headline_number_is_on_the_page_next_to_its_reference(report_page)
         assert len(cells) == len(info["headlines"]), info["name"]
         for shown, record in zip(cells, info["headlines"], strict=True):
             assert shown[0] == record["name"]
-            assert shown[1].startswith(report.format_number(record["value"]))
+            assert shown[1].startswith(format_number(record["value"]))
             if record.get("stderr") is not None:
-                assert f"± {report.format_number(record['stderr'], 2)}" in shown[1]
-            assert shown[2] == report.format_number(record.get("reference"))
+                assert f"± {format_number(record['stderr'], 2)}" in shown[1]
+            assert shown[2] == format_number(record.get("reference"))
 
 
 def test_every_notebook_links_to_its_executed_copy_and_gives_its_run_time(report_page):

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from support import _checks
+
 __all__ = ["map_in_chunks"]
 
 
@@ -42,13 +44,12 @@ def map_in_chunks(
     points this way).
 
     Raises:
-      ValueError: if `chunk_size` is not a positive integer, `inputs` has no rows, or `fn`
-        does not return one row per input row.
+      TypeError: if `fn` is not callable or `chunk_size` is not an integer.
+      ValueError: if `chunk_size` is not positive, `inputs` has no rows, or `fn` does not
+        return one row per input row.
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    _checks.callable_("fn", fn)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
     array = np.asarray(inputs, dtype=dtype)
     if array.ndim == 0 or array.shape[0] == 0:
         raise ValueError(f"inputs must have at least one row, got shape {array.shape}")

@@ -4,50 +4,33 @@ Used by `notebooks/02_ffjord_moons.ipynb` and `benchmarks/bench_ffjord.py`. `bui
 stacks FFJORD bijectors, each integrating its own `support.ode.MLPODE` vector field, on top of
 a Gaussian base. The ODE solver is chosen by name from `SOLVERS` (extend it with
 `register_solver`) or passed as a `tfp.math.ode.Solver`; the trace of the Jacobian is computed
-exactly or estimated with Hutchinson's trick. `decaying_adam` is the optimiser the notebook
-trains with.
+exactly or estimated with Hutchinson's trick (`support.traces`). `xla_trainable` says whether
+a configuration's training step compiles with XLA (the notebook trains with
+`support.optimizers.decaying_adam`).
 
-Measuring a flow (held-out NLL, log density, forward map, samples, grid density, snapshots,
-exact against Hutchinson) lives in `support.flow_eval`, which imports `FFJORDFlow` from here.
-Its names stay in this module's `__all__`, loaded on first use by the module `__getattr__`,
-so `support.ffjord.held_out_nll` keeps working without a circular import.
+The layers import one way: `ode` -> `traces` -> `solvers` -> `ffjord` -> `flow_eval`.
+Measuring a trained flow (held-out NLL, densities, samples, snapshots, exact against
+Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 
 #### References
 
 [1]: Grathwohl, W., Chen, R. T. Q., Bettencourt, J., Sutskever, I. and Duvenaud, D.
      FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative Models.
      ICLR 2019. https://arxiv.org/abs/1810.01367
-[2]: Hutchinson, M. F. A stochastic estimator of the trace of the influence matrix for
-     Laplacian smoothing splines. Communications in Statistics - Simulation and
-     Computation, 18(3), 1989.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support import _checks
 from support.ode import MLPODE
-from support.solvers import FixedStepSolver, trace_jacobian_exact_unrolled
-
-if TYPE_CHECKING:  # re-exported; loaded on first use by `__getattr__` at the end
-    from support.flow_eval import (
-        compare_traces,
-        grid_log_prob,
-        held_out_nll,
-        log_prob,
-        sample,
-        snapshot,
-        snapshot_callback,
-        snapshot_epochs,
-        transform,
-    )
+from support.solvers import FixedStepSolver
+from support.traces import TRACE_ESTIMATORS, check_trace
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -57,19 +40,10 @@ __all__ = [
     "TRACE_ESTIMATORS",
     "FFJORDFlow",
     "build_ffjord",
-    "compare_traces",
-    "decaying_adam",
-    "grid_log_prob",
-    "held_out_nll",
-    "log_prob",
     "make_solver",
     "register_solver",
-    "sample",
-    "snapshot",
-    "snapshot_callback",
-    "snapshot_epochs",
     "stack_ffjord",
-    "transform",
+    "xla_trainable",
 ]
 
 SolverFactory = Callable[[float, float], tfp.math.ode.Solver]
@@ -83,34 +57,19 @@ SOLVERS: dict[str, SolverFactory] = {
     "bdf": lambda atol, rtol: tfp.math.ode.BDF(atol=atol, rtol=rtol),
 }
 
-#: Trace estimator name -> a `trace_augmentation_fn`. "exact" computes what TFP's
-#: `trace_jacobian_exact` does without its `tf.while_loop`, so XLA can compile training.
-TRACE_ESTIMATORS = {
-    "exact": trace_jacobian_exact_unrolled,
-    "hutchinson": tfb.ffjord.trace_jacobian_hutchinson,
-}
-
 
 def register_solver(name: str, factory: SolverFactory) -> None:
     """Adds (or replaces) a named solver: `factory(atol, rtol)` returns a `Solver`.
 
     Raises:
-      ValueError: if `name` is not a non-empty string.
-      TypeError: if `factory` is not callable.
+      TypeError: if `name` is not a string or `factory` is not callable.
+      ValueError: if `name` is empty.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory must be callable, got {type(factory).__name__}")
-    SOLVERS[name] = factory
-
-
-def _check_tolerance(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name:
+        raise ValueError("name must be a non-empty string, got ''")
+    SOLVERS[name] = _checks.callable_("factory", factory)
 
 
 def make_solver(solver="dormand_prince", *, atol: float = 1e-5, rtol: float = 1e-3):
@@ -120,20 +79,12 @@ def make_solver(solver="dormand_prince", *, atol: float = 1e-5, rtol: float = 1e
       ValueError: for an unknown name or non-positive tolerances.
       TypeError: if `solver` is neither a name nor a `Solver`.
     """
-    atol, rtol = _check_tolerance("atol", atol), _check_tolerance("rtol", rtol)
+    atol, rtol = _checks.positive_float("atol", atol), _checks.positive_float("rtol", rtol)
     if isinstance(solver, tfp.math.ode.Solver):
         return solver
     if not isinstance(solver, str):
         raise TypeError(f"solver must be a name or a tfp.math.ode.Solver, got {solver!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
-    return SOLVERS[solver](atol, rtol)
-
-
-def _check_trace(trace) -> str:
-    if trace not in TRACE_ESTIMATORS:
-        raise ValueError(f"trace must be one of {sorted(TRACE_ESTIMATORS)}, got {trace!r}")
-    return trace
+    return SOLVERS[_checks.choice("solver", solver, SOLVERS)](atol, rtol)
 
 
 @dataclass(eq=False)
@@ -165,7 +116,7 @@ class FFJORDFlow:
 
     def with_trace(self, trace: str) -> tfd.TransformedDistribution:
         """The same flow (shared variables) with another trace estimator."""
-        trace = _check_trace(trace)
+        trace = check_trace(trace)
         if trace == self.trace:
             return self.distribution
         if ("distribution", trace) not in self._cache:
@@ -220,22 +171,11 @@ def stack_ffjord(
     state_derivatives = list(state_derivatives)
     if not state_derivatives:
         raise ValueError("state_derivatives must hold at least one callable")
-    for field_ in state_derivatives:
-        if not callable(field_):
-            raise TypeError(f"state_derivatives must be callables, got {field_!r}")
-    trace = _check_trace(trace)
-    dtype = _check_dtype(dtype)
+    if not all(callable(field_) for field_ in state_derivatives):
+        raise TypeError(f"state_derivatives must be callables, got {state_derivatives!r}")
+    trace = check_trace(trace)
+    dtype = _checks.floating_dtype("dtype", dtype)
     return _stack(state_derivatives, make_solver(solver, atol=atol, rtol=rtol), trace, dtype)
-
-
-def _check_dtype(dtype) -> tf.DType:
-    try:
-        dtype = tf.as_dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be a float dtype, got {dtype!r}") from None
-    if not dtype.is_floating:
-        raise ValueError(f"dtype must be a float dtype, got {dtype.name}")
-    return dtype
 
 
 def _stack(state_derivatives, solver, trace, dtype) -> tfb.Chain:
@@ -287,16 +227,16 @@ def build_ffjord(
       An `FFJORDFlow`.
 
     Raises:
-      ValueError: for no flows, empty hidden sizes, an unknown trace or solver name,
-        non-positive tolerances or scale, or a non-float dtype.
+      TypeError: for a count, size or width that is not an integer, a tolerance or scale
+        that is not a number, or a solver that is neither a name nor a `Solver`.
+      ValueError: for no flows, a non-positive `event_size`, empty hidden sizes, an unknown
+        trace or solver name, non-positive tolerances or scale, or a non-float dtype.
     """
-    if isinstance(num_flows, bool) or not isinstance(num_flows, numbers.Integral):
-        raise ValueError(f"num_flows must be a positive integer, got {num_flows!r}")
-    if num_flows < 1:
-        raise ValueError(f"num_flows must be a positive integer, got {num_flows!r}")
-    trace = _check_trace(trace)
-    base_scale = _check_tolerance("base_scale", base_scale)
-    dtype = _check_dtype(dtype)
+    num_flows = _checks.positive_int("num_flows", num_flows)
+    event_size = _checks.positive_int("event_size", event_size)
+    trace = check_trace(trace)
+    base_scale = _checks.positive_float("base_scale", base_scale)
+    dtype = _checks.floating_dtype("dtype", dtype)
     solver = make_solver(solver, atol=atol, rtol=rtol)
     state_derivatives = [
         MLPODE(
@@ -315,51 +255,21 @@ def build_ffjord(
     # Build the variables now so `trainable_variables` is complete before the first step.
     for field_ in state_derivatives:
         field_(tf.constant(0.0, dtype), tf.zeros([1, event_size], dtype))
-    distribution = tfd.TransformedDistribution(
-        base, _stack(state_derivatives, solver, trace, dtype)
-    )
+    bijector = _stack(state_derivatives, solver, trace, dtype)
+    distribution = tfd.TransformedDistribution(base, bijector)
     return FFJORDFlow(distribution, base, state_derivatives, solver, trace)
 
 
-def decaying_adam(learning_rate: float, decay_steps: int, *, final_fraction: float = 0.05):
-    """`tf_keras` Adam whose learning rate follows a cosine from `learning_rate` down to
-    `final_fraction * learning_rate` over `decay_steps` steps (then stays there).
+def xla_trainable(solver, trace: str) -> bool:
+    """Whether a FFJORD training step with this solver and trace name compiles with XLA.
 
-    A flow trained with a constant 1e-2 keeps jittering around the optimum; letting the rate
-    fall in the second half of training settles it and, for the moons, lowers the held-out
-    NLL by about 0.1 nats in the same number of epochs.
+    True for a `FixedStepSolver` with the exact trace. The adaptive solvers' adjoint and
+    Hutchinson's `vectorized_map` inside a differentiated loop both need shapes XLA cannot
+    fix at compile time.
 
-    Raises:
-      ValueError: for a non-positive rate or step count, or a fraction outside [0, 1].
+    Example:
+      >>> rk4 = make_solver("rk4")
+      >>> xla_trainable(rk4, "exact"), xla_trainable(rk4, "hutchinson")
+      (True, False)
     """
-    if not (isinstance(learning_rate, numbers.Real) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if isinstance(decay_steps, bool) or not isinstance(decay_steps, numbers.Integral):
-        raise ValueError(f"decay_steps must be a positive integer, got {decay_steps!r}")
-    if decay_steps < 1:
-        raise ValueError(f"decay_steps must be a positive integer, got {decay_steps!r}")
-    if not (isinstance(final_fraction, numbers.Real) and 0 <= final_fraction <= 1):
-        raise ValueError(f"final_fraction must be in [0, 1], got {final_fraction!r}")
-    import tf_keras
-
-    schedule = tf_keras.optimizers.schedules.CosineDecay(
-        float(learning_rate), int(decay_steps), alpha=float(final_fraction)
-    )
-    return tf_keras.optimizers.Adam(learning_rate=schedule)
-
-
-#: The rest of `__all__`: the evaluation helpers of `support.flow_eval`, re-exported.
-_EVALUATION = frozenset(__all__) - set(globals())
-
-
-def __getattr__(name: str):
-    """Loads `support.flow_eval`'s helpers on first use: it imports `FFJORDFlow` from here."""
-    if name in _EVALUATION:
-        from support import flow_eval
-
-        return getattr(flow_eval, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _EVALUATION)
+    return isinstance(solver, FixedStepSolver) and check_trace(trace) == "exact"

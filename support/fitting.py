@@ -3,7 +3,9 @@
 `fit_maximum_likelihood` trains any distribution's variables on samples with
 `support.training.fit`; `example_targets` gives a known target for each `support.zoo`
 builder; `initial_locs_from` starts mixture means at k-means centres; `match_components`
-undoes mixture relabelling; `describe` and `effective_parameters` show what a model holds.
+undoes mixture relabelling; `describe` and `effective_parameters` show what a model holds;
+`held_out_nll` scores a model on fresh samples (an `Estimate` with its standard error) and
+`mean_nll` is the plain average.
 
 Serves notebook 01 (distribution zoo).
 """
@@ -14,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support import _checks
+from support.estimate import Estimate, mean_and_stderr
 from support.training import History, fit
-from support.zoo import _positive_int
 
 tfd = tfp.distributions
 
@@ -24,9 +27,11 @@ __all__ = [
     "effective_parameters",
     "example_targets",
     "fit_maximum_likelihood",
+    "held_out_nll",
     "initial_locs_from",
     "match_components",
     "mean_nll",
+    "samples_bytes",
 ]
 
 
@@ -48,17 +53,17 @@ def fit_maximum_likelihood(
       ValueError: for samples that are not `[n, event_size]` finite values, or non-positive
         sizes, before any training.
     """
-    samples = np.asarray(samples)
+    samples = _checks.finite_array("samples", samples)
     event_size = distribution.event_shape[-1]
-    if samples.ndim != 2 or (event_size is not None and samples.shape[1] != event_size):
-        raise ValueError(
-            f"samples must have shape [n, {event_size}] to match the distribution's event "
-            f"shape, got {samples.shape}"
-        )
-    if not np.all(np.isfinite(samples)):
-        raise ValueError("samples must be finite (found NaN or inf)")
-    batch_size = _positive_int("batch_size", batch_size)
-    epochs = _positive_int("epochs", epochs)
+    _checks.shape(
+        "samples",
+        samples,
+        (None, event_size),
+        what=f"[n, {event_size}] (the distribution's event shape)",
+    )
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    epochs = _checks.positive_int("epochs", epochs)
+    seed = _checks.seed("seed", seed)
     if batch_size > samples.shape[0]:
         raise ValueError(
             f"batch_size ({batch_size}) must not exceed the {samples.shape[0]} samples"
@@ -99,18 +104,16 @@ def initial_locs_from(samples, num_components: int, *, seed: int = 0, first=None
     """
     from sklearn.cluster import KMeans
 
-    samples = np.asarray(samples, dtype=float)
-    num_components = _positive_int("num_components", num_components)
+    samples = _checks.finite_array("samples", samples)
+    num_components = _checks.positive_int("num_components", num_components)
+    seed = _checks.seed("seed", seed)
     if samples.ndim != 2 or samples.shape[0] < num_components:
         raise ValueError(
             f"samples must be [n, event_size] with n >= num_components, got {samples.shape}"
         )
-    if not np.all(np.isfinite(samples)):
-        raise ValueError("samples must be finite (found NaN or inf)")
     if first is not None:
-        first = np.asarray(first, dtype=float)
-        if first.shape != samples.shape[1:]:
-            raise ValueError(f"first must have shape {samples.shape[1:]}, got {first.shape}")
+        first = _checks.finite_array("first", first)
+        _checks.shape("first", first, samples.shape[1:])
     kmeans = KMeans(n_clusters=num_components, n_init=4, random_state=seed).fit(samples)
     centres = kmeans.cluster_centers_
     if first is not None:
@@ -181,8 +184,9 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
     `mixture_full_covariance_first_fixed` has N(0, I) as its first component, which that
     model holds fixed, so it can match it exactly.
     """
-    event_size = _positive_int("event_size", event_size)
-    num_components = _positive_int("num_components", num_components, minimum=2)
+    event_size = _checks.positive_int("event_size", event_size)
+    num_components = _checks.integer("num_components", num_components, min=2)
+    seed = _checks.seed("seed", seed)
     rng = np.random.default_rng(seed)
     loc = rng.normal(size=event_size).astype(np.float32)
     scales = rng.uniform(0.3, 2.0, size=event_size).astype(np.float32)
@@ -222,6 +226,24 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
     }
 
 
+def samples_bytes(num_samples: int, event_size: int) -> int:
+    """Bytes notebook 01 holds at once for `num_samples` training and as many held-out
+    points of dimension `event_size`: float32 draws, their float64 copies for checking and
+    k-means, and the `tf.data` pipeline's copy (about 48 bytes a value)."""
+    return 48 * num_samples * event_size
+
+
 def mean_nll(distribution, samples) -> float:
     """Mean negative log-likelihood of `samples` under `distribution`, in nats."""
     return float(-tf.reduce_mean(distribution.log_prob(samples)).numpy())
+
+
+def held_out_nll(distribution, points) -> Estimate:
+    """Mean negative log-likelihood of held-out `points`, with its standard error (nats).
+
+    Raises:
+      ValueError: for fewer than two points.
+    """
+    if np.ndim(points) == 0 or np.shape(points)[0] < 2:
+        raise ValueError(f"points must hold at least two points, got shape {np.shape(points)}")
+    return mean_and_stderr(-distribution.log_prob(points).numpy())

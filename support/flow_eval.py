@@ -1,10 +1,12 @@
 """Measuring a trained FFJORD flow: densities, the forward map, samples and snapshots.
 
-Used by `notebooks/02_ffjord_moons.ipynb` (through the re-exports in `support.ffjord`) and
-`benchmarks/bench_ffjord.py`. Whatever trace estimator a `support.ffjord.FFJORDFlow` was
-trained with, `held_out_nll`, `grid_log_prob` and the plots evaluate it with the exact trace:
-a Hutchinson `log_prob` is a noisy estimate and does not integrate to one. `compare_traces`
-puts the two estimators side by side on the same points.
+Used by `notebooks/02_ffjord_moons.ipynb` and `benchmarks/bench_ffjord.py`; the top layer of
+the FFJORD modules (`ode` -> `traces` -> `solvers` -> `ffjord` -> `flow_eval`). Whatever
+trace estimator a `support.ffjord.FFJORDFlow` was trained with, `held_out_nll`,
+`grid_log_prob` and the plots evaluate it with the exact trace: a Hutchinson `log_prob` is a
+noisy estimate and does not integrate to one. `compare_traces` puts the two estimators side
+by side on the same points, and `compare_with_adaptive` the flow's own solver against a
+tight adaptive one.
 
 Every helper runs the flow's cached `tf.function` (`FFJORDFlow.compiled`) over fixed-size
 chunks (`support.batching.map_in_chunks`, with a short input padded up to one chunk), so it
@@ -13,16 +15,21 @@ traces once per flow and chunk size and keeps memory bounded.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
 
+from support import _checks
 from support.batching import map_in_chunks
-from support.ffjord import FFJORDFlow, _check_trace
+from support.estimate import Estimate, mean_and_stderr
+from support.ffjord import FFJORDFlow, stack_ffjord
+from support.traces import check_trace
 
 __all__ = [
     "compare_traces",
+    "compare_with_adaptive",
     "grid_log_prob",
     "held_out_nll",
     "log_prob",
@@ -44,14 +51,6 @@ def _points(name: str, points, flow: FFJORDFlow) -> np.ndarray:
     return array
 
 
-def _check_chunk(chunk_size) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    return int(chunk_size)
-
-
 def _map(fn, points: np.ndarray, chunk_size: int) -> np.ndarray:
     """`map_in_chunks`, with fewer points than a chunk padded up to one full chunk too."""
     rows = points.shape[0]
@@ -65,42 +64,42 @@ def log_prob(flow: FFJORDFlow, points, *, trace: str = "exact", chunk_size: int 
 
     Every compiled call sees `[chunk_size, event_size]`, so the function traces once.
     """
-    trace = _check_trace(trace)
-    chunk_size = _check_chunk(chunk_size)
+    trace = check_trace(trace)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
     points = _points("points", points, flow)
     return _map(flow.compiled("log_prob", trace), points, chunk_size)
 
 
-def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> tuple[float, float]:
+def held_out_nll(flow: FFJORDFlow, points, *, chunk_size: int = 1024) -> Estimate:
     """Average negative log-likelihood of held-out `points`, with the exact trace.
 
     Args:
       flow: the trained flow (trained with either trace estimator).
-      points: `[n, event_size]` fresh points the flow never saw.
+      points: `[n, event_size]` fresh points the flow never saw, n >= 2.
       chunk_size: points per compiled call.
 
     Returns:
-      `(nll, standard_error)` in nats; the standard error is over the points.
+      An `Estimate(mean, stderr)` in nats; the standard error is over the points.
+
+    Raises:
+      ValueError: for points of the wrong shape, with NaN, or fewer than two.
     """
-    values = -log_prob(flow, points, chunk_size=chunk_size).astype(np.float64)
-    stderr = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else float("nan")
-    return float(values.mean()), float(stderr)
+    if np.shape(points)[:1] == (1,):
+        raise ValueError("points must hold at least two points for a standard error, got 1")
+    return mean_and_stderr(-log_prob(flow, points, chunk_size=chunk_size))
 
 
 def transform(flow: FFJORDFlow, base_points, *, chunk_size: int = 1024) -> np.ndarray:
     """Maps points of the base space forward through the flow (NumPy `[n, event_size]`)."""
-    chunk_size = _check_chunk(chunk_size)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
     base_points = _points("base_points", base_points, flow)
     return _map(flow.compiled("forward"), base_points, chunk_size)
 
 
 def sample(flow: FFJORDFlow, num_samples: int, *, seed: int = 0, chunk_size: int = 1024):
     """`(base_samples, samples)`: `num_samples` base draws and their images under the flow."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    base = flow.base_distribution.sample(int(num_samples), seed=seed).numpy()
+    num_samples = _checks.positive_int("num_samples", num_samples)
+    base = flow.base_distribution.sample(num_samples, seed=seed).numpy()
     return base, transform(flow, base, chunk_size=chunk_size)
 
 
@@ -121,10 +120,7 @@ def grid_log_prob(
     Raises:
       ValueError: for fewer than 2 points, empty ranges or a flow that is not 2-D.
     """
-    if isinstance(num_points, bool) or not isinstance(num_points, numbers.Integral):
-        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
-    if num_points < 2:
-        raise ValueError(f"num_points must be an integer >= 2, got {num_points!r}")
+    num_points = _checks.integer("num_points", num_points, min=2)
     for name, (low, high) in (("xlim", xlim), ("ylim", ylim)):
         if not low < high:
             raise ValueError(f"{name} must be (low, high) with low < high, got {(low, high)}")
@@ -166,9 +162,7 @@ def snapshot(flow: FFJORDFlow, base_points, grid_lines, *, chunk_size: int = 102
 
 def snapshot_epochs(epochs: int, count: int) -> list[int]:
     """About `count + 1` evenly spaced epochs from 0 (before training) to `epochs`."""
-    for name, value in (("epochs", epochs), ("count", count)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    epochs, count = _checks.positive_int("epochs", epochs), _checks.positive_int("count", count)
     return sorted({int(round(e)) for e in np.linspace(0, epochs, count + 1)})
 
 
@@ -206,8 +200,7 @@ def compare_traces(flow: FFJORDFlow, points, *, repeats: int = 3, chunk_size: in
     """
     import time
 
-    if isinstance(repeats, bool) or not isinstance(repeats, numbers.Integral) or repeats < 2:
-        raise ValueError(f"repeats must be an integer >= 2, got {repeats!r}")
+    repeats = _checks.integer("repeats", repeats, min=2)
     points = _points("points", points, flow)
     result = {}
     for trace in ("exact", "hutchinson"):
@@ -224,3 +217,42 @@ def compare_traces(flow: FFJORDFlow, points, *, repeats: int = 3, chunk_size: in
         result[f"{trace}_nll"] = float(values.mean())
     result["hutchinson_point_sd"] = float(np.sqrt(values.var(axis=0, ddof=1).mean()))
     return result
+
+
+def compare_with_adaptive(flow: FFJORDFlow, points, *, rtol: float = 1e-5, atol: float = 1e-5):
+    """Scores a flow with its own solver and with DormandPrince at tight tolerances.
+
+    Both use the exact trace and the same fields, so the difference is the error of the
+    flow's own (e.g. fixed-step) integration on these points: a check that the model the
+    fast path trained is the continuous-time model it claims to be.
+
+    Args:
+      flow: a `support.ffjord.FFJORDFlow`.
+      points: `[n, event_size]` points (a few hundred are plenty).
+      rtol: relative tolerance of the adaptive solve, positive.
+      atol: absolute tolerance of the adaptive solve, positive.
+
+    Returns:
+      A dict with `own_nll` and `adaptive_nll` (mean negative log density in nats) and
+      `max_abs_difference` (largest per-point log-density difference).
+
+    Raises:
+      ValueError: for bad points or non-positive tolerances.
+    """
+    points = _points("points", points, flow)
+    chain = stack_ffjord(
+        flow.state_derivatives,
+        solver="dormand_prince",
+        rtol=rtol,
+        atol=atol,
+        trace="exact",
+        dtype=flow.dtype,
+    )
+    own = log_prob(flow, points)
+    adaptive = tfp.distributions.TransformedDistribution(flow.base_distribution, chain)
+    values = tf.function(adaptive.log_prob)(tf.constant(points)).numpy()
+    return {
+        "own_nll": float(-own.mean()),
+        "adaptive_nll": float(-values.mean()),
+        "max_abs_difference": float(np.abs(own - values).max()),
+    }

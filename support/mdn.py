@@ -21,19 +21,18 @@ University, 1994.
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import re
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
 
+from support import _checks
 from support.batching import map_in_chunks
-from support.data.cardioid import NLLEstimate
+from support.estimate import Estimate, mean_and_stderr
+from support.mixtures import MixtureParams, mixture_params
 
 tfd = tfp.distributions
 tfpl = tfp.layers
@@ -42,34 +41,14 @@ __all__ = [
     "MixtureParams",
     "build_mdn",
     "conditional_density_grid",
+    "density_grid_bytes",
     "describe_error",
-    "heldout_nll",
+    "held_out_nll",
     "make_dataset",
     "mdn_loss",
     "mixture_params",
     "params_size",
 ]
-
-
-class MixtureParams(NamedTuple):
-    """Mixture parameters for each input.
-
-    Attributes:
-      weights: mixture weights, shape `batch + (K,)`; they sum to 1 over the last axis.
-      means: component means, `batch + (K,)` for one-dimensional events, else
-        `batch + (K, D)`.
-      stddevs: component standard deviations, the shape of `means`.
-    """
-
-    weights: np.ndarray
-    means: np.ndarray
-    stddevs: np.ndarray
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def params_size(num_components: int, event_size: int = 1) -> int:
@@ -78,8 +57,8 @@ def params_size(num_components: int, event_size: int = 1) -> int:
     Returns a Python `int` (TFP's `MixtureNormal.params_size` returns `np.int32`, which
     Keras 3's `Dense` rejects).
     """
-    num_components = _positive_int("num_components", num_components)
-    event_size = _positive_int("event_size", event_size)
+    num_components = _checks.positive_int("num_components", num_components)
+    event_size = _checks.positive_int("event_size", event_size)
     return num_components * (1 + 2 * event_size)
 
 
@@ -133,16 +112,11 @@ def build_mdn(
       ValueError / TypeError: for a non-positive size, bad `hidden_units`, an unknown
         activation or a negative or non-finite `scale_floor`.
     """
-    num_components = _positive_int("num_components", num_components)
-    input_size = _positive_int("input_size", input_size)
-    event_size = _positive_int("event_size", event_size)
-    if isinstance(hidden_units, numbers.Integral) or not isinstance(hidden_units, Sequence):
-        raise TypeError(f"hidden_units must be a list of positive integers, got {hidden_units!r}")
-    hidden_units = [_positive_int("hidden_units entries", h) for h in hidden_units]
-    if isinstance(scale_floor, bool) or not isinstance(scale_floor, numbers.Real):
-        raise TypeError(f"scale_floor must be a real number, got {type(scale_floor).__name__}")
-    if not (math.isfinite(scale_floor) and scale_floor >= 0):
-        raise ValueError(f"scale_floor must be a finite number >= 0, got {scale_floor!r}")
+    num_components = _checks.positive_int("num_components", num_components)
+    input_size = _checks.positive_int("input_size", input_size)
+    event_size = _checks.positive_int("event_size", event_size)
+    hidden_units = _checks.integer_list("hidden_units", hidden_units, min=1)
+    scale_floor = _checks.real("scale_floor", scale_floor, min=0)
     try:
         activation_fn = tf_keras.activations.get(activation)
     except (ValueError, TypeError):
@@ -166,78 +140,27 @@ def build_mdn(
     return tf_keras.Sequential(layers, name="mdn")
 
 
-def _unwrap(distribution):
-    # tfp.layers returns a `_TensorCoercible` wrapper around the real distribution.
-    while hasattr(distribution, "tensor_distribution"):
-        distribution = distribution.tensor_distribution
-    return distribution
-
-
-_ALLOWED = "Normal, Independent(Normal) or MultivariateNormalDiag"
-
-
-def _is(distribution, cls) -> bool:
-    # TFP builds `_MixtureSameFamily` / `_Independent` (the non-CompositeTensor bases of the
-    # public classes) when a parameter is not a tensor, e.g. inside `tfp.layers`.
-    names = {cls.__name__, "_" + cls.__name__}
-    return any(
-        c.__name__ in names and c.__module__ == cls.__module__ for c in type(distribution).__mro__
-    )
-
-
-def mixture_params(distribution) -> MixtureParams:
-    """Weights, means and standard deviations of a mixture of normals, per batch member.
-
-    Works on what an MDN returns when called (`model(x)`), and on any `MixtureSameFamily`
-    whose components are `Normal`, `Independent(Normal)` or `MultivariateNormalDiag`.
-
-    Args:
-      distribution: the mixture.
-
-    Returns:
-      A `MixtureParams` of NumPy arrays. Weights have shape `batch + (K,)`. Means and
-      standard deviations have shape `batch + (K,)` when each event is a scalar or a
-      length-1 vector, else `batch + (K,) + event_shape`.
-
-    Raises:
-      TypeError: naming `distribution` if it is not such a mixture.
-    """
-    mixture = _unwrap(distribution)
-    if not _is(mixture, tfd.MixtureSameFamily):
-        raise TypeError(
-            f"distribution must be a tfd.MixtureSameFamily of {_ALLOWED} components, got "
-            f"{type(mixture).__name__}"
-        )
-    components = _unwrap(mixture.components_distribution)
-    base = _unwrap(components.distribution) if _is(components, tfd.Independent) else None
-    if not (
-        isinstance(components, tfd.Normal | tfd.MultivariateNormalDiag)
-        or isinstance(base, tfd.Normal)
-    ):
-        kind = type(components).__name__
-        if base is not None:
-            kind += f"({type(base).__name__})"
-        raise TypeError(
-            f"distribution must be a MixtureSameFamily of {_ALLOWED} components, got {kind} "
-            "components"
-        )
-    weights = mixture.mixture_distribution.probs_parameter().numpy()
-    means = components.mean().numpy()
-    stddevs = components.stddev().numpy()
-    if tuple(components.event_shape) == (1,):
-        means, stddevs = means[..., 0], stddevs[..., 0]
-    return MixtureParams(weights=weights, means=means, stddevs=stddevs)
-
-
 def _as_column(name: str, value) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float32)
+    array = _checks.finite_array(name, value, dtype=np.float32)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2 or array.shape[0] == 0:
         raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must hold only finite values (found NaN or inf)")
     return array
+
+
+def _check_feature_counts(model, x: np.ndarray, y: np.ndarray) -> None:
+    """ValueError naming `x` or `y` if its columns do not match the model's input or event."""
+    inputs = getattr(model, "input_shape", None)
+    if isinstance(inputs, tuple) and inputs and inputs[-1] is not None and x.shape[1] != inputs[-1]:
+        raise ValueError(
+            f"x must have {inputs[-1]} feature column(s), the model's input_size, got {x.shape[1]}"
+        )
+    event = model(x[:1]).event_shape  # one row: cheap, and the event size as built
+    if event.rank and event[-1] is not None and y.shape[1] != event[-1]:
+        raise ValueError(
+            f"y must have {event[-1]} column(s), the model's event_size, got {y.shape[1]}"
+        )
 
 
 def make_dataset(x, y, *, batch_size: int = 100, seed: int = 0) -> tf.data.Dataset:
@@ -247,7 +170,8 @@ def make_dataset(x, y, *, batch_size: int = 100, seed: int = 0) -> tf.data.Datas
       ValueError: if `x` and `y` differ in length, hold NaN, or `batch_size` is not a
         positive integer.
     """
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    seed = _checks.seed("seed", seed)
     x, y = _as_column("x", x), _as_column("y", y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}")
@@ -271,19 +195,37 @@ def mdn_loss(model) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     return loss
 
 
-def heldout_nll(model, x, y) -> NLLEstimate:
+def held_out_nll(model, x, y) -> Estimate:
     """Mean of -log p(y | x) under the model over held-out points, with its standard error.
 
+    Returns:
+      An `Estimate(mean, stderr)` in nats (`support.estimate`).
+
     Raises:
-      ValueError: if `x` and `y` differ in length, hold NaN or hold fewer than two points.
+      ValueError: if `x` and `y` differ in length, hold NaN, hold fewer than two points, or
+        `x` has not the model's number of input features.
     """
     x, y = _as_column("x", x), _as_column("y", y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}")
+    _check_feature_counts(model, x, y)
     if x.shape[0] < 2:
         raise ValueError(f"x and y must hold at least two points, got {x.shape[0]}")
     nll = -model(x).log_prob(y).numpy().astype(np.float64)
-    return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
+    return mean_and_stderr(nll)
+
+
+def density_grid_bytes(
+    num_x: int, num_y: int | None = None, *, chunk_size: int = 256, components: int = 5
+) -> int:
+    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32);
+    `num_y` defaults to `num_x` (a square grid).
+
+    The result, plus one chunk's `chunk_size x num_y x components` intermediate tensors
+    (about eight of them alive at once in a mixture's `log_prob`).
+    """
+    num_y = num_x if num_y is None else num_y
+    return 4 * (num_x * num_y + 8 * min(chunk_size, num_x) * num_y * components)
 
 
 def conditional_density_grid(model, x_grid, y_grid, *, chunk_size: int = 256) -> np.ndarray:
@@ -303,11 +245,17 @@ def conditional_density_grid(model, x_grid, y_grid, *, chunk_size: int = 256) ->
     """
     grids = []
     for name, grid in (("x_grid", x_grid), ("y_grid", y_grid)):
-        grid = np.asarray(grid, dtype=np.float32)
-        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
-            raise ValueError(f"{name} must be a non-empty 1-D array of finite values")
+        grid = _checks.finite_array(name, grid, dtype=np.float32)
+        if grid.ndim != 1 or grid.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D array, got shape {grid.shape}")
         grids.append(grid)
     x_grid, y_grid = grids
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
+    _checks.fits_in_memory(
+        "x_grid and y_grid",
+        density_grid_bytes(x_grid.size, y_grid.size, chunk_size=chunk_size),
+        what=f"the {y_grid.size} x {x_grid.size} density grid",
+    )
     ys = tf.constant(y_grid[:, None, None])  # (Ny, 1, 1) against batch (chunk,), event (1,)
 
     def density(x_chunk):

@@ -13,11 +13,12 @@ state, so the vector field may change along the flow.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Sequence
 
 import sonnet as snt
 import tensorflow as tf
+
+from support import _checks
 
 __all__ = ["ACTIVATIONS", "MLPODE"]
 
@@ -29,12 +30,6 @@ ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
     "elu": tf.nn.elu,
     "swish": tf.nn.silu,
 }
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class MLPODE(snt.Module):
@@ -75,21 +70,10 @@ class MLPODE(snt.Module):
           TypeError: if `activation` is neither a string nor a callable.
         """
         super().__init__(name=name)
-        if isinstance(hidden_sizes, str | bytes) or not isinstance(hidden_sizes, Sequence):
-            raise ValueError(f"hidden_sizes must be a sequence of integers, got {hidden_sizes!r}")
-        if len(hidden_sizes) == 0:
-            raise ValueError("hidden_sizes must hold at least one layer width, got an empty one")
-        self.hidden_sizes = tuple(
-            _positive_int(f"hidden_sizes[{i}]", size) for i, size in enumerate(hidden_sizes)
-        )
-        self.output_size = _positive_int("output_size", output_size)
+        self.hidden_sizes = _checks.integer_list("hidden_sizes", hidden_sizes, min=1, min_length=1)
+        self.output_size = _checks.positive_int("output_size", output_size)
         if isinstance(activation, str):
-            if activation not in ACTIVATIONS:
-                raise ValueError(
-                    f"activation must be one of {sorted(ACTIVATIONS)} or a callable, "
-                    f"got {activation!r}"
-                )
-            activation = ACTIVATIONS[activation]
+            activation = ACTIVATIONS[_checks.choice("activation", activation, ACTIVATIONS)]
         elif not callable(activation):
             raise TypeError(f"activation must be a name or a callable, got {activation!r}")
         self.activation = activation

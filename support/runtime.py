@@ -24,6 +24,8 @@ import warnings
 
 import numpy as np
 
+from support import _checks
+
 __all__ = ["in_colab", "import_tensorflow_quietly", "setup", "versions", "print_versions"]
 
 # C++ start-up notices that TensorFlow writes straight to file descriptor 2 (so Jupyter
@@ -108,11 +110,10 @@ def setup(seed: int = 0, *, deterministic: bool = True, quiet: bool = True) -> i
       The seed, so a notebook can write `SEED = setup(SEED)`.
 
     Raises:
-      ValueError: if `seed` is not a non-negative integer.
+      TypeError: if `seed` is not an integer.
+      ValueError: if `seed` is negative.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = _checks.seed("seed", seed)
     tf = import_tensorflow_quietly()
 
     if quiet:

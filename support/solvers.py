@@ -9,16 +9,17 @@ compile the adjoint ("XLA compilation requires a fixed tensor list size").
 `FixedStepSolver` takes a fixed number of explicit Runge-Kutta steps instead (classic RK4 by
 default) in a `tf.while_loop` with a fixed trip count (or unrolled in Python). Every step has
 the same cost, the whole training step compiles with XLA (`jit_compile=True`, together with
-`trace_jacobian_exact_unrolled`), and gradients come from backpropagating through the steps
-("discretise, then optimise"), so they are the exact gradients of the computed solution.
+`support.traces.trace_jacobian_exact_unrolled`), and gradients come from backpropagating
+through the steps ("discretise, then optimise"), so they are the exact gradients of the
+computed solution.
 It implements the `tfp.math.ode.Solver` interface, so `tfb.FFJORD` takes its `solve` method
 as `ode_solve_fn`. Whether a step count is accurate enough is checked, not assumed:
 `tests/test_solvers.py` compares it with DormandPrince at tight tolerances, and both
-`benchmarks/bench_ffjord.py` and the notebook (`compare_with_adaptive`) score the trained
-model with an adaptive solver too.
+`benchmarks/bench_ffjord.py` and the notebook (`support.flow_eval.compare_with_adaptive`)
+score the trained model with an adaptive solver too.
 
-Serves `notebooks/02_ffjord_moons.ipynb` (through `support.ffjord`) and
-`benchmarks/bench_ffjord.py`.
+Serves `notebooks/02_ffjord_moons.ipynb` (through `support.ffjord`, which registers it as
+the solver "rk4") and `benchmarks/bench_ffjord.py`.
 
 #### References
 
@@ -32,18 +33,15 @@ Serves `notebooks/02_ffjord_moons.ipynb` (through `support.ffjord`) and
 
 from __future__ import annotations
 
-import numbers
-
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from support import _checks
 
 __all__ = [
     "METHODS",
     "FixedStepDiagnostics",
     "FixedStepSolver",
-    "compare_with_adaptive",
-    "trace_jacobian_exact_unrolled",
-    "xla_trainable",
 ]
 
 # Butcher tableaux of explicit Runge-Kutta methods: (a, b, c) with stage i evaluated at
@@ -99,7 +97,8 @@ class FixedStepSolver(tfp.math.ode.Solver):
       name: name scope of the ops.
 
     Raises:
-      ValueError: if `num_steps` is not a positive integer or `method` is unknown.
+      TypeError: if `num_steps` is not an integer.
+      ValueError: if `num_steps` is not positive or `method` is unknown.
     """
 
     def __init__(
@@ -110,12 +109,8 @@ class FixedStepSolver(tfp.math.ode.Solver):
         unroll: bool = False,
         name: str = "fixed_step",
     ):
-        if isinstance(num_steps, bool) or not isinstance(num_steps, numbers.Integral):
-            raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-        if num_steps < 1:
-            raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        num_steps = _checks.positive_int("num_steps", num_steps)
+        method = _checks.choice("method", method, METHODS)
         super().__init__(make_adjoint_solver_fn=None, validate_args=False, name=name)
         self._num_steps = int(num_steps)
         self._method = method
@@ -266,95 +261,3 @@ def _rk_step(field, time, state, step, tableau):
         state,
         *slopes,
     )
-
-
-def trace_jacobian_exact_unrolled(ode_fn, state_shape, dtype):
-    """Exact Jacobian trace for `tfb.FFJORD`, one gradient per state dimension, unrolled.
-
-    A drop-in `trace_augmentation_fn` with the same output as `tfb.ffjord.trace_jacobian_exact`
-    (the per-dimension diagonal of `d ode_fn / d state`, which FFJORD sums), but without a
-    `tf.while_loop` over dimensions, so a training step built on it can be compiled with
-    XLA and differentiated twice. Needs a static last dimension (2 for the moons); it costs
-    one vector-Jacobian product per dimension, fine for low-dimensional flows.
-
-    Args:
-      ode_fn: `callable(time, state, **kwargs)`, the state time derivative.
-      state_shape: shape of the state (unused beyond FFJORD's calling convention).
-      dtype: dtype of the state (unused).
-
-    Returns:
-      `callable(time, (state, log_det_jacobian), **kwargs)` returning
-      `(state_time_derivative, diagonal_of_jacobian)`, both shaped like `state`.
-    """
-    del state_shape, dtype
-
-    def augmented_ode_fn(time, state_and_log_det, **kwargs):
-        state, _ = state_and_log_det
-        size = state.shape[-1]
-        if size is None:
-            raise ValueError("trace_jacobian_exact_unrolled needs a static last dimension")
-        with tf.GradientTape(persistent=True, watch_accessed_variables=False) as tape:
-            tape.watch(state)
-            derivative = ode_fn(time, state, **kwargs)
-            components = [derivative[..., i] for i in range(size)]
-        zero = tf.UnconnectedGradients.ZERO  # a field that ignores the state has trace 0
-        diagonal = [
-            tape.gradient(components[i], state, unconnected_gradients=zero)[..., i]
-            for i in range(size)
-        ]
-        del tape
-        return derivative, tf.stack(diagonal, axis=-1)
-
-    return augmented_ode_fn
-
-
-def xla_trainable(solver, trace: str) -> bool:
-    """Whether a FFJORD training step with this solver and trace name compiles with XLA.
-
-    True for a `FixedStepSolver` with the exact trace. The adaptive solvers' adjoint and
-    Hutchinson's `vectorized_map` inside a differentiated loop both need shapes XLA cannot
-    fix at compile time.
-    """
-    return isinstance(solver, FixedStepSolver) and trace == "exact"
-
-
-def compare_with_adaptive(flow, points, *, rtol: float = 1e-5, atol: float = 1e-5) -> dict:
-    """Scores a flow with its own solver and with DormandPrince at tight tolerances.
-
-    Both use the exact trace and the same fields, so the difference is the error of the
-    flow's own (e.g. fixed-step) integration on these points: a check that the model the
-    fast path trained is the continuous-time model it claims to be.
-
-    Args:
-      flow: a `support.ffjord.FFJORDFlow`.
-      points: `[n, event_size]` points (a few hundred are plenty).
-      rtol: relative tolerance of the adaptive solve, positive.
-      atol: absolute tolerance of the adaptive solve, positive.
-
-    Returns:
-      A dict with `own_nll` and `adaptive_nll` (mean negative log density in nats) and
-      `max_abs_difference` (largest per-point log-density difference).
-
-    Raises:
-      ValueError: for bad points or non-positive tolerances.
-    """
-    import numpy as np
-
-    from support import ffjord
-
-    own = ffjord.log_prob(flow, points)  # validates the points
-    chain = ffjord.stack_ffjord(
-        flow.state_derivatives,
-        solver="dormand_prince",
-        rtol=rtol,
-        atol=atol,
-        trace="exact",
-        dtype=flow.dtype,
-    )
-    adaptive = tfp.distributions.TransformedDistribution(flow.base_distribution, chain)
-    values = tf.function(adaptive.log_prob)(tf.constant(np.asarray(points, own.dtype))).numpy()
-    return {
-        "own_nll": float(-own.mean()),
-        "adaptive_nll": float(-values.mean()),
-        "max_abs_difference": float(np.abs(own - values).max()),
-    }

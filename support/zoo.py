@@ -10,12 +10,11 @@ Serves notebook 01 (distribution zoo).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support import _checks
 from support.bijectors import PadEye, fill_scale_tril, num_tril_entries
 
 tfb = tfp.bijectors
@@ -35,50 +34,39 @@ __all__ = [
 # ---------------------------------------------------------------------------- validation
 
 
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _positive_real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive, finite number, got {value!r}")
-    return float(value)
-
-
-def _dtype(dtype) -> tf.DType:
-    dtype = tf.as_dtype(dtype)
-    if not dtype.is_floating:
-        raise ValueError(f"dtype must be a floating dtype, got {dtype.name}")
-    return dtype
-
-
 def _mixture_arguments(
-    event_size, num_components, initial_scale, logit_decay, dtype, *, min_components: int
+    event_size,
+    num_components,
+    initial_scale,
+    logit_decay,
+    dtype,
+    *,
+    min_components: int,
+    full_covariance: bool = False,
 ):
-    """The mixture builders' shared arguments, checked (ValueError naming the argument)."""
-    return (
-        _positive_int("event_size", event_size),
-        _positive_int("num_components", num_components, minimum=min_components),
-        _positive_real("initial_scale", initial_scale),
-        _positive_real("logit_decay", logit_decay),
-        _dtype(dtype),
+    """The mixture builders' shared arguments, checked, and their size against memory."""
+    event_size = _checks.positive_int("event_size", event_size)
+    num_components = _checks.integer("num_components", num_components, min=min_components)
+    initial_scale = _checks.positive_float("initial_scale", initial_scale)
+    logit_decay = _checks.positive_float("logit_decay", logit_decay)
+    dtype = _checks.floating_dtype("dtype", dtype)
+    per_component = event_size * (event_size + 1) if full_covariance else event_size + 1
+    # each variable is held twice while it is built (its initial value and the variable)
+    _checks.fits_in_memory(
+        "event_size and num_components",
+        2 * dtype.size * num_components * per_component,
+        what=f"{num_components} components of dimension {event_size}",
     )
+    return event_size, num_components, initial_scale, logit_decay, dtype
 
 
 def _initial_loc(initial_loc, num_components: int, event_size: int, dtype):
     """`initial_loc` as a `[num_components, event_size]` tensor, or None if not given."""
     if initial_loc is None:
         return None
-    loc = np.asarray(initial_loc, dtype=dtype.as_numpy_dtype)
-    if loc.shape != (num_components, event_size) or not np.all(np.isfinite(loc)):
-        raise ValueError(
-            f"initial_loc must be finite with shape [{num_components}, {event_size}] "
-            f"(num_components, event_size), got shape {loc.shape}"
-        )
+    loc = _checks.finite_array("initial_loc", initial_loc, dtype=dtype.as_numpy_dtype)
+    what = f"[{num_components}, {event_size}] (num_components, event_size)"
+    _checks.shape("initial_loc", loc, (num_components, event_size), what=what)
     return tf.constant(loc)
 
 
@@ -101,9 +89,9 @@ def mvn_scaled_identity(event_size: int = 4, *, initial_scale: float = 1.0, dtyp
     Trainable variables: `loc` `[event_size]` (starts at 0) and `scale` `[1]` (stored as its
     log through `tfb.Exp`, so it stays positive).
     """
-    event_size = _positive_int("event_size", event_size)
-    initial_scale = _positive_real("initial_scale", initial_scale)
-    dtype = _dtype(dtype)
+    event_size = _checks.positive_int("event_size", event_size)
+    initial_scale = _checks.positive_float("initial_scale", initial_scale)
+    dtype = _checks.floating_dtype("dtype", dtype)
     return tfd.Independent(
         tfd.Normal(
             loc=tf.Variable(tf.zeros([event_size], dtype), name="loc"),
@@ -118,9 +106,9 @@ def mvn_scaled_identity(event_size: int = 4, *, initial_scale: float = 1.0, dtyp
 
 def mvn_diag(event_size: int = 4, *, initial_scale: float = 1.0, dtype=tf.float32):
     """A Gaussian with a learnable mean and a learnable scale per dimension (Softplus)."""
-    event_size = _positive_int("event_size", event_size)
-    initial_scale = _positive_real("initial_scale", initial_scale)
-    dtype = _dtype(dtype)
+    event_size = _checks.positive_int("event_size", event_size)
+    initial_scale = _checks.positive_float("initial_scale", initial_scale)
+    dtype = _checks.floating_dtype("dtype", dtype)
     return tfd.Independent(
         tfd.Normal(
             loc=tf.Variable(tf.zeros([event_size], dtype), name="loc"),
@@ -168,6 +156,7 @@ def mixture_spherical(
     event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
         event_size, num_components, initial_scale, logit_decay, dtype, min_components=1
     )
+    seed = _checks.seed("seed", seed)
     loc = _initial_loc(initial_loc, num_components, event_size, dtype)
     if loc is None:
         loc = tf.random.stateless_normal([num_components, event_size], seed=[seed, 0], dtype=dtype)
@@ -201,6 +190,7 @@ def mixture_spherical_first_weight_fixed(
     event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
         event_size, num_components, initial_scale, logit_decay, dtype, min_components=2
     )
+    seed = _checks.seed("seed", seed)
     loc = _initial_loc(initial_loc, num_components, event_size, dtype)
     if loc is None:
         loc = tfp.random.rademacher([num_components, event_size], seed=[seed, 1], dtype=dtype)
@@ -235,7 +225,13 @@ def mixture_full_covariance(
     `d(d+1)/2` unconstrained lower-triangular entries of each component.
     """
     event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
-        event_size, num_components, initial_scale, logit_decay, dtype, min_components=1
+        event_size,
+        num_components,
+        initial_scale,
+        logit_decay,
+        dtype,
+        min_components=1,
+        full_covariance=True,
     )
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
@@ -270,7 +266,13 @@ def mixture_full_covariance_first_fixed(
     `[num_components, event_size]`; its first row is ignored (component 0 sits at 0).
     """
     event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
-        event_size, num_components, initial_scale, logit_decay, dtype, min_components=2
+        event_size,
+        num_components,
+        initial_scale,
+        logit_decay,
+        dtype,
+        min_components=2,
+        full_covariance=True,
     )
     tril = fill_scale_tril(dtype)
     return tfd.MixtureSameFamily(

@@ -15,6 +15,7 @@ from support.data.cardioid import (
     cardioid_conditional_nll,
     cardioid_log_marginal,
 )
+from support.estimate import Estimate, mean_and_stderr
 
 Y_GRID = np.linspace(-5.0, 1.5, 2601)  # the curve's y range is [-4, 0.5]; noise sd 0.1
 
@@ -36,8 +37,8 @@ def test_cardioid_moments_match_the_generating_process(seed):
     # E[x] = E[r sin t] = 0 and E[y] = E[2 (1 - cos t) cos t] = -2 E[cos^2 t] = -1.
     x, y = cardioid(20000, seed=seed, dtype=np.float64)
     for sample, expected in ((x, 0.0), (y, -1.0)):
-        stderr = sample.std(ddof=1) / math.sqrt(sample.size)
-        assert abs(sample.mean() - expected) < 4 * stderr
+        mean, stderr = mean_and_stderr(sample)
+        assert abs(mean - expected) < 4 * stderr
 
 
 @pytest.mark.parametrize("x0", [-2.5, -1.0, 0.0, 0.3, 1.7, 2.5])
@@ -85,15 +86,16 @@ def test_true_density_scores_better_than_a_wrong_noise_level(seed):
     true = -cardioid_conditional_log_density(x, y)
     for noise in (0.07, 0.14):
         gap = -cardioid_conditional_log_density(x, y, noise=noise) - true
-        assert gap.mean() > 4 * gap.std(ddof=1) / math.sqrt(gap.size)
+        estimate = mean_and_stderr(gap)
+        assert estimate.mean > 4 * estimate.stderr
 
 
 def test_conditional_nll_is_the_mean_negative_log_density_with_its_stderr():
     x, y = cardioid(400, seed=5, dtype=np.float64)
     estimate = cardioid_conditional_nll(x, y)
     nll = -cardioid_conditional_log_density(x, y)
-    assert estimate.mean == pytest.approx(nll.mean())
-    assert estimate.stderr == pytest.approx(nll.std(ddof=1) / math.sqrt(nll.size))
+    assert isinstance(estimate, Estimate)
+    assert estimate == mean_and_stderr(nll)
 
 
 @pytest.mark.slow
@@ -114,8 +116,9 @@ def test_scalar_inputs_give_scalar_outputs():
     ("kwargs", "error", "name"),
     [
         ({"n": 0, "seed": 0}, ValueError, "n must"),
-        ({"n": 2.5, "seed": 0}, ValueError, "n must"),
+        ({"n": 2.5, "seed": 0}, TypeError, "n must"),
         ({"n": 10, "seed": -1}, ValueError, "seed must"),
+        ({"n": 10, "seed": "a"}, TypeError, "seed must"),
         ({"n": 10, "seed": 0, "noise": 0.0}, ValueError, "noise must"),
         ({"n": 10, "seed": 0, "noise": "0.1"}, TypeError, "noise must"),
     ],
@@ -134,3 +137,13 @@ def test_density_rejects_nan_and_shapes_that_do_not_broadcast():
         cardioid_conditional_log_density(0.0, 0.0, num_points=0)
     with pytest.raises(ValueError, match="x and y must have the same shape"):
         cardioid_conditional_nll(np.zeros(3), np.zeros(4))
+
+
+def test_the_grid_memory_estimate_grows_with_the_square_of_the_grid_size():
+    from support.data import cardioid_grid_bytes
+
+    for grid_size in (60, 200, 200_000):
+        # at least the broadcast x and y, the log joint and the result, float64
+        assert cardioid_grid_bytes(grid_size) >= 4 * 8 * grid_size**2
+    growth = cardioid_grid_bytes(2000) - cardioid_grid_bytes(1000)
+    assert cardioid_grid_bytes(4000) - cardioid_grid_bytes(2000) == 4 * growth  # quadratic

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from fit_models import Regression, assert_bit_identical, nan_at_step, run, stop_at
+from python_child import start_python
 
 from support.checkpoints import CheckpointWarning, best_checkpoint
 from support.training import TrainingDiverged, fit
@@ -292,11 +291,7 @@ time.sleep(60)
 
 
 def test_a_directory_in_use_by_another_process_is_refused_naming_it(seed, tmp_path):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "fit.lock")],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = start_python("-c", HOLD_LOCK, tmp_path / "fit.lock")
     try:
         assert holder.stdout.readline().strip() == "locked"
         model = Regression(seed)

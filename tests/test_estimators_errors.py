@@ -35,7 +35,7 @@ def test_every_estimator_needs_exactly_one_of_n_and_z(call, kwargs):
 @pytest.mark.parametrize("call", SAMPLED_CALLS.values(), ids=SAMPLED_CALLS.keys())
 @pytest.mark.parametrize("n", [0, -3, tf.constant(0)])
 def test_non_positive_n_is_refused(call, n):
-    with pytest.raises(ValueError, match="n must be a positive integer"):
+    with pytest.raises(ValueError, match="^n must be an integer >= 1"):
         call(n=n)
 
 
@@ -43,6 +43,40 @@ def test_non_positive_n_is_refused(call, n):
 def test_non_integer_n_is_refused(n):
     with pytest.raises(TypeError, match="n must be"):
         est.expectation(tf.square, Q, n=n)
+
+
+def _mean_over_samples(z):
+    return tf.reduce_mean(tf.square(z))
+
+
+def _first_three_rows(z):
+    return z[:3]
+
+
+@pytest.mark.parametrize("f", [_mean_over_samples, _first_three_rows])
+@pytest.mark.parametrize("kwargs", [{"n": 10}, {"z": tf.zeros([10])}], ids=["n", "z"])
+def test_f_returning_other_than_one_row_per_sample_is_named(f, kwargs):
+    with pytest.raises(ValueError, match=r"^f must return one value per sample.*10"):
+        est.expectation(f, Q, seed=1, **kwargs)
+
+
+def test_importance_samplers_name_f_log_f_and_log_p_with_the_wrong_rows():
+    with pytest.raises(ValueError, match="^f must return one value per sample"):
+        est.expectation_importance_sampler(_mean_over_samples, Q.log_prob, Q, n=10, seed=1)
+    with pytest.raises(ValueError, match="^log_p must return one value per sample"):
+        est.expectation_importance_sampler(tf.square, _mean_over_samples, Q, n=10, seed=1)
+    with pytest.raises(ValueError, match="^log_f must return one value per sample"):
+        est.expectation_importance_sampler_logspace(_first_three_rows, Q.log_prob, Q, n=10, seed=1)
+
+
+def test_wrong_rows_are_caught_inside_a_function_with_an_unknown_sample_count():
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def estimate(z):
+        return est.expectation(_first_three_rows, Q, z=z)
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="f must return one value per"):
+        estimate(tf.zeros([10]))
+    assert float(estimate(tf.zeros([3]))) == 0.0
 
 
 def test_nan_samples_are_refused():
@@ -155,12 +189,13 @@ def test_renyi_alpha_refuses_integer_alpha_min_tensor():
         (lambda: est.surrogate_loss([1.0]), TypeError, "loss is not a Tensor"),
         (lambda: est.surrogate_loss([tf.zeros([])]), ValueError, "dimensionality 1 or greater"),
         (lambda: est.surrogate_loss([tf.zeros([3])], ["node"]), TypeError, "StochasticNode"),
-        (lambda: est.get_mean_baseline(1.0), ValueError, "ema_decay must be in"),
+        (lambda: est.get_mean_baseline(1.0), ValueError, "ema_decay must be a number >= 0 and < 1"),
+        (lambda: est.get_mean_baseline("0.9"), TypeError, "ema_decay must be a real number"),
         (lambda: est.gradient_samples(lambda s: tf.zeros([2]), []), ValueError, "variables"),
         (
             lambda: est.gradient_samples(lambda s: tf.zeros([2]), [tf.Variable(1.0)], repeats=0),
             ValueError,
-            "repeats must be a positive integer",
+            "repeats must be an integer >= 1",
         ),
     ],
 )
@@ -181,9 +216,33 @@ def test_surrogate_loss_and_helpers_refuse_bad_input(call, error, message):
         (lambda: est.NormalNormalModel(0, 0, 1, [0.0]), "prior_scale must be positive"),
         (lambda: est.entropy_by_quadrature(Q.log_prob, 1.0, -1.0), "low must be below high"),
         (lambda: est.error_versus_n(lambda n, s: (0, 1), [100, 10], 0.0), "increasing"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [], 0.0), "^ns must hold at least 1"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [0, 10], 0.0), "^ns must hold integers"),
+        (lambda: est.entropy_by_quadrature(Q.log_prob, -1.0, 1.0, num=2), "^num must be"),
         (lambda: est.mvn_entropy(np.ones(3)), "covariance must be a square matrix"),
     ],
 )
 def test_closed_form_helpers_refuse_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [10, 2.5], 0.0), "^ns must hold only"),
+        (lambda: est.error_versus_n(None, [10], 0.0), "^estimator must be callable"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [10], 0.0, repeats=1.0), "^repeats"),
+        (lambda: est.entropy_by_quadrature(Q.log_prob, -1.0, 1.0, num=5.0), "^num must be"),
+    ],
+)
+def test_closed_form_helpers_refuse_arguments_of_the_wrong_type(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_the_log_joint_memory_estimate_covers_its_samples_by_observations_array():
+    size = est.NormalNormalModel.log_joint_bytes
+    for n, m in ((20_000, 1000), (10**6, 10**6)):
+        assert size(n, m) >= 8 * n * m  # one float64 [n, m] array at least
+    assert size(2 * 20_000, 1000) == size(20_000, 2 * 1000) == 2 * size(20_000, 1000)

@@ -9,14 +9,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import estimators as est
+from support.estimate import mean_and_stderr
 
 tfd = tfp.distributions
 K = 4.0
-
-
-def mean_and_stderr(rows):
-    rows = np.asarray(rows, dtype=np.float64)
-    return rows.mean(axis=0), rows.std(axis=0, ddof=1) / np.sqrt(rows.shape[0])
 
 
 def test_score_function_gradient_of_a_normal_matches_the_exact_gradient(dtype, seed):
@@ -32,7 +28,7 @@ def test_score_function_gradient_of_a_normal_matches_the_exact_gradient(dtype, s
 
     grads = est.gradient_samples(surrogate, [mu, sigma], repeats=200, seed=seed)
     for rows, exact in zip(grads, [2 * (0.5 - c), 2 * 1.5], strict=True):
-        mean, stderr = mean_and_stderr(rows)
+        mean, stderr = mean_and_stderr(rows, axis=0)
         assert abs(mean - exact) < K * stderr, (mean, stderr, exact)
 
 
@@ -49,7 +45,7 @@ def test_score_function_gradient_through_a_bernoulli_matches_the_exact_gradient(
 
     (rows,) = est.gradient_samples(surrogate, [theta], repeats=200, seed=seed)
     s = 1.0 / (1.0 + np.exp(-0.3))
-    mean, stderr = mean_and_stderr(rows)
+    mean, stderr = mean_and_stderr(rows, axis=0)
     assert abs(mean - s * (1 - s) * (f1 - f0)) < K * stderr
 
 
@@ -96,7 +92,7 @@ def test_a_constant_baseline_keeps_the_mean_gradient_and_cuts_its_variance(seed)
 
     plain, centred = estimates(None), estimates(tf.constant(12.0, tf.float64))
     for rows in (plain, centred):
-        mean, stderr = mean_and_stderr(rows)
+        mean, stderr = mean_and_stderr(rows, axis=0)
         assert abs(mean - 2.0) < K * stderr
     assert np.var(centred) < 0.5 * np.var(plain)
 
@@ -136,7 +132,7 @@ def test_reparameterized_gradient_samples_average_to_the_exact_gradient(seed):
 
     (rows,) = est.gradient_samples(loss, [sigma], repeats=100, seed=seed)
     assert rows.shape == (100,)
-    mean, stderr = mean_and_stderr(rows)
+    mean, stderr = mean_and_stderr(rows, axis=0)
     assert abs(mean - 3.0) < K * stderr
 
 

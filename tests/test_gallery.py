@@ -1,4 +1,4 @@
-"""The README's gallery: what `nbtools.export_gallery` writes and what the README shows."""
+"""The README's gallery: what `tools.gallery` writes and what the README shows."""
 
 import base64
 import io
@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from PIL import Image
 
-from support import nbtools
+from tools import gallery
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY = ROOT / "docs" / "gallery"
@@ -56,7 +56,7 @@ def suite(tmp_path):
 
 
 def _export(suite, executed, **kwargs):
-    return nbtools.export_gallery(executed, suite / "gallery", notebook_dir=suite, **kwargs)
+    return gallery.export_gallery(executed, suite / "gallery", notebook_dir=suite, **kwargs)
 
 
 def test_gallery_holds_each_notebooks_first_figure_downscaled(suite):

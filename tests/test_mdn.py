@@ -1,4 +1,4 @@
-"""Tests of support.mdn: the MDN builder, its mixture parameters, loss and densities."""
+"""Tests of support.mdn: the MDN builder, its loss, held-out NLL and densities."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import tf_keras
 import support
 from support import mdn
 from support.data.cardioid import cardioid
+from support.estimate import Estimate, mean_and_stderr
 
 tfd = tfp.distributions
 
@@ -20,68 +21,6 @@ def test_params_size_matches_tfp_mixture_normal_and_is_a_python_int():
         size = mdn.params_size(components, event_size)
         assert type(size) is int
         assert size == tfp.layers.MixtureNormal.params_size(components, [event_size])
-
-
-def test_mixture_params_match_a_hand_built_mixture_of_normals_exactly():
-    weights = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], np.float64)
-    means = np.array([[-1.0, 0.0, 2.0], [3.0, -2.0, 0.5]])
-    scales = np.array([[0.1, 1.0, 2.5], [0.3, 0.7, 1.1]])
-    mixture = tfd.MixtureSameFamily(
-        tfd.Categorical(probs=weights), tfd.Normal(loc=means, scale=scales)
-    )
-    params = mdn.mixture_params(mixture)
-    np.testing.assert_array_equal(params.weights, weights)
-    np.testing.assert_array_equal(params.means, means)
-    np.testing.assert_array_equal(params.stddevs, scales)
-
-
-def test_mixture_params_squeeze_independent_normals_with_one_dimensional_events():
-    weights = np.array([[0.25, 0.75]] * 4)
-    means = np.arange(8.0).reshape(4, 2, 1)
-    scales = np.full((4, 2, 1), 0.5)
-    mixture = tfd.MixtureSameFamily(
-        tfd.Categorical(probs=weights),
-        tfd.Independent(tfd.Normal(means, scales), reinterpreted_batch_ndims=1),
-    )
-    params = mdn.mixture_params(mixture)
-    assert params.weights.shape == params.means.shape == params.stddevs.shape == (4, 2)
-    np.testing.assert_array_equal(params.means, means[..., 0])
-    np.testing.assert_array_equal(params.stddevs, scales[..., 0])
-
-
-def test_mixture_params_keep_the_event_axis_of_multivariate_components():
-    batch, components, dims = (2, 3), 4, 2
-    rng = np.random.default_rng(0)
-    locs = rng.normal(size=(*batch, components, dims))
-    scales = rng.uniform(0.5, 2.0, size=(*batch, components, dims))
-    logits = rng.normal(size=(*batch, components))
-    mixture = tfd.MixtureSameFamily(
-        tfd.Categorical(logits=logits), tfd.MultivariateNormalDiag(locs, scales)
-    )
-    params = mdn.mixture_params(mixture)
-    assert params.weights.shape == (*batch, components)
-    assert params.means.shape == params.stddevs.shape == (*batch, components, dims)
-    np.testing.assert_allclose(params.weights.sum(-1), 1.0, rtol=1e-12)
-    np.testing.assert_allclose(params.means, locs)
-    np.testing.assert_allclose(params.stddevs, scales)
-
-
-@pytest.mark.parametrize(
-    "distribution",
-    [
-        tfd.Normal(0.0, 1.0),
-        tfd.MixtureSameFamily(tfd.Categorical(logits=[0.0, 0.0]), tfd.Logistic([0.0, 1.0], 1.0)),
-        tfd.MixtureSameFamily(
-            tfd.Categorical(logits=[0.0, 0.0]),
-            tfd.Independent(tfd.Laplace([[0.0], [1.0]], 1.0), reinterpreted_batch_ndims=1),
-        ),
-        np.zeros(3),
-    ],
-    ids=["normal", "mixture-of-logistics", "mixture-of-independent-laplace", "array"],
-)
-def test_mixture_params_reject_anything_but_a_mixture_of_normals(distribution):
-    with pytest.raises(TypeError, match="distribution must be a"):
-        mdn.mixture_params(distribution)
 
 
 @pytest.mark.parametrize("event_size", [1, 2])
@@ -142,27 +81,28 @@ def test_loss_is_the_mean_negative_log_likelihood():
     assert float(mdn.mdn_loss(model)(x, y)) == pytest.approx(expected, rel=1e-6)
 
 
-def test_heldout_nll_reports_mean_and_standard_error():
+def test_held_out_nll_reports_mean_and_standard_error():
     model = mdn.build_mdn(num_components=2, hidden_units=(4,))
     x, y = cardioid(50, seed=1)
-    nll = -model(x).log_prob(y).numpy().astype(np.float64)
-    estimate = mdn.heldout_nll(model, x, y)
-    assert estimate.mean == pytest.approx(nll.mean())
-    assert estimate.stderr == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size))
+    nll = -model(x).log_prob(y).numpy()
+    estimate = mdn.held_out_nll(model, x, y)
+    assert isinstance(estimate, Estimate)
+    assert estimate.mean == pytest.approx(nll.mean(), rel=1e-6)
+    assert estimate.stderr == pytest.approx(mean_and_stderr(nll).stderr, rel=1e-6)
 
 
-def test_a_short_fit_lowers_the_heldout_nll(seed):
+def test_a_short_fit_lowers_the_held_out_nll(seed):
     support.setup(seed % 2**31)
     x, y = cardioid(1000, seed=seed)
     x_test, y_test = cardioid(1000, seed=seed + 1)
     model = mdn.build_mdn(num_components=5, hidden_units=(16,), scale_floor=0.01)
-    before = mdn.heldout_nll(model, x_test, y_test)
+    before = mdn.held_out_nll(model, x_test, y_test)
     dataset = mdn.make_dataset(x, y, batch_size=100, seed=seed)
     support.fit(
         mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=8,
         learning_rate=0.02, progress=False,
     )  # fmt: skip
-    after = mdn.heldout_nll(model, x_test, y_test)
+    after = mdn.held_out_nll(model, x_test, y_test)
     assert after.mean < before.mean - 4 * (before.stderr + after.stderr)
 
 
@@ -207,9 +147,10 @@ def test_describe_error_masks_memory_addresses():
     ("kwargs", "error", "name"),
     [
         ({"num_components": 0}, ValueError, "num_components"),
-        ({"num_components": 2.0}, ValueError, "num_components"),
+        ({"num_components": 2.0}, TypeError, "num_components"),
         ({"hidden_units": 12}, TypeError, "hidden_units"),
         ({"hidden_units": [12, 0]}, ValueError, "hidden_units"),
+        ({"hidden_units": [12, 1.5]}, TypeError, "hidden_units"),
         ({"activation": "no-such-activation"}, ValueError, "activation"),
         ({"scale_floor": -0.1}, ValueError, "scale_floor"),
         ({"scale_floor": float("nan")}, ValueError, "scale_floor"),
@@ -230,11 +171,36 @@ def test_data_helpers_reject_bad_input():
     with pytest.raises(ValueError, match="same length"):
         mdn.make_dataset(np.zeros(4), np.zeros(5))
     with pytest.raises(ValueError, match="x must hold only finite"):
-        mdn.heldout_nll(model, np.array([0.0, np.nan]), np.zeros(2))
+        mdn.held_out_nll(model, np.array([0.0, np.nan]), np.zeros(2))
     with pytest.raises(ValueError, match="y_grid must be"):
         mdn.conditional_density_grid(model, np.zeros(3), np.zeros((2, 2)))
     with pytest.raises(TypeError, match="model must be"):
         mdn.mdn_loss("model")
+    with pytest.raises(TypeError, match="^seed must be an integer"):
+        mdn.make_dataset(np.zeros(4), np.zeros(4), seed="a")
+
+
+def test_held_out_nll_names_x_when_it_has_the_wrong_number_of_features():
+    model = mdn.build_mdn(num_components=2, hidden_units=(), input_size=1)
+    with pytest.raises(ValueError, match=r"^x must have 1 feature column\(s\).* got 3"):
+        mdn.held_out_nll(model, np.zeros((4, 3)), np.zeros(4))
+
+
+def test_held_out_nll_names_y_when_it_has_the_wrong_number_of_columns():
+    model = mdn.build_mdn(num_components=2, hidden_units=(), event_size=1)
+    with pytest.raises(ValueError, match=r"^y must have 1 column\(s\).* got 2"):
+        mdn.held_out_nll(model, np.zeros(4), np.zeros((4, 2)))
+
+
+def test_a_density_grid_too_large_for_memory_is_refused_before_any_model_call(monkeypatch):
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "1")
+
+    def model(x):
+        raise AssertionError("the model must not be called")
+
+    grid = np.zeros(200_000, np.float32)  # 200000 x 200000 float32: 149 GiB for the result alone
+    with pytest.raises(ValueError, match=r"^x_grid and y_grid too large: .* about 1[4-6][0-9] GiB"):
+        mdn.conditional_density_grid(model, grid, grid)
 
 
 def test_mdn_output_dtype_is_float32():

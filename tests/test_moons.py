@@ -5,6 +5,8 @@ import importlib
 import numpy as np
 import pytest
 
+from support.estimate import Estimate
+
 # `support.data.moons` the attribute is the sampler function (re-exported by the package),
 # so fetch the module itself from the import system.
 m = importlib.import_module("support.data.moons")
@@ -35,7 +37,9 @@ def test_the_true_density_integrates_to_one():
 
 
 def test_the_entropy_matches_the_reference_within_its_standard_error(seed):
-    entropy, stderr = m.moons_entropy(20_000, seed=seed)
+    estimate = m.moons_entropy(20_000, seed=seed)
+    assert isinstance(estimate, Estimate)
+    entropy, stderr = estimate
     reference_stderr = 0.0007
     assert abs(entropy - m.MOONS_ENTROPY) < 4 * np.hypot(stderr, reference_stderr)
 
@@ -80,3 +84,26 @@ def test_the_dataset_yields_only_full_batches_and_reshuffles():
 def test_bad_arguments_raise_a_value_error_naming_them(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "name"),
+    [
+        (lambda: m.moons(10, seed=-1), ValueError, "seed"),
+        (lambda: m.moons(10, seed="a"), TypeError, "seed"),
+        (lambda: m.moons(2.5), TypeError, "num_samples"),
+        (lambda: m.moons(10, noise="0.1"), TypeError, "noise"),
+        (lambda: m.moons_dataset(np.ones((10, 2)), 2, seed=-1), ValueError, "seed"),
+        (lambda: m.moons_entropy(100, seed=-5), ValueError, "seed"),
+    ],
+)
+def test_a_bad_seed_size_or_noise_names_the_argument(call, error, name):
+    with pytest.raises(error, match=f"^{name} must be"):
+        call()
+
+
+@pytest.mark.parametrize("grid_size", [30, 100, 200_000])
+def test_the_grid_memory_estimate_covers_the_arrays_the_notebook_holds(grid_size):
+    # at least the float64 mesh (x and y), its stacked points and two log densities
+    assert m.moons_grid_bytes(grid_size) >= 8 * grid_size**2 * (2 + 2 + 2)
+    assert m.moons_grid_bytes(2 * grid_size) == 4 * m.moons_grid_bytes(grid_size)

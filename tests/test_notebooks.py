@@ -6,7 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from support import nbtools
+from tools import notebooks as nbtools
+from tools.goldens import golden_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -79,7 +80,7 @@ def test_last_cell_reports_versions(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_outputs_are_stripped_except_golden_cells(path):
     notebook = _read(path)
-    goldens = set(nbtools.golden_cells(notebook))
+    goldens = set(golden_cells(notebook))
     assert goldens, "a notebook needs at least one golden cell"
     for i, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":

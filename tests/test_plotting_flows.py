@@ -95,7 +95,6 @@ def test_warp_animation_of_one_snapshot_has_one_frame():
         ({"fps": 0}, "fps"),
         ({"fps": -2.0}, "fps"),
         ({"size": 0}, "size"),
-        ({"dpi": True}, "dpi"),
         ({"snapshots": [{"base": np.zeros((1, 2))}] * 3}, "missing"),
     ],
 )
@@ -104,6 +103,14 @@ def test_warp_animation_rejects_bad_arguments_by_name(kwargs, match):
     arguments = {"snapshots": _warping_snapshots(rng, 3), "epochs": [0, 1, 2], **kwargs}
     with pytest.raises(ValueError, match=match):
         flows.warp_animation(arguments.pop("snapshots"), arguments.pop("epochs"), **arguments)
+
+
+@pytest.mark.parametrize("kwargs", [{"dpi": True}, {"fps": "2"}, {"size": None}])
+def test_warp_animation_names_an_argument_of_the_wrong_type(kwargs):
+    rng = np.random.default_rng(5)
+    (name,) = kwargs
+    with pytest.raises(TypeError, match=f"^{name} must be a real number"):
+        flows.warp_animation(_warping_snapshots(rng, 3), [0, 1, 2], **kwargs)
 
 
 def test_density_heatmap_shows_the_exponentiated_log_density():
@@ -124,7 +131,7 @@ def test_nll_curve_draws_the_floor_and_the_baseline():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: flows.grid_lines(num_lines=1), "num_lines"),
+        (lambda: flows.grid_lines(num_lines=1), "^num_lines must be an integer >= 2"),
         (lambda: flows.grid_lines((1.0, 1.0)), "xlim"),
         (lambda: flows.flow_panels(plt.subplots(1, 3)[1], {}, np.zeros((3, 2))), "4 axes"),
         (

@@ -19,13 +19,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import pytest
+from python_child import run_python
 
 TOLERANCE = 1e-5
 EPOCHS = 4
@@ -96,17 +95,7 @@ def _runs(seed: int, size: int) -> dict:
 
 @functools.cache  # one subprocess per (seed, size), shared by the tests
 def _run_in_subprocess(seed: int, size: int) -> dict:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run(
-        [sys.executable, __file__, str(seed), str(size)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_python(__file__, seed, size).strip().splitlines()[-1])
 
 
 @pytest.mark.slow

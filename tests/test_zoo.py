@@ -115,19 +115,36 @@ def test_spherical_first_logit_stays_zero_while_the_others_move():
 
 
 @pytest.mark.parametrize(
-    ("builder", "kwargs", "argument"),
+    ("builder", "kwargs", "argument", "error"),
     [
-        (zoo.mvn_diag, {"event_size": 0}, "event_size"),
-        (zoo.mvn_scaled_identity, {"event_size": 2.5}, "event_size"),
-        (zoo.mvn_diag, {"initial_scale": -1.0}, "initial_scale"),
-        (zoo.mvn_diag, {"initial_scale": float("nan")}, "initial_scale"),
-        (zoo.mixture_spherical, {"num_components": 0}, "num_components"),
-        (zoo.mixture_spherical_first_weight_fixed, {"num_components": 1}, "num_components"),
-        (zoo.mixture_full_covariance, {"logit_decay": 0.0}, "logit_decay"),
-        (zoo.mixture_full_covariance_first_fixed, {"event_size": -4}, "event_size"),
-        (zoo.mixture_full_covariance, {"dtype": tf.int32}, "dtype"),
+        (zoo.mvn_diag, {"event_size": 0}, "event_size", ValueError),
+        (zoo.mvn_scaled_identity, {"event_size": 2.5}, "event_size", TypeError),
+        (zoo.mvn_diag, {"initial_scale": -1.0}, "initial_scale", ValueError),
+        (zoo.mvn_diag, {"initial_scale": float("nan")}, "initial_scale", ValueError),
+        (zoo.mvn_diag, {"initial_scale": "1"}, "initial_scale", TypeError),
+        (zoo.mixture_spherical, {"num_components": 0}, "num_components", ValueError),
+        (
+            zoo.mixture_spherical_first_weight_fixed,
+            {"num_components": 1},
+            "num_components",
+            ValueError,
+        ),
+        (zoo.mixture_full_covariance, {"logit_decay": 0.0}, "logit_decay", ValueError),
+        (zoo.mixture_full_covariance_first_fixed, {"event_size": -4}, "event_size", ValueError),
+        (zoo.mixture_full_covariance, {"dtype": tf.int32}, "dtype", ValueError),
+        (zoo.mixture_spherical, {"seed": "a"}, "seed", TypeError),
+        (zoo.mixture_spherical_first_weight_fixed, {"seed": -1}, "seed", ValueError),
     ],
 )
-def test_invalid_arguments_name_the_argument(builder, kwargs, argument):
-    with pytest.raises(ValueError, match=argument):
+def test_invalid_arguments_name_the_argument(builder, kwargs, argument, error):
+    with pytest.raises(error, match=f"^{argument} must be"):
         builder(**kwargs)
+
+
+@pytest.mark.parametrize("builder", [zoo.mixture_spherical, zoo.mixture_full_covariance])
+def test_a_mixture_too_large_for_memory_is_refused_up_front_naming_its_sizes(builder, monkeypatch):
+    # 10**4 components of dimension 10**6 hold at least 1e10 floats (40 GB) over a laptop's
+    # 8 GiB budget; the check runs before anything is allocated, so this returns at once.
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "8")
+    with pytest.raises(ValueError, match=r"^event_size and num_components too large: .* GiB"):
+        builder(10**6, 10**4)

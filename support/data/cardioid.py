@@ -21,18 +21,19 @@ Used by `notebooks/03_mdn_cardioid.ipynb`.
 from __future__ import annotations
 
 import math
-import numbers
-from typing import NamedTuple
 
 import numpy as np
 
+from support import _checks
+from support.estimate import Estimate, mean_and_stderr
+
 __all__ = [
     "CARDIOID_CONDITIONAL_ENTROPY",
-    "NLLEstimate",
     "cardioid",
     "cardioid_conditional_log_density",
     "cardioid_conditional_mean",
     "cardioid_conditional_nll",
+    "cardioid_grid_bytes",
     "cardioid_log_marginal",
 ]
 
@@ -43,37 +44,6 @@ CARDIOID_CONDITIONAL_ENTROPY = 0.077
 
 _DEFAULT_POINTS = 2048  # t-grid spacing 0.003: many points per peak even near the cusp
 _CHUNK = 256
-
-
-class NLLEstimate(NamedTuple):
-    """A mean negative log-likelihood over held-out points and its standard error (nats)."""
-
-    mean: float
-    stderr: float
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_noise(noise) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a real number, got {type(noise).__name__}")
-    if not (math.isfinite(noise) and noise > 0):
-        raise ValueError(f"noise must be a positive finite number, got {noise!r}")
-    return float(noise)
-
-
-def _as_finite(name: str, value) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be array-like of real numbers") from None
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must hold only finite values (found NaN or inf)")
-    return array
 
 
 def cardioid(n: int = 2000, *, seed: int, noise: float = 0.1, dtype=np.float32):
@@ -89,19 +59,28 @@ def cardioid(n: int = 2000, *, seed: int, noise: float = 0.1, dtype=np.float32):
       `(x, y)`: two arrays of shape `(n, 1)`, the column layout a Keras model expects.
 
     Raises:
-      ValueError: if `n` is not a positive integer, `seed` is not a non-negative integer,
-        or `noise` is not positive and finite.
+      TypeError: if `n` or `seed` is not an integer, or `noise` not a number.
+      ValueError: if `n` is not positive, `seed` is negative, or `noise` is not positive
+        and finite.
     """
-    n = _check_positive_int("n", n)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    noise = _check_noise(noise)
-    rng = np.random.default_rng(int(seed))
+    n = _checks.positive_int("n", n)
+    seed = _checks.seed("seed", seed)
+    noise = _checks.positive_float("noise", noise)
+    rng = np.random.default_rng(seed)
     t = rng.uniform(-np.pi, np.pi, size=(n, 1))
     r = 2.0 * (1.0 - np.cos(t))
     x = r * np.sin(t) + noise * rng.standard_normal((n, 1))
     y = r * np.cos(t) + noise * rng.standard_normal((n, 1))
     return x.astype(dtype), y.astype(dtype)
+
+
+def cardioid_grid_bytes(grid_size: int) -> int:
+    """Bytes `cardioid_conditional_log_density` needs on a `grid_size x grid_size` grid.
+
+    About 64 bytes a grid point (float64: the broadcast `x` and `y`, the log joint, the
+    marginal's index and values, the result), plus one chunk's quadrature temporaries.
+    """
+    return 64 * grid_size * grid_size + 3 * 8 * _CHUNK * _DEFAULT_POINTS
 
 
 def _curve(num_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -135,9 +114,9 @@ def cardioid_log_marginal(x, *, noise: float = 0.1, num_points: int = _DEFAULT_P
     Raises:
       ValueError / TypeError: for non-finite `x`, a non-positive `noise` or `num_points`.
     """
-    x = _as_finite("x", x)
-    noise = _check_noise(noise)
-    curve_x, _ = _curve(_check_positive_int("num_points", num_points))
+    x = _checks.finite_array("x", x)
+    noise = _checks.positive_float("noise", noise)
+    curve_x, _ = _curve(_checks.positive_int("num_points", num_points))
     flat = x.reshape(-1)
     out = np.empty_like(flat)
     for start in range(0, flat.size, _CHUNK):
@@ -164,13 +143,13 @@ def cardioid_conditional_log_density(
       ValueError: if `x` and `y` do not broadcast, hold NaN or inf, or `noise` or
         `num_points` is not positive.
     """
-    x, y = _as_finite("x", x), _as_finite("y", y)
+    x, y = _checks.finite_array("x", x), _checks.finite_array("y", y)
     try:
         shape = np.broadcast_shapes(x.shape, y.shape)
     except ValueError:
         raise ValueError(f"x and y must broadcast, got shapes {x.shape} and {y.shape}") from None
-    noise = _check_noise(noise)
-    curve_x, curve_y = _curve(_check_positive_int("num_points", num_points))
+    noise = _checks.positive_float("noise", noise)
+    curve_x, curve_y = _curve(_checks.positive_int("num_points", num_points))
     xs, ys = np.broadcast_to(x, shape).reshape(-1), np.broadcast_to(y, shape).reshape(-1)
     log_joint = np.empty(xs.size)
     for start in range(0, xs.size, _CHUNK):
@@ -194,9 +173,9 @@ def cardioid_conditional_mean(x, *, noise: float = 0.1, num_points: int = _DEFAU
     Returns:
       A float64 array of the same shape as `x` (a NumPy scalar for a scalar `x`).
     """
-    x = _as_finite("x", x)
-    noise = _check_noise(noise)
-    curve_x, curve_y = _curve(_check_positive_int("num_points", num_points))
+    x = _checks.finite_array("x", x)
+    noise = _checks.positive_float("noise", noise)
+    curve_x, curve_y = _curve(_checks.positive_int("num_points", num_points))
     flat = x.reshape(-1)
     out = np.empty_like(flat)
     for start in range(0, flat.size, _CHUNK):
@@ -208,7 +187,7 @@ def cardioid_conditional_mean(x, *, noise: float = 0.1, num_points: int = _DEFAU
 
 def cardioid_conditional_nll(
     x, y, *, noise: float = 0.1, num_points: int = _DEFAULT_POINTS
-) -> NLLEstimate:
+) -> Estimate:
     """Mean of -log p(y | x) over points (x, y): the true conditional entropy, estimated.
 
     On fresh points from the generating process this is the floor for any model's held-out
@@ -221,15 +200,15 @@ def cardioid_conditional_nll(
       num_points: size of the even grid over `t`.
 
     Returns:
-      An `NLLEstimate(mean, stderr)` in nats.
+      An `Estimate(mean, stderr)` in nats (`support.estimate`).
 
     Raises:
       ValueError: if `x` and `y` differ in shape or hold fewer than two points.
     """
-    x, y = _as_finite("x", x), _as_finite("y", y)
+    x, y = _checks.finite_array("x", x), _checks.finite_array("y", y)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
     if x.size < 2:
         raise ValueError(f"x and y must hold at least two points, got {x.size}")
     nll = -cardioid_conditional_log_density(x, y, noise=noise, num_points=num_points).reshape(-1)
-    return NLLEstimate(float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size)))
+    return mean_and_stderr(nll)

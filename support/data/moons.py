@@ -10,9 +10,10 @@ entropy: the lowest average negative log-likelihood any model can reach on fresh
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
+
+from support import _checks
+from support.estimate import Estimate, mean_and_stderr
 
 __all__ = [
     "MOONS_BEST_GAUSSIAN_NLL",
@@ -20,6 +21,7 @@ __all__ = [
     "moons",
     "moons_dataset",
     "moons_entropy",
+    "moons_grid_bytes",
     "moons_log_prob",
 ]
 
@@ -31,20 +33,6 @@ MOONS_BEST_GAUSSIAN_NLL = 1.88
 
 _CENTRES = np.array([[0.0, 0.0], [1.0, 0.5]])
 _SIGNS = np.array([1.0, -1.0])  # the lower arc is the upper one turned upside down
-
-
-def _check_size(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_noise(noise) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise > 0:
-        raise ValueError(f"noise must be a positive number, got {noise!r}")
-    if not np.isfinite(noise):
-        raise ValueError(f"noise must be finite, got {noise!r}")
-    return float(noise)
 
 
 def moons(num_samples: int, *, noise: float = 0.06, seed: int = 0, dtype=np.float32):
@@ -60,16 +48,28 @@ def moons(num_samples: int, *, noise: float = 0.06, seed: int = 0, dtype=np.floa
       A `[num_samples, 2]` array.
 
     Raises:
-      ValueError: for a non-positive `num_samples` or `noise`.
+      TypeError: if `num_samples` or `seed` is not an integer, or `noise` not a number.
+      ValueError: for a non-positive `num_samples` or `noise`, or a negative `seed`.
     """
-    num_samples = _check_size("num_samples", num_samples)
-    noise = _check_noise(noise)
+    num_samples = _checks.positive_int("num_samples", num_samples)
+    noise = _checks.positive_float("noise", noise)
+    seed = _checks.seed("seed", seed)
     rng = np.random.default_rng(seed)
     arc = rng.integers(0, 2, size=num_samples)
     angle = rng.uniform(0.0, np.pi, size=num_samples)
     on_arc = np.stack([np.cos(angle), np.sin(angle)], axis=-1) * _SIGNS[arc, None]
     points = _CENTRES[arc] + on_arc + noise * rng.standard_normal((num_samples, 2))
     return points.astype(dtype)
+
+
+def moons_grid_bytes(grid_size: int) -> int:
+    """Bytes notebook 02 holds for its `grid_size x grid_size` density heatmaps.
+
+    About 128 bytes a grid point: the float64 mesh and its stacked points, the true and the
+    model's log densities (exact and Hutchinson) and their exponentials, and the float32
+    copies the flow evaluates.
+    """
+    return 128 * grid_size * grid_size
 
 
 def moons_dataset(points, batch_size: int, *, seed: int = 0, shuffle: bool = True):
@@ -96,7 +96,8 @@ def moons_dataset(points, batch_size: int, *, seed: int = 0, shuffle: bool = Tru
         raise ValueError(f"points must have shape [n, 2] with n > 0, got {points.shape}")
     if not np.all(np.isfinite(points)):
         raise ValueError("points must be finite (found NaN or inf)")
-    batch_size = _check_size("batch_size", batch_size)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    seed = _checks.seed("seed", seed)
     if batch_size > points.shape[0]:
         raise ValueError(
             f"batch_size must be at most the number of points ({points.shape[0]}), got {batch_size}"
@@ -134,9 +135,9 @@ def moons_log_prob(
       ValueError: for a bad shape, NaN values, non-positive `noise`, `num_nodes` or
         `chunk_size`.
     """
-    noise = _check_noise(noise)
-    num_nodes = _check_size("num_nodes", num_nodes)
-    chunk_size = _check_size("chunk_size", chunk_size)
+    noise = _checks.positive_float("noise", noise)
+    num_nodes = _checks.positive_int("num_nodes", num_nodes)
+    chunk_size = _checks.positive_int("chunk_size", chunk_size)
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"points must have shape [n, 2], got {points.shape}")
@@ -164,9 +165,7 @@ def moons_log_prob(
     return out
 
 
-def moons_entropy(
-    num_samples: int = 100_000, *, noise: float = 0.06, seed: int = 0
-) -> tuple[float, float]:
+def moons_entropy(num_samples: int = 100_000, *, noise: float = 0.06, seed: int = 0) -> Estimate:
     """Monte Carlo estimate of the moons' differential entropy, in nats.
 
     Args:
@@ -175,14 +174,13 @@ def moons_entropy(
       seed: sampling seed.
 
     Returns:
-      `(entropy, standard_error)`.
+      An `Estimate(entropy, standard_error)` (`support.estimate`).
 
     Raises:
       ValueError: for `num_samples < 2` or non-positive `noise`.
     """
-    num_samples = _check_size("num_samples", num_samples)
+    num_samples = _checks.positive_int("num_samples", num_samples)
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2, got {num_samples}")
     points = moons(num_samples, noise=noise, seed=seed, dtype=np.float64)
-    negative_log_p = -moons_log_prob(points, noise=noise)
-    return float(negative_log_p.mean()), float(negative_log_p.std(ddof=1) / np.sqrt(num_samples))
+    return mean_and_stderr(-moons_log_prob(points, noise=noise))

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from support import _checks
+
 __all__ = [
     "NormalNormalModel",
     "entropy_by_quadrature",
@@ -110,6 +112,12 @@ class NormalNormalModel:
         ) / precision
         return float(loc), float(precision**-0.5)
 
+    @staticmethod
+    def log_joint_bytes(num_samples: int, num_observations: int) -> int:
+        """Bytes `log_joint` needs for `num_samples` float64 values of `z`: four
+        `[num_samples, num_observations]` temporaries (difference, square, scaled, sum)."""
+        return 4 * 8 * num_samples * num_observations
+
     def log_joint(self, z):
         """`log p(x, z)` for a tensor `z` of any shape (TensorFlow, differentiable)."""
         z = tf.convert_to_tensor(z)
@@ -160,12 +168,12 @@ def entropy_by_quadrature(log_prob: Callable, low: float, high: float, num: int 
     essentially all of the mass.
 
     Raises:
+      TypeError: if `num` is not an integer.
       ValueError: if `low >= high` or `num < 3`.
     """
     if not low < high:
         raise ValueError(f"low must be below high, got low={low}, high={high}")
-    if isinstance(num, bool) or not isinstance(num, int) or num < 3:
-        raise ValueError(f"num must be an integer >= 3, got {num!r}")
+    num = _checks.integer("num", num, min=3)
     grid = np.linspace(low, high, num)
     log_density = np.asarray(log_prob(tf.constant(grid)), dtype=np.float64)
     density = np.exp(log_density)
@@ -191,15 +199,15 @@ def error_versus_n(
       reported standard error). For an unbiased estimator both fall like `1 / sqrt(n)`.
 
     Raises:
+      TypeError: if `estimator` is not callable, or `ns`, `repeats` or `seed` not integers.
       ValueError: if `ns` is empty, not increasing or not positive, or `repeats < 1`.
     """
-    ns = list(ns)
-    if not ns or any(isinstance(n, bool) or not isinstance(n, int | np.integer) for n in ns):
-        raise ValueError(f"ns must be a non-empty list of positive integers, got {ns!r}")
-    if ns[0] < 1 or any(b <= a for a, b in zip(ns, ns[1:], strict=False)):
-        raise ValueError(f"ns must be positive and increasing, got {ns!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    _checks.callable_("estimator", estimator)
+    ns = list(_checks.integer_list("ns", list(ns), min=1, min_length=1))
+    if any(b <= a for a, b in zip(ns, ns[1:], strict=False)):
+        raise ValueError(f"ns must be increasing, got {ns!r}")
+    repeats = _checks.positive_int("repeats", repeats)
+    seed = _checks.seed("seed", seed)
     truth = np.asarray(truth, dtype=np.float64)
     rmse, stderr = [], []
     for n in ns:

@@ -12,12 +12,18 @@ Serves notebook 04 (entropy and Monte Carlo estimators).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from support.estimators.arguments import (
+    check_callable,
+    check_distribution,
+    check_rows,
+    check_samples_args,
+    check_z,
+)
 
 __all__ = [
     "expectation",
@@ -27,74 +33,6 @@ __all__ = [
 ]
 
 tfd = tfp.distributions
-
-
-def check_callable(value, name: str) -> None:
-    """Raises `TypeError` naming `name` unless `value` is callable."""
-    if not callable(value):
-        raise TypeError(f"{name} must be callable, got {value!r}")
-
-
-def check_distribution(value, name: str) -> None:
-    """Raises `TypeError` naming `name` unless `value` is a `tfd.Distribution`."""
-    if not isinstance(value, tfd.Distribution):
-        raise TypeError(
-            f"{name} must be a tfp.distributions.Distribution, got {type(value).__name__}"
-        )
-
-
-def _check_n(n) -> None:
-    if tf.is_tensor(n):
-        if not n.dtype.is_integer:
-            raise TypeError(f"n must be an integer, got a {n.dtype.name} tensor")
-        if n.shape.rank not in (None, 0):
-            raise ValueError(f"n must be a scalar, got shape {n.shape}")
-        static = tf.get_static_value(n)
-        if static is not None and static < 1:
-            raise ValueError(f"n must be a positive integer, got {static}")
-        return
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n must be a positive integer, got {n!r} ({type(n).__name__})")
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
-
-
-def _check_z(z, dtype) -> tf.Tensor:
-    if not tf.is_tensor(z):
-        array = np.asarray(z)
-        if array.dtype.kind not in "fiu":
-            raise TypeError(f"z must hold numbers, got dtype {array.dtype}")
-        if array.ndim == 0:
-            raise ValueError("z must have a leading sample axis, got a scalar")
-        if array.dtype.kind == "f" and np.isnan(array).any():
-            raise ValueError("z must not contain NaN")
-        return tf.convert_to_tensor(array, dtype=dtype, name="z")
-    if z.shape.rank == 0:
-        raise ValueError("z must have a leading sample axis, got a scalar")
-    if z.dtype != dtype:
-        raise TypeError(f"z must have the distribution's dtype {dtype.name}, got {z.dtype.name}")
-    if z.dtype.is_floating:
-        static = tf.get_static_value(z)  # eager or constant tensors only: no graph work
-        if static is not None and np.isnan(static).any():
-            raise ValueError("z must not contain NaN")
-    return tf.convert_to_tensor(z, name="z")
-
-
-def _describe(z) -> str:
-    if z is None:
-        return "None"
-    shape = getattr(z, "shape", np.shape(z))
-    return f"<{type(z).__name__} of shape {tuple(shape) if shape is not None else '?'}>"
-
-
-def check_samples_args(z, n) -> None:
-    """Validates the exactly-one-of `z` / `n` rule and `n` itself (Python side, no TF work)."""
-    if (n is None) == (z is None):
-        raise ValueError(
-            f'Must specify exactly one of arguments "n" and "z". Found: n = {n}, z = {_describe(z)}'
-        )
-    if n is not None:
-        _check_n(n)
 
 
 def get_samples(dist, z=None, n=None, seed=None) -> tf.Tensor:
@@ -118,7 +56,7 @@ def get_samples(dist, z=None, n=None, seed=None) -> tf.Tensor:
     check_samples_args(z, n)
     if n is not None:
         return dist.sample(n, seed=seed)
-    return _check_z(z, dist.dtype)
+    return check_z(z, dist.dtype)
 
 
 def _count(values: tf.Tensor) -> tf.Tensor:
@@ -168,7 +106,8 @@ def expectation(
       through); with `return_stderr`, the pair `(estimate, stderr)`.
 
     Raises:
-      ValueError: if both or neither of `n` and `z` are given, or `n` is not positive.
+      ValueError: if both or neither of `n` and `z` are given, `n` is not positive, or `f`
+        does not return one value per sample (e.g. it averages them itself).
       TypeError: if `f` is not callable or `p` is not a distribution.
     """
     check_callable(f, "f")
@@ -176,12 +115,12 @@ def expectation(
     check_samples_args(z, n)
     with tf.name_scope(name):
         samples = get_samples(p, z, n, seed)
-        return sample_mean(f(samples), return_stderr)
+        return sample_mean(check_rows(f(samples), samples, "f"), return_stderr)
 
 
 def _log_weights(log_p, q, z, n, seed):
     samples = get_samples(q, z, n, seed)
-    return samples, log_p(samples) - q.log_prob(samples)
+    return samples, check_rows(log_p(samples), samples, "log_p") - q.log_prob(samples)
 
 
 def expectation_importance_sampler(
@@ -227,7 +166,7 @@ def expectation_importance_sampler(
     check_samples_args(z, n)
     with tf.name_scope(name):
         samples, log_w = _log_weights(log_p, sampling_dist_q, z, n, seed)
-        f_z = f(samples)
+        f_z = check_rows(f(samples), samples, "f")
         log_f_plus = tf.math.log1p(tf.nn.relu(f_z))
         log_f_minus = tf.math.log1p(tf.nn.relu(-f_z))
         estimate = tf.exp(logspace_mean(log_f_plus + log_w)) - tf.exp(
@@ -282,4 +221,4 @@ def expectation_importance_sampler_logspace(
     check_samples_args(z, n)
     with tf.name_scope(name):
         samples, log_w = _log_weights(log_p, sampling_dist_q, z, n, seed)
-        return logspace_mean(log_f(samples) + log_w, return_stderr)
+        return logspace_mean(check_rows(log_f(samples), samples, "log_f") + log_w, return_stderr)

@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from support.estimators.monte_carlo import check_callable, check_distribution
+from support import _checks
+from support.estimators.arguments import check_callable, check_distribution
 
 __all__ = [
     "MeanBaseline",
@@ -173,11 +174,7 @@ class MeanBaseline(tf.Module):
 
     def __init__(self, ema_decay: float = 0.99, name: str | None = None):
         super().__init__(name=name or "MeanBaseline")
-        if isinstance(ema_decay, bool) or not isinstance(ema_decay, int | float):
-            raise TypeError(f"ema_decay must be a number in [0, 1), got {ema_decay!r}")
-        if not 0.0 <= ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
-        self.ema_decay = float(ema_decay)
+        self.ema_decay = _checks.real("ema_decay", ema_decay, min=0, lt=1)
         self._biased = None
         self._calls = None
 
@@ -229,8 +226,7 @@ def gradient_samples(
         raise ValueError("variables must hold at least one tf.Variable")
     if not all(isinstance(v, tf.Variable) for v in variables):
         raise TypeError("variables must hold tf.Variable objects only")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    repeats = _checks.positive_int("repeats", repeats)
 
     @tf.function
     def gradient(stateless_seed):

@@ -14,12 +14,13 @@ figure and returns the GIF's bytes.
 
 from __future__ import annotations
 
-import numbers
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from support import _checks
 
 __all__ = [
     "BASE_LIMITS",
@@ -57,8 +58,7 @@ def grid_lines(
       ValueError: for fewer than 2 lines or points, or an empty range.
     """
     for name, value in (("num_lines", num_lines), ("points_per_line", points_per_line)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
-            raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
+        _checks.integer(name, value, min=2)
     for name, (low, high) in (("xlim", xlim), ("ylim", ylim)):
         if not low < high:
             raise ValueError(f"{name} must be (low, high) with low < high, got {(low, high)}")
@@ -75,7 +75,7 @@ def grid_lines(
 
 def _check_snapshot(snapshot) -> None:
     if not isinstance(snapshot, dict):
-        raise TypeError(f"snapshot must be a dict from support.ffjord.snapshot, got {snapshot!r}")
+        raise TypeError(f"snapshot must be a dict from flow_eval.snapshot, got {snapshot!r}")
     missing = [key for key in _SNAPSHOT_KEYS if key not in snapshot]
     if missing:
         raise ValueError(f"snapshot is missing {', '.join(missing)}")
@@ -106,7 +106,7 @@ def flow_panels(axes, snapshot: dict, data, *, kde: bool = True):
 
     Args:
       axes: four axes, e.g. from `support.plotting.new_axes(4)`.
-      snapshot: from `support.ffjord.snapshot` (base points, their images, grid lines).
+      snapshot: from `support.flow_eval.snapshot` (base points, their images, grid lines).
       data: `[n, 2]` training points, for the last panel.
       kde: draw panels 3 and 4 as kernel density estimates (else as scatter plots).
 
@@ -174,7 +174,7 @@ def warp_animation(
     epoch. Display it in a notebook with `IPython.display.Image(data=gif, format="gif")`.
 
     Args:
-      snapshots: from `support.ffjord.snapshot` (or `snapshot_callback`), in training order.
+      snapshots: from `support.flow_eval.snapshot` (or `snapshot_callback`), in training order.
       epochs: the epoch of each snapshot.
       fps: frames per second.
       size: width and height of the figure in inches.
@@ -196,8 +196,7 @@ def warp_animation(
             f"{len(epochs)} epochs"
         )
     for name, value in (("fps", fps), ("size", size), ("dpi", dpi)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        _checks.positive_float(name, value)
     for snap in snapshots:
         _check_snapshot(snap)
 
@@ -221,7 +220,7 @@ def warp_animation(
 
 
 def density_heatmap(ax, x, y, log_density, *, title: str = "model density", cmap: str = "magma"):
-    """Shows `exp(log_density)` on the grid `x` by `y` (from `support.ffjord.grid_log_prob`).
+    """Shows `exp(log_density)` on the grid `x` by `y` (from `support.flow_eval.grid_log_prob`).
 
     Raises:
       ValueError: if `log_density` is not `[len(y), len(x)]`.

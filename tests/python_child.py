@@ -1,0 +1,49 @@
+"""A fresh Python process for the tests that need one: logical devices set before TensorFlow
+starts, a clean peak-memory measurement, a second process holding a lock, a command line.
+
+The child inherits the environment with TensorFlow's logs quiet and no GPU, runs from the
+repository's root (so `python -m tools` works) and, for `run_python`, must exit 0: otherwise
+the test fails with the end of the child's stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["ROOT", "child_env", "run_python", "start_python"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child process: this one's, TensorFlow quiet, no GPU."""
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+
+
+def run_python(*args, timeout: float = 300) -> str:
+    """Runs `python *args` to the end and returns its standard output."""
+    done = subprocess.run(
+        [sys.executable, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def start_python(*args) -> subprocess.Popen:
+    """Starts `python *args` in the background, its standard output readable as text."""
+    return subprocess.Popen(
+        [sys.executable, *map(str, args)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        cwd=ROOT,
+    )

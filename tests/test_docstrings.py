@@ -1,0 +1,37 @@
+"""Every `Example:` in a `support` docstring runs and prints what it shows (doctest).
+
+The same as `pytest --doctest-modules support`, but collected by `pytest tests`, so the
+examples a learner reads are checked wherever the tests run.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import support
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(support.__path__, "support."))
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def _examples(module) -> list[doctest.DocTest]:
+    return [test for test in doctest.DocTestFinder().find(module) if test.examples]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_docstring_examples_of_each_module_run(name):
+    module = importlib.import_module(name)
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    for test in _examples(module):
+        test.globs = {**module.__dict__}
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_the_examples_exist_where_the_layers_promise_them():
+    documented = {name for name in MODULES if _examples(importlib.import_module(name))}
+    assert {"support.estimate", "support.ode", "support.traces", "support.ffjord"} <= documented

@@ -1,0 +1,192 @@
+"""Tests of tools.notebooks, tools.goldens and the `python -m tools` command line."""
+
+import json
+
+import nbformat
+import pytest
+from python_child import run_python
+
+from tools import goldens
+from tools import notebooks as nbtools
+from tools.__main__ import build_parser, main
+
+
+def _notebook(path, parameters="EPOCHS = 10\nTRACE = 'exact'\nSEED = 0\n", golden_output="42"):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells.append(nbformat.v4.new_markdown_cell("# T"))
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    notebook.cells.append(params)
+    notebook.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    golden = nbformat.v4.new_code_cell(f"{goldens.GOLDEN_MARK}\nprint(42)")
+    notebook.cells.append(golden)
+    if golden_output is not None:
+        notebook.cells[2].outputs = [nbformat.v4.new_output("stream", text="noise\n")]
+        golden.outputs = [nbformat.v4.new_output("stream", text=f"{golden_output}\n")]
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("3", 3), ("0.5", 0.5), ("[16, 16]", [16, 16]), ("hutchinson", "hutchinson"), ("true", True)],
+)
+def test_parameter_values_are_read_as_yaml(text, value):
+    assert nbtools.parse_value(text) == value
+
+
+def test_declared_parameters_are_the_parameters_cell_assignments(tmp_path):
+    path = _notebook(tmp_path / "01_x.ipynb")
+    assert nbtools.declared_parameters(path) == {"EPOCHS": 10, "TRACE": "exact", "SEED": 0}
+
+
+def test_a_notebook_without_parameters_cell_is_reported(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    with pytest.raises(ValueError, match="parameters"):
+        nbtools.declared_parameters(path)
+
+
+def test_smoke_parameters_come_from_the_notebooks_json_file(tmp_path):
+    path = _notebook(tmp_path / "02_x.ipynb")
+    smoke = tmp_path / "smoke"
+    smoke.mkdir()
+    (smoke / "02_x.json").write_text(json.dumps({"EPOCHS": 1}))
+    assert nbtools.load_smoke_parameters(path, smoke_dir=smoke) == {"EPOCHS": 1}
+    assert nbtools.load_smoke_parameters(tmp_path / "03_y.ipynb", smoke_dir=smoke) == {}
+
+
+def test_overrides_apply_to_declared_parameters_only(tmp_path):
+    path = _notebook(tmp_path / "01_x.ipynb")
+    chosen = nbtools.parameters_for(path, [("EPOCHS", "3"), ("OTHER", "1")])
+    assert chosen == {"EPOCHS": 3}
+
+
+def test_an_override_no_notebook_declares_stops_the_run(tmp_path):
+    path = _notebook(tmp_path / "01_x.ipynb")
+    with pytest.raises(SystemExit, match="EPOCHZ"):
+        nbtools.check_overrides([path], [("EPOCHZ", "3")])
+
+
+def test_refresh_goldens_keeps_only_golden_outputs_with_counts(tmp_path):
+    source = _notebook(tmp_path / "01_x.ipynb", golden_output=None)
+    executed = _notebook(tmp_path / "executed.ipynb", golden_output="42")
+    assert goldens.refresh_goldens(source, executed) == 1
+    notebook = nbformat.read(source, as_version=4)
+    golden = notebook.cells[3]
+    assert golden.outputs[0]["text"] == "42\n"
+    assert golden.metadata["keep_output"] is True
+    assert golden.execution_count == 1
+    assert notebook.cells[2].outputs == []
+
+
+def test_refresh_goldens_refuses_an_error_output(tmp_path):
+    source = _notebook(tmp_path / "01_x.ipynb", golden_output=None)
+    executed = _notebook(tmp_path / "executed.ipynb")
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.cells[3].outputs = [
+        nbformat.v4.new_output("error", ename="E", evalue="v", traceback=[])
+    ]
+    nbformat.write(notebook, executed)
+    with pytest.raises(ValueError, match="error"):
+        goldens.refresh_goldens(source, executed)
+
+
+def test_only_selects_notebooks_by_name(tmp_path):
+    _notebook(tmp_path / "01_a.ipynb")
+    _notebook(tmp_path / "02_b.ipynb")
+    assert [p.name for p in nbtools.notebooks("02", directory=tmp_path)] == ["02_b.ipynb"]
+    with pytest.raises(SystemExit, match="matches no notebook"):
+        nbtools.notebooks("99", directory=tmp_path)
+
+
+def test_one_parser_reads_literals_and_keeps_other_values_as_their_source():
+    source = "EPOCHS = 20  # passes\nSIZES = [8, 8]\nSTEPS = 2 * 10\nx = 1\n"
+    assert nbtools.read_parameters(source) == {
+        "EPOCHS": 20,
+        "SIZES": [8, 8],
+        "STEPS": "2 * 10",
+        "x": 1,
+    }
+    with pytest.raises(ValueError, match="not valid Python"):
+        nbtools.read_parameters("EPOCHS = (")
+
+
+def test_declared_parameters_are_read_without_running_the_cell(tmp_path):
+    path = _notebook(tmp_path / "01_x.ipynb", parameters="EPOCHS = 10\nSTEPS = open('x')\n")
+    assert nbtools.declared_parameters(path) == {"EPOCHS": 10, "STEPS": "open('x')"}
+
+
+def test_the_suite_notebooks_declare_their_parameters_through_the_same_parser():
+    for path in nbtools.notebooks():
+        assert "SEED" in nbtools.declared_parameters(path)
+
+
+@pytest.mark.parametrize("command", ["run", "prepare", "goldens", "gallery", "report", "list"])
+def test_every_subcommand_takes_the_shared_options(command, tmp_path):
+    args = build_parser().parse_args(
+        [command, "--only", "02", "-p", "EPOCHS", "3", "--out", str(tmp_path)]
+    )
+    assert (args.command, args.only, args.parameter) == (command, "02", [["EPOCHS", "3"]])
+    assert args.out == tmp_path
+
+
+def test_a_missing_or_unknown_subcommand_is_a_usage_error(capsys):
+    for argv in ([], ["build"]):
+        with pytest.raises(SystemExit) as stop:
+            build_parser().parse_args(argv)
+        assert stop.value.code == 2
+    assert "command" in capsys.readouterr().err
+
+
+def test_list_prints_each_notebooks_parameters(capsys):
+    assert main(["list", "--only", "02"]) == 0
+    name, parameters = capsys.readouterr().out.strip().split(" ", 1)
+    assert name == "02_ffjord_moons.ipynb"
+    assert json.loads(parameters)["TRACE"] == "exact"
+
+
+def test_a_misspelt_override_stops_before_any_notebook_runs(tmp_path):
+    with pytest.raises(SystemExit, match="EPOCHZ"):
+        main(["run", "--only", "02", "-p", "EPOCHZ", "1", "--out", str(tmp_path)])
+    assert not (tmp_path / "notebooks").exists()
+
+
+def test_the_gallery_refuses_runs_with_passed_in_parameters(tmp_path):
+    executed = tmp_path / "notebooks" / "02_ffjord_moons.ipynb"
+    executed.parent.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["papermill"] = {"parameters": {"EPOCHS": 2}}
+    nbformat.write(notebook, executed)
+    with pytest.raises(SystemExit, match="default parameters only.*EPOCHS"):
+        main(["gallery", "--only", "02", "--out", str(tmp_path)])
+
+
+def test_the_gallery_needs_a_run_first(tmp_path):
+    with pytest.raises(SystemExit, match="run `tools run`"):
+        main(["gallery", "--only", "02", "--out", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_report_says_so(tmp_path):
+    import argparse
+
+    from tools.__main__ import _run
+
+    source = tmp_path / "01_claim.ipynb"
+    _notebook(source, parameters="EPOCHS = 10\nSEED = 0\n", golden_output=None)
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell('assert EPOCHS > 20, "claim does not hold"'))
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.write(notebook, source)
+    args = argparse.Namespace(smoke=False, out=tmp_path / "build")
+    assert _run(args, [source], []) == 1
+    page = (tmp_path / "build" / "index.html").read_text()
+    assert "failed: AssertionError: claim does not hold" in page
+    assert _run(args, [source], [("EPOCHS", "30")]) == 0
+
+
+def test_python_dash_m_tools_runs_from_the_checkout():
+    output = run_python("-m", "tools", "list", "--only", "01")
+    assert output.startswith("01_distribution_zoo.ipynb {")

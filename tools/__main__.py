@@ -1,0 +1,134 @@
+"""`python -m tools <command>`: run the notebooks, prepare the regression run, re-record
+golden cells, refresh the gallery, write the report. See `tools/__init__.py`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools import gallery, goldens, report
+from tools.notebooks import (
+    BUILD_DIR,
+    check_overrides,
+    declared_parameters,
+    execute,
+    notebooks,
+    parameters_for,
+)
+
+
+def _render_html(path: Path) -> Path:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(path))
+    target = path.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def _run(args, paths, overrides) -> int:
+    failures = []
+    for path in paths:
+        params = parameters_for(path, overrides, smoke=args.smoke)
+        executed = args.out / "notebooks" / path.name
+        print(f"running {path.name} with {params or 'its defaults'}", flush=True)
+        try:
+            execute(path, executed, params)
+        except Exception as error:  # papermill raises PapermillExecutionError and friends
+            failures.append(f"{path.name}: {type(error).__name__}: {error}".splitlines()[0])
+        if executed.exists():
+            _render_html(executed)
+    print(f"report: {report.build_report(args.out / 'notebooks', args.out / 'index.html')}")
+    if failures:
+        print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _prepare(args, paths, overrides) -> int:
+    for path in paths:
+        params = parameters_for(path, overrides, smoke=True)
+        execute(path, args.out / "prepared" / path.name, params, prepare_only=True)
+        print(f"prepared {path.name} with {params}")
+    return 0
+
+
+def _goldens(args, paths, overrides) -> int:
+    for path in paths:
+        executed = args.out / "goldens" / path.name
+        execute(path, executed, parameters_for(path, overrides, smoke=True))
+        print(f"{path.name}: {goldens.refresh_goldens(path, executed)} golden cell(s) recorded")
+        goldens.strip(path)
+    return 0
+
+
+def _gallery(args, paths, overrides) -> int:
+    executed = [args.out / "notebooks" / p.name for p in paths]
+    missing = [p.name for p in executed if not p.exists()]
+    if missing:
+        raise SystemExit(f"no executed {', '.join(missing)} under {args.out}: run `tools run`")
+    try:
+        gallery.check_default_runs(executed)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    print(f"gallery: {gallery.export_gallery(executed)}")
+    return 0
+
+
+def _report(args, paths, overrides) -> int:
+    print(f"report: {report.build_report(args.out / 'notebooks', args.out / 'index.html')}")
+    return 0
+
+
+def _list(args, paths, overrides) -> int:
+    for path in paths:
+        print(path.name, json.dumps(declared_parameters(path)))
+    return 0
+
+
+COMMANDS = {
+    "run": (_run, "execute the notebooks into OUT/notebooks and write OUT/index.html"),
+    "prepare": (_prepare, "inject the smoke parameters into OUT/prepared (for nbval)"),
+    "goldens": (_goldens, "re-record the golden cells from a smoke run"),
+    "gallery": (_gallery, "refresh docs/gallery from the default run in OUT/notebooks"),
+    "report": (_report, "rewrite OUT/index.html from OUT/notebooks"),
+    "list": (_list, "print each notebook's parameters and defaults"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per task, the shared options on each."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--only", help="only notebooks whose file name contains this")
+    common.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="papermill parameter for every notebook that declares NAME (VALUE is YAML)",
+    )
+    common.add_argument("--out", type=Path, default=BUILD_DIR, help="build directory")
+    parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, (_, text) in COMMANDS.items():
+        sub = commands.add_parser(name, parents=[common], help=text, description=text)
+        if name == "run":
+            sub.add_argument("--smoke", action="store_true", help="the CI smoke parameters")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = notebooks(args.only)
+    overrides = [tuple(p) for p in args.parameter]
+    check_overrides(paths, overrides)
+    return COMMANDS[args.command][0](args, paths, overrides)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

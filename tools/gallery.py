@@ -1,0 +1,106 @@
+"""The README's gallery: one figure per notebook from a run with the default parameters.
+
+`export_gallery` writes `docs/gallery/<notebook>.png` and `docs/gallery/manifest.json`
+(`python -m tools gallery`, behind `nox -s gallery`). The main job never touches the tracked
+gallery: it writes only under `build/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+from PIL import Image
+
+from tools.notebooks import NOTEBOOK_DIR, ROOT, notebooks
+from tools.report import collect
+
+__all__ = ["GALLERY_DIR", "check_default_runs", "export_gallery"]
+
+GALLERY_DIR = ROOT / "docs" / "gallery"
+
+
+def check_default_runs(executed: Sequence[str | Path]) -> None:
+    """Refuses executed notebooks that ran with parameters passed in (smoke or `-p`).
+
+    Raises:
+      ValueError: naming the notebooks and the parameters they ran with.
+    """
+    passed = {}
+    for path in map(Path, executed):
+        parameters = nbformat.read(path, as_version=4).metadata.get("papermill", {})
+        if parameters.get("parameters"):
+            passed[path.name] = parameters["parameters"]
+    if passed:
+        raise ValueError(
+            "the gallery shows runs with the default parameters only; these ran with others: "
+            + "; ".join(f"{name} {params}" for name, params in passed.items())
+        )
+
+
+def export_gallery(
+    executed: Sequence[str | Path],
+    gallery_dir: str | Path = GALLERY_DIR,
+    width: int = 600,
+    notebook_dir: Path = NOTEBOOK_DIR,
+) -> Path:
+    """Copies one key figure per executed notebook, downscaled, to the README's gallery.
+
+    The figure is the first one drawn by a cell tagged `gallery`, else the notebook's first
+    figure. Each becomes `<gallery_dir>/<notebook stem>.png`, at most `width` pixels wide, and
+    `manifest.json` lists them. Notebooks that raised an error or drew nothing are skipped
+    (their previous entry stays); entries of notebooks no longer in `notebook_dir` are dropped.
+
+    Returns:
+      The path of `manifest.json`.
+
+    Raises:
+      ValueError: if `width` is not a positive integer.
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+    gallery_dir = Path(gallery_dir)
+    gallery_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = gallery_dir / "manifest.json"
+    entries = {}
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        entries = {e["notebook"]: e for e in old.get("figures", [])}
+    for path in map(Path, executed):
+        info = collect(path)
+        if info["errors"] or not info["figures"]:
+            continue
+        tagged = [
+            base64.b64decode(output["data"]["image/png"])
+            for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "code" and "gallery" in cell.metadata.get("tags", [])
+            for output in cell.get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        png = (tagged or info["figures"])[0]
+        section = info["figure_sections"][info["figures"].index(png)]
+        image = Image.open(io.BytesIO(png)).convert("RGBA")
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A"))
+        if flat.width > width:
+            flat = flat.resize((width, round(flat.height * width / flat.width)), Image.LANCZOS)
+        flat.save(gallery_dir / f"{path.stem}.png", optimize=True)
+        entries[path.stem] = {
+            "notebook": path.stem,
+            "file": f"{path.stem}.png",
+            "title": info["title"],
+            "caption": section,
+            "source": f"notebooks/{path.name}",
+        }
+    live = {p.stem for p in notebooks(directory=Path(notebook_dir))}
+    for stem in sorted(set(entries) - live):
+        (gallery_dir / entries.pop(stem)["file"]).unlink(missing_ok=True)
+    figures = [entries[stem] for stem in sorted(entries)]
+    manifest_path.write_text(
+        json.dumps({"width": width, "figures": figures}, indent=2) + "\n", encoding="utf-8"
+    )
+    return manifest_path
