@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
+from support import _checks
+
 __all__ = [
     "Batches",
     "Step",
@@ -67,8 +69,7 @@ def train_step(step: Step, batch: tuple) -> StepResult:
 
 def make_optimizer(learning_rate: float = 1e-2):
     """The default optimizer: `tf_keras` Adam with the given learning rate."""
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    _checks.positive_float("learning_rate", learning_rate)
     import tf_keras
 
     return tf_keras.optimizers.Adam(learning_rate=learning_rate)
