@@ -242,16 +242,16 @@ def test_data_helpers_reject_bad_input():
         mdn.make_dataset(np.zeros(4), np.zeros(4), seed="a")
 
 
-def test_heldout_nll_names_x_when_it_has_the_wrong_number_of_features():
+def test_held_out_nll_names_x_when_it_has_the_wrong_number_of_features():
     model = mdn.build_mdn(num_components=2, hidden_units=(), input_size=1)
     with pytest.raises(ValueError, match=r"^x must have 1 feature column\(s\).* got 3"):
-        mdn.heldout_nll(model, np.zeros((4, 3)), np.zeros(4))
+        mdn.held_out_nll(model, np.zeros((4, 3)), np.zeros(4))
 
 
-def test_heldout_nll_names_y_when_it_has_the_wrong_number_of_columns():
+def test_held_out_nll_names_y_when_it_has_the_wrong_number_of_columns():
     model = mdn.build_mdn(num_components=2, hidden_units=(), event_size=1)
     with pytest.raises(ValueError, match=r"^y must have 1 column\(s\).* got 2"):
-        mdn.heldout_nll(model, np.zeros(4), np.zeros((4, 2)))
+        mdn.held_out_nll(model, np.zeros(4), np.zeros((4, 2)))
 
 
 def test_a_density_grid_too_large_for_memory_is_refused_before_any_model_call(monkeypatch):
