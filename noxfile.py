@@ -1,5 +1,5 @@
 """Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`,
-`gallery`, `bench`, `lock`.
+`gallery`, `bench`, `lock`, `site`.
 
 nox -s notebooks                      # run every notebook, write build/index.html
 nox -s notebooks -- --smoke           # the small CI parameters
@@ -13,6 +13,7 @@ nox -s goldens -- --only 01           # re-record a notebook's golden cells
 nox -s gallery                        # refresh docs/gallery/ from a default run
 nox -s browser -- --report build/index.html   # the browser check against the main job's report
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
+nox -s site                           # the static site of build/notebooks: build/site/index.html
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def notebooks(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
     _install(session, "test")
-    session.run("pytest", "tests", *session.posargs)
+    # One worker per core: the notebook-parameter tests wait on kernels, the rest on TensorFlow.
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "tests", *session.posargs)
     session.run("python", "-m", "tools", "prepare")
     session.run(
         "pytest",
@@ -96,6 +98,7 @@ def lint(session: nox.Session) -> None:
         "benchmarks",
         "browser_tests",
         "notebooks",
+        "site",
         "noxfile.py",
     )
     session.run(
@@ -107,6 +110,7 @@ def lint(session: nox.Session) -> None:
         "tests",
         "benchmarks",
         "browser_tests",
+        "site",
         "noxfile.py",
     )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
@@ -142,10 +146,12 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def browser(session: nox.Session) -> None:
     """JupyterLab in headless Chromium: every notebook runs (smoke parameters) with its figures
-    drawn, a screenshot each under build/browser/, and the report shows every figure and number.
+    drawn, a screenshot each under build/browser/, the report shows every figure and number,
+    and the static site reads as it should (tests in browser_tests/test_site.py).
 
     nox -s browser                                # checks a fresh smoke report of its own
     nox -s browser -- --report build/index.html   # checks the main job's report instead
+    nox -s browser -- --site build/site           # checks that site (else one built here)
     """
     import shutil
     import time
@@ -164,6 +170,8 @@ def browser(session: nox.Session) -> None:
         suite = "build/browser/suite"
         session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
         args += ["--report", f"{suite}/index.html"]
+    if not any(arg.startswith("--site") for arg in args):
+        args += ["--site", _site_for_browser(session, args)]
     try:
         session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
     finally:
@@ -266,3 +274,37 @@ def colab(session: nox.Session) -> None:
         "build/colab",
         *session.posargs,
     )
+
+
+def _site_requirements() -> list[str]:
+    """The `site` extra of pyproject.toml: the site needs neither TensorFlow nor the package."""
+    import tomllib
+
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["optional-dependencies"]["site"]
+
+
+@nox.session(python=PYTHON)
+def site(session: nox.Session) -> None:
+    """The static site of the executed notebooks: build/site/index.html (Sphinx, myst-nb).
+
+    nox -s site                                   # from build/notebooks (nox -s notebooks)
+    nox -s site -- --notebooks build/browser/suite/notebooks --out build/site
+    """
+    _locked(session, *_site_requirements())
+    session.run("python", "-m", "tools.site", *session.posargs)
+
+
+def _site_for_browser(session: nox.Session, args: list[str]) -> str:
+    """Builds the site of the notebooks behind the report that the browser session checks."""
+    report = ""
+    for k, arg in enumerate(args):
+        if arg == "--report" and k + 1 < len(args):
+            report = args[k + 1]
+        elif arg.startswith("--report="):
+            report = arg.split("=", 1)[1]
+    out = ROOT / "build" / "browser" / "site"
+    _locked(session, *_site_requirements())
+    notebooks = str(Path(report).parent / "notebooks")
+    session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
+    return str(out)

@@ -5,7 +5,8 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 
 * `runtime`: quiet logs, one seed, determinism, versions (every notebook)
 * `training`: the one fit loop (every notebook)
-* `checkpoints`: checkpoint, resume and interrupt machinery behind `fit` (every notebook)
+* `history`, `checkpoints`, `guards`, `steps`: behind `fit`, importing one way: the run's
+  history, checkpoints and resume, divergence guards, the public `train_step` (every notebook)
 * `report`: headline numbers, tagged for the suite's report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
 * `estimate`: `Estimate(mean, stderr)` and `mean_and_stderr`, for every error bar (all)
@@ -33,12 +34,14 @@ runtime.import_tensorflow_quietly()
 from support.estimate import Estimate, mean_and_stderr
 from support.parameters import (
     ParameterError,
+    at_most,
     boolean,
     check_parameters,
     choice,
     integer,
     integers,
     real,
+    within_memory,
 )
 from support.report import headline
 from support.runtime import in_colab, print_versions, setup, versions
@@ -50,12 +53,14 @@ __all__ = [
     "Estimate",
     "History",
     "ParameterError",
+    "at_most",
     "boolean",
     "check_parameters",
     "choice",
     "integer",
     "integers",
     "real",
+    "within_memory",
     "TrainingDiverged",
     "fit",
     "headline",

@@ -24,6 +24,7 @@ Layers: `support.history` -> this module -> `support.training`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -122,7 +123,7 @@ def _numbers(directory: str, pattern=_LIVE) -> list[int]:
 def _write_index(directory: str, numbers: list[int]) -> None:
     """Makes the `checkpoint` index list exactly the checkpoints `numbers`, oldest first."""
     if not numbers:
-        with _quiet_os_error():
+        with contextlib.suppress(OSError):
             os.remove(os.path.join(directory, "checkpoint"))
         return
     paths = [f"ckpt-{n}" for n in numbers]
@@ -135,14 +136,6 @@ def _write_index(directory: str, numbers: list[int]) -> None:
     with open(index + ".tmp", "w") as file:  # the text format tf.train.CheckpointManager writes
         file.write("\n".join(lines) + "\n")
     os.replace(index + ".tmp", index)
-
-
-class _quiet_os_error:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, *_):
-        return kind is not None and issubclass(kind, OSError)
 
 
 def _repair_index(directory: str) -> None:
@@ -187,10 +180,13 @@ class Checkpoints:
         self.state = state
         self.objects = dict(objects, state=state.variable)
         self.saved_steps = -1
-        self.best_loss = float("inf")
-        _repair_index(self.directory)
-        _repair_index(os.path.join(self.directory, BEST))
-        self._build()
+        try:
+            _repair_index(self.directory)
+            _repair_index(os.path.join(self.directory, BEST))
+            self._build()
+        except BaseException:
+            self.close()
+            raise
 
     def _build(self) -> None:
         self.checkpoint = tf.train.Checkpoint(**self.objects)
@@ -199,9 +195,12 @@ class Checkpoints:
         )
         best = os.path.join(self.directory, BEST)
         self.best = tf.train.CheckpointManager(self.checkpoint, best, max_to_keep=2)
+        self.best_loss = float("inf")
         if self.best.latest_checkpoint:
-            with _quiet_os_error(), warnings.catch_warnings():
+            try:
                 self.best_loss = _read_state(self.best.latest_checkpoint).history.loss[-1]
+            except Exception:  # unreadable: the next epoch end saves a new best
+                pass
 
     def close(self) -> None:
         """Releases the directory's lock."""
@@ -295,7 +294,8 @@ class Checkpoints:
         status = tf.train.Checkpoint(**dict(self.objects, state=saved.variable)).read(path)
         status.assert_existing_objects_matched().expect_partial()
         variables = self.objects["variables"]
-        bad = [v.name for v in variables if not tf.reduce_all(tf.math.is_finite(v))]
+        floats = [v for v in variables if v.dtype.is_floating]
+        bad = [v.name for v in floats if not tf.reduce_all(tf.math.is_finite(v))]
         if bad:
             raise ValueError(f"non-finite values in {', '.join(bad)}")
         if keep is not None:

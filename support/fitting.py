@@ -31,6 +31,7 @@ __all__ = [
     "initial_locs_from",
     "match_components",
     "mean_nll",
+    "samples_bytes",
 ]
 
 
@@ -223,6 +224,13 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
             tfd.Categorical(probs=weights), tfd.MultivariateNormalTriL(centres, tril_first_fixed)
         ),
     }
+
+
+def samples_bytes(num_samples: int, event_size: int) -> int:
+    """Bytes notebook 01 holds at once for `num_samples` training and as many held-out
+    points of dimension `event_size`: float32 draws, their float64 copies for checking and
+    k-means, and the `tf.data` pipeline's copy (about 48 bytes a value)."""
+    return 48 * num_samples * event_size
 
 
 def mean_nll(distribution, samples) -> float:

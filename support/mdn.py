@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -33,6 +32,7 @@ import tf_keras
 from support import _checks
 from support.batching import map_in_chunks
 from support.estimate import Estimate, mean_and_stderr
+from support.mixtures import MixtureParams, mixture_params
 
 tfd = tfp.distributions
 tfpl = tfp.layers
@@ -49,21 +49,6 @@ __all__ = [
     "mixture_params",
     "params_size",
 ]
-
-
-class MixtureParams(NamedTuple):
-    """Mixture parameters for each input.
-
-    Attributes:
-      weights: mixture weights, shape `batch + (K,)`; they sum to 1 over the last axis.
-      means: component means, `batch + (K,)` for one-dimensional events, else
-        `batch + (K, D)`.
-      stddevs: component standard deviations, the shape of `means`.
-    """
-
-    weights: np.ndarray
-    means: np.ndarray
-    stddevs: np.ndarray
 
 
 def params_size(num_components: int, event_size: int = 1) -> int:
@@ -155,69 +140,6 @@ def build_mdn(
     return tf_keras.Sequential(layers, name="mdn")
 
 
-def _unwrap(distribution):
-    # tfp.layers returns a `_TensorCoercible` wrapper around the real distribution.
-    while hasattr(distribution, "tensor_distribution"):
-        distribution = distribution.tensor_distribution
-    return distribution
-
-
-_ALLOWED = "Normal, Independent(Normal) or MultivariateNormalDiag"
-
-
-def _is(distribution, cls) -> bool:
-    # TFP builds `_MixtureSameFamily` / `_Independent` (the non-CompositeTensor bases of the
-    # public classes) when a parameter is not a tensor, e.g. inside `tfp.layers`.
-    names = {cls.__name__, "_" + cls.__name__}
-    return any(
-        c.__name__ in names and c.__module__ == cls.__module__ for c in type(distribution).__mro__
-    )
-
-
-def mixture_params(distribution) -> MixtureParams:
-    """Weights, means and standard deviations of a mixture of normals, per batch member.
-
-    Works on what an MDN returns when called (`model(x)`), and on any `MixtureSameFamily`
-    whose components are `Normal`, `Independent(Normal)` or `MultivariateNormalDiag`.
-
-    Args:
-      distribution: the mixture.
-
-    Returns:
-      A `MixtureParams` of NumPy arrays. Weights have shape `batch + (K,)`. Means and
-      standard deviations have shape `batch + (K,)` when each event is a scalar or a
-      length-1 vector, else `batch + (K,) + event_shape`.
-
-    Raises:
-      TypeError: naming `distribution` if it is not such a mixture.
-    """
-    mixture = _unwrap(distribution)
-    if not _is(mixture, tfd.MixtureSameFamily):
-        raise TypeError(
-            f"distribution must be a tfd.MixtureSameFamily of {_ALLOWED} components, got "
-            f"{type(mixture).__name__}"
-        )
-    components = _unwrap(mixture.components_distribution)
-    base = _unwrap(components.distribution) if _is(components, tfd.Independent) else None
-    if not (
-        isinstance(components, tfd.Normal | tfd.MultivariateNormalDiag)
-        or isinstance(base, tfd.Normal)
-    ):
-        kind = type(components).__name__
-        if base is not None:
-            kind += f"({type(base).__name__})"
-        raise TypeError(
-            f"distribution must be a MixtureSameFamily of {_ALLOWED} components, got {kind} "
-            "components"
-        )
-    weights = mixture.mixture_distribution.probs_parameter().numpy()
-    means = components.mean().numpy()
-    stddevs = components.stddev().numpy()
-    if tuple(components.event_shape) == (1,):
-        means, stddevs = means[..., 0], stddevs[..., 0]
-    return MixtureParams(weights=weights, means=means, stddevs=stddevs)
-
-
 def _as_column(name: str, value) -> np.ndarray:
     array = _checks.finite_array(name, value, dtype=np.float32)
     if array.ndim == 1:
@@ -293,12 +215,16 @@ def held_out_nll(model, x, y) -> Estimate:
     return mean_and_stderr(nll)
 
 
-def density_grid_bytes(num_x: int, num_y: int, *, chunk_size: int = 256, components: int = 5):
-    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32).
+def density_grid_bytes(
+    num_x: int, num_y: int | None = None, *, chunk_size: int = 256, components: int = 5
+) -> int:
+    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32);
+    `num_y` defaults to `num_x` (a square grid).
 
     The result, plus one chunk's `chunk_size x num_y x components` intermediate tensors
     (about eight of them alive at once in a mixture's `log_prob`).
     """
+    num_y = num_x if num_y is None else num_y
     return 4 * (num_x * num_y + 8 * min(chunk_size, num_x) * num_y * components)
 
 

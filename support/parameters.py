@@ -1,16 +1,27 @@
 """Checks for a notebook's papermill parameters, run in the cell after the parameters cell.
 
-A wrong type or an out-of-range value stops the notebook at once with a message that names
-the parameter, before any data is made or any model is traced::
+A wrong type, an out-of-range value, a combination that cannot work, a run that would not
+fit in memory, or a name the notebook does not declare (a misspelt `-p EPOCH 1`) stops the
+notebook at once with a `ParameterError` that names the parameter, before any data is made
+or any model is traced::
 
     check_parameters(
         globals(),
         SEED=integer(min=0),
-        EPOCHS=integer(min=1),
-        LEARNING_RATE=real(gt=0),
+        NUM_TRAIN=integer(min=2, max=10**6),
+        BATCH_SIZE=integer(min=1),
         TRACE=choice("exact", "hutchinson"),
         HIDDEN_SIZES=integers(min=1, min_length=1),
+        GRID_SIZE=integer(min=2),
+        relations=[
+            at_most("BATCH_SIZE", "NUM_TRAIN"),
+            within_memory("the density grid", grid_bytes, "GRID_SIZE"),
+        ],
     )
+
+Per-parameter rules (`integer`, `real`, ...) check one value; relations (`at_most`,
+`within_memory`, or any function of the checked values) check several together and run
+only once every single value has passed.
 
 Used by every notebook.
 """
@@ -18,12 +29,25 @@ Used by every notebook.
 from __future__ import annotations
 
 import builtins
+import difflib
 import math
-import numbers
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["ParameterError", "boolean", "check_parameters", "choice", "integer", "integers", "real"]
+from support import _checks
+
+__all__ = [
+    "ParameterError",
+    "at_most",
+    "boolean",
+    "check_parameters",
+    "choice",
+    "integer",
+    "integers",
+    "real",
+    "within_memory",
+]
 
 
 class ParameterError(ValueError):
@@ -31,10 +55,9 @@ class ParameterError(ValueError):
 
 
 Rule = Callable[[str, Any], None]
+Relation = Callable[[Mapping[str, Any]], None]
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+_is_int = _checks.is_integer
 
 
 def _range_text(min=None, max=None, gt=None, lt=None) -> str:  # noqa: A002
@@ -52,9 +75,7 @@ def _range_text(min=None, max=None, gt=None, lt=None) -> str:  # noqa: A002
 
 def _check_bounds(min=None, max=None, gt=None, lt=None) -> None:  # noqa: A002
     for label, bound in (("min", min), ("max", max), ("gt", gt), ("lt", lt)):
-        if bound is not None and (
-            isinstance(bound, bool) or not isinstance(bound, numbers.Real) or math.isnan(bound)
-        ):
+        if bound is not None and (not _checks.is_real(bound) or math.isnan(bound)):
             raise TypeError(f"{label} must be a number or None, got {bound!r}")
     lower = [b for b in (min, gt) if b is not None]
     upper = [b for b in (max, lt) if b is not None]
@@ -100,7 +121,7 @@ def real(
     _check_bounds(min=min, max=max, gt=gt, lt=lt)
 
     def rule(name: str, value: Any) -> None:
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        if not _checks.is_real(value):
             raise ParameterError(
                 f"parameter {name} must be a number, got {value!r} ({type(value).__name__})"
             )
@@ -139,11 +160,15 @@ def integers(
     min: int | None = None,  # noqa: A002
     max: int | None = None,  # noqa: A002
     min_length: int = 0,
+    max_length: int | None = None,
+    increasing: bool = False,
 ) -> Rule:
-    """A list or tuple of integers, each within `[min, max]`, at least `min_length` long."""
+    """A list or tuple of integers, each within `[min, max]`, `min_length` to `max_length`
+    long, strictly increasing if `increasing`."""
     _check_bounds(min=min, max=max)
-    if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 0:
-        raise ValueError(f"min_length must be a non-negative integer, got {min_length!r}")
+    min_length = _checks.non_negative_int("min_length", min_length)
+    if max_length is not None:
+        max_length = _checks.integer("max_length", max_length, min=builtins.max(min_length, 1))
 
     def rule(name: str, value: Any) -> None:
         if not isinstance(value, list | tuple) or not all(_is_int(v) for v in value):
@@ -152,34 +177,118 @@ def integers(
             raise ParameterError(
                 f"parameter {name} must hold at least {min_length} value(s), got {value!r}"
             )
+        if max_length is not None and len(value) > max_length:
+            raise ParameterError(
+                f"parameter {name} must hold at most {max_length} value(s), got {value!r}"
+            )
         for v in value:
             bad = (min is not None and v < min) or (max is not None and v > max)
             if bad:
                 raise ParameterError(
                     f"parameter {name} must hold integers {_range_text(min, max)}, got {value!r}"
                 )
+        if increasing and any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ParameterError(f"parameter {name} must be increasing, got {value!r}")
 
     return rule
 
 
-def check_parameters(namespace: Mapping[str, Any], **rules: Rule) -> None:
+def at_most(name: str, bound: str) -> Relation:
+    """Parameter `name` must not exceed parameter `bound` (e.g. BATCH_SIZE <= NUM_TRAIN)."""
+
+    def relation(values: Mapping[str, Any]) -> None:
+        if values[name] > values[bound]:
+            raise ParameterError(
+                f"parameter {name} must be at most {bound} ({values[bound]!r}), "
+                f"got {values[name]!r}"
+            )
+
+    return relation
+
+
+def within_memory(what: str, num_bytes: Callable[..., float], *names: str) -> Relation:
+    """`num_bytes(*values of names)` must fit the memory budget (`support._checks`).
+
+    Args:
+      what: what the parameters size, e.g. "the density grid".
+      num_bytes: estimate of the bytes needed, from the named parameters' values in order.
+      *names: the parameters it depends on.
+    """
+    _checks.callable_("num_bytes", num_bytes)
+    if not names:
+        raise ValueError("within_memory needs at least one parameter name")
+
+    def relation(values: Mapping[str, Any]) -> None:
+        needed, budget = num_bytes(*(values[n] for n in names)), _checks.memory_budget()
+        if needed > budget:
+            raise ParameterError(
+                f"parameter{'s' if len(names) > 1 else ''} {' and '.join(names)} too large: "
+                f"{what} would need about "
+                f"{needed / 2**30:.3g} GiB, more than the memory budget of "
+                f"{budget / 2**30:.3g} GiB (half this machine's memory; the environment "
+                "variable SUPPORT_MEMORY_BUDGET_GB sets another)"
+            )
+
+    return relation
+
+
+_PARAMETER_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_PARAMETER_TYPES = (bool, int, float, str, list, tuple, dict, type(None))
+
+
+def _unknown_names(namespace: Mapping[str, Any], declared: Iterable[str]) -> list[str]:
+    """UPPER_SNAKE names holding plain values (what papermill injects) not declared."""
+    declared = set(declared)
+    return sorted(
+        name
+        for name, value in namespace.items()
+        if _PARAMETER_NAME.fullmatch(name)
+        and name not in declared
+        and type(value) in _PARAMETER_TYPES
+    )
+
+
+def check_parameters(
+    namespace: Mapping[str, Any], *, relations: Iterable[Relation] = (), **rules: Rule
+) -> None:
     """Checks each named parameter in `namespace` (a notebook's `globals()`) against its rule.
+
+    First, no UPPER_SNAKE name holding a number, string, list or dict (what papermill's
+    `-p` sets) may be there without a rule: a misspelt `-p EPOCH 1` would otherwise run the
+    whole notebook on the defaults. Then each rule, in order; then each relation.
 
     Args:
       namespace: where the parameters live, usually `globals()`.
+      relations: checks of several parameters together, e.g. `at_most("BATCH_SIZE",
+        "NUM_TRAIN")`; each is called with `namespace` once every rule has passed.
       **rules: `NAME=rule` for every parameter, e.g. `EPOCHS=integer(min=1)`.
 
     Raises:
-      ParameterError: naming the first parameter that is missing, of the wrong type or out
-        of range.
-      TypeError: if `namespace` is not a mapping or a rule is not callable.
+      ParameterError: naming an undeclared parameter (and the declared name it resembles),
+        or the first parameter that is missing, of the wrong type, out of range, or breaks
+        a relation.
+      TypeError: if `namespace` is not a mapping or a rule or relation is not callable.
     """
     if not isinstance(namespace, Mapping):
         raise TypeError(f"namespace must be a mapping such as globals(), got {namespace!r}")
+    relations = list(relations)
     for name, rule in rules.items():
         if not callable(rule):
             raise TypeError(f"the rule for {name} must be callable, e.g. integer(min=1)")
+    for relation in relations:
+        _checks.callable_("relations entries", relation)
+    unknown = _unknown_names(namespace, rules)
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, list(rules), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ParameterError(
+            f"parameter {name} is not a parameter of this notebook{hint} "
+            f"(it declares {', '.join(rules)})"
+        )
     for name, rule in rules.items():
         if name not in namespace:
             raise ParameterError(f"parameter {name} is not defined in the parameters cell")
         rule(name, namespace[name])
+    for relation in relations:
+        relation(namespace)

@@ -65,12 +65,8 @@ def _initial_loc(initial_loc, num_components: int, event_size: int, dtype):
     if initial_loc is None:
         return None
     loc = _checks.finite_array("initial_loc", initial_loc, dtype=dtype.as_numpy_dtype)
-    _checks.shape(
-        "initial_loc",
-        loc,
-        (num_components, event_size),
-        what=f"[{num_components}, {event_size}] (num_components, event_size)",
-    )
+    what = f"[{num_components}, {event_size}] (num_components, event_size)"
+    _checks.shape("initial_loc", loc, (num_components, event_size), what=what)
     return tf.constant(loc)
 
 

@@ -137,3 +137,13 @@ def test_density_rejects_nan_and_shapes_that_do_not_broadcast():
         cardioid_conditional_log_density(0.0, 0.0, num_points=0)
     with pytest.raises(ValueError, match="x and y must have the same shape"):
         cardioid_conditional_nll(np.zeros(3), np.zeros(4))
+
+
+def test_the_grid_memory_estimate_grows_with_the_square_of_the_grid_size():
+    from support.data import cardioid_grid_bytes
+
+    for grid_size in (60, 200, 200_000):
+        # at least the broadcast x and y, the log joint and the result, float64
+        assert cardioid_grid_bytes(grid_size) >= 4 * 8 * grid_size**2
+    growth = cardioid_grid_bytes(2000) - cardioid_grid_bytes(1000)
+    assert cardioid_grid_bytes(4000) - cardioid_grid_bytes(2000) == 4 * growth  # quadratic

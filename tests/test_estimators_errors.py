@@ -239,3 +239,10 @@ def test_closed_form_helpers_refuse_bad_input(call, message):
 def test_closed_form_helpers_refuse_arguments_of_the_wrong_type(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+def test_the_log_joint_memory_estimate_covers_its_samples_by_observations_array():
+    size = est.NormalNormalModel.log_joint_bytes
+    for n, m in ((20_000, 1000), (10**6, 10**6)):
+        assert size(n, m) >= 8 * n * m  # one float64 [n, m] array at least
+    assert size(2 * 20_000, 1000) == size(20_000, 2 * 1000) == 2 * size(20_000, 1000)

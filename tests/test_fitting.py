@@ -149,6 +149,12 @@ def test_describe_lists_every_trainable_variable_with_its_shape():
     assert "-0." not in text
 
 
+def test_the_samples_memory_estimate_covers_train_and_held_out_in_float64():
+    for num_samples, event_size in ((4000, 4), (10**9, 100)):
+        assert fitting.samples_bytes(num_samples, event_size) >= 2 * 8 * num_samples * event_size
+    assert fitting.samples_bytes(2000, 8) == 4 * fitting.samples_bytes(1000, 4)
+
+
 def test_held_out_nll_is_the_mean_negative_log_likelihood_with_its_standard_error():
     target = tfd.Normal(np.float64(1.0), np.float64(2.0))
     points = np.array([-1.0, 0.5, 1.0, 4.0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from support.guards import BLOWUP_FACTOR, BlowupWatch, TrainingDiverged
 
@@ -11,11 +12,12 @@ def feed(watch, losses):
     return [watch.blew_up(float(loss)) for loss in losses]
 
 
-def test_a_loss_that_jumps_a_hundredfold_above_its_level_is_a_blow_up():
+def test_a_loss_that_jumps_tenfold_above_its_level_is_a_blow_up():
     watch = BlowupWatch(BLOWUP_FACTOR)
-    assert feed(watch, [3.2, 3.0, 2.9, 2.95]) == [None] * 4
+    assert feed(watch, [3.0, 3.0, 3.0]) == [None] * 3
+    assert watch.blew_up(3.0 + 10 * 3.0) is None  # at the bound: level 3, scale 3, not above
     found = watch.blew_up(6e7)
-    assert found and "blew up to 6e+07" in found and "blowup_factor = 100" in found
+    assert found and "blew up to 6e+07" in found and "blowup_factor = 10 " in found
 
 
 def test_mini_batch_noise_a_falling_loss_and_a_zero_crossing_are_not_blow_ups(seed):
@@ -41,3 +43,19 @@ def test_the_divergence_message_names_the_step_the_reason_and_the_variables_stat
     assert "already damaged" in str(error) and "lower learning rate" in str(error)
     restored = TrainingDiverged(2, 9, float("nan"), ["w:0"], "ckpt-1")
     assert "non-finite gradient for w:0" in str(restored) and "from the last good" in str(restored)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed_offset", [0, 1])
+def test_fit_stops_the_notebook_mdn_at_a_learning_rate_of_a_million(seed, seed_offset):
+    from support import data, mdn, runtime
+    from support.training import fit
+
+    runtime.setup(seed + seed_offset)
+    x, y = data.cardioid(2000, seed=seed + seed_offset)
+    model = mdn.build_mdn(num_components=8, hidden_units=[64, 64], activation="relu",
+                          scale_floor=0.01)  # fmt: skip
+    dataset = mdn.make_dataset(x, y, batch_size=100, seed=seed)
+    with pytest.raises(TrainingDiverged, match="the loss blew up"):
+        fit(mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=2,
+            learning_rate=1e6, progress=False)  # fmt: skip

@@ -100,3 +100,10 @@ def test_bad_arguments_raise_a_value_error_naming_them(call, match):
 def test_a_bad_seed_size_or_noise_names_the_argument(call, error, name):
     with pytest.raises(error, match=f"^{name} must be"):
         call()
+
+
+@pytest.mark.parametrize("grid_size", [30, 100, 200_000])
+def test_the_grid_memory_estimate_covers_the_arrays_the_notebook_holds(grid_size):
+    # at least the float64 mesh (x and y), its stacked points and two log densities
+    assert m.moons_grid_bytes(grid_size) >= 8 * grid_size**2 * (2 + 2 + 2)
+    assert m.moons_grid_bytes(2 * grid_size) == 4 * m.moons_grid_bytes(grid_size)

@@ -9,12 +9,14 @@ import pytest
 
 from support.parameters import (
     ParameterError,
+    at_most,
     boolean,
     check_parameters,
     choice,
     integer,
     integers,
     real,
+    within_memory,
 )
 
 
@@ -145,3 +147,69 @@ def test_rules_and_namespace_are_checked():
         check_parameters({"EPOCHS": 1}, EPOCHS=3)
     with pytest.raises(TypeError, match="namespace"):
         check_parameters([("EPOCHS", 1)], EPOCHS=integer())
+
+
+def test_an_increasing_list_passes_and_a_decreasing_one_is_named():
+    check(integers(min=2, min_length=2, increasing=True), [10, 100, 1000])
+    with pytest.raises(ParameterError, match=r"parameter P must be increasing, got \[100, 10\]"):
+        check(integers(min=2, increasing=True), [100, 10])
+    with pytest.raises(ParameterError, match=r"parameter P must be increasing"):
+        check(integers(increasing=True), [10, 10])
+
+
+def test_a_list_longer_than_max_length_is_refused():
+    check(integers(max_length=2), [1, 2])
+    with pytest.raises(ParameterError, match="at most 2 value"):
+        check(integers(max_length=2), [1, 2, 3])
+
+
+def test_an_undeclared_name_is_refused_with_the_close_match():
+    namespace = {"EPOCHS": 5, "EPOCH": 1, "SEED": 0}
+    with pytest.raises(ParameterError, match=r"parameter EPOCH is not a .*did you mean EPOCHS\?"):
+        check_parameters(namespace, EPOCHS=integer(min=1), SEED=integer(min=0))
+
+
+def test_an_undeclared_name_without_a_close_match_lists_the_declared_ones():
+    with pytest.raises(ParameterError, match=r"parameter WIBBLE .*declares EPOCHS, SEED\)$"):
+        check_parameters({"EPOCHS": 5, "SEED": 0, "WIBBLE": [1]}, EPOCHS=integer(), SEED=integer())
+
+
+def test_upper_case_modules_constants_and_private_names_are_not_parameters():
+    import numpy
+
+    namespace = {"EPOCHS": 5, "F64": numpy.float64, "NP": numpy, "_X": 1, "lower": 2, "In": [""]}
+    check_parameters(namespace, EPOCHS=integer(min=1))
+
+
+def test_at_most_names_both_parameters_and_runs_after_the_single_checks():
+    rules = {"N": integer(min=2), "BATCH": integer(min=1)}
+    relations = [at_most("BATCH", "N")]
+    check_parameters({"N": 10, "BATCH": 10}, relations=relations, **rules)
+    with pytest.raises(ParameterError, match=r"parameter BATCH must be at most N \(10\), got 11"):
+        check_parameters({"N": 10, "BATCH": 11}, relations=relations, **rules)
+    # a wrong type is reported by its own rule, not as a failed comparison
+    with pytest.raises(ParameterError, match="parameter N must be an integer"):
+        check_parameters({"N": "10", "BATCH": 11}, relations=relations, **rules)
+
+
+def test_within_memory_names_the_parameters_and_the_estimate(monkeypatch):
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "1")
+    relation = within_memory("the grid", lambda g: 8 * g * g, "GRID_SIZE")
+    check_parameters({"GRID_SIZE": 100}, relations=[relation], GRID_SIZE=integer(min=2))
+    with pytest.raises(ParameterError, match=r"^parameter GRID_SIZE too large: the grid .*298 GiB"):
+        check_parameters({"GRID_SIZE": 200_000}, relations=[relation], GRID_SIZE=integer(min=2))
+
+
+def test_within_memory_passes_values_in_the_order_named(monkeypatch):
+    monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "1")
+    seen = []
+    relation = within_memory("x", lambda a, b: seen.append((a, b)) or 0, "B", "A")
+    check_parameters({"A": 1, "B": 2}, relations=[relation], A=integer(), B=integer())
+    assert seen == [(2, 1)]
+
+
+def test_relations_must_be_callable():
+    with pytest.raises(TypeError, match="relations entries must be callable"):
+        check_parameters({"A": 1}, relations=["A <= B"], A=integer())
+    with pytest.raises(ValueError, match="at least one parameter"):
+        within_memory("x", lambda: 0)

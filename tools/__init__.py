@@ -12,7 +12,8 @@
 * `report`: rewrites the report from executed notebooks; `list`: each notebook's parameters.
 
 Modules: `notebooks` (finding notebooks, the one parser of a parameters cell, smoke sets,
-papermill), `goldens`, `report` (collecting headlines and figures, the HTML page) and
-`gallery`. The tooling lives in a source checkout only: it is not in the wheel, and it reads
+papermill), `goldens`, `report` (collecting headlines and figures, the HTML page),
+`gallery`, and `site` with `site_results` (the static site: `python -m tools.site`,
+`nox -s site`). The tooling lives in a source checkout only: it is not in the wheel, and it reads
 `support` only for the headline format a kernel writes (`support.report`).
 """

@@ -33,6 +33,7 @@ __all__ = [
     "cardioid_conditional_log_density",
     "cardioid_conditional_mean",
     "cardioid_conditional_nll",
+    "cardioid_grid_bytes",
     "cardioid_log_marginal",
 ]
 
@@ -71,6 +72,15 @@ def cardioid(n: int = 2000, *, seed: int, noise: float = 0.1, dtype=np.float32):
     x = r * np.sin(t) + noise * rng.standard_normal((n, 1))
     y = r * np.cos(t) + noise * rng.standard_normal((n, 1))
     return x.astype(dtype), y.astype(dtype)
+
+
+def cardioid_grid_bytes(grid_size: int) -> int:
+    """Bytes `cardioid_conditional_log_density` needs on a `grid_size x grid_size` grid.
+
+    About 64 bytes a grid point (float64: the broadcast `x` and `y`, the log joint, the
+    marginal's index and values, the result), plus one chunk's quadrature temporaries.
+    """
+    return 64 * grid_size * grid_size + 3 * 8 * _CHUNK * _DEFAULT_POINTS
 
 
 def _curve(num_points: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,6 +21,7 @@ __all__ = [
     "moons",
     "moons_dataset",
     "moons_entropy",
+    "moons_grid_bytes",
     "moons_log_prob",
 ]
 
@@ -59,6 +60,16 @@ def moons(num_samples: int, *, noise: float = 0.06, seed: int = 0, dtype=np.floa
     on_arc = np.stack([np.cos(angle), np.sin(angle)], axis=-1) * _SIGNS[arc, None]
     points = _CENTRES[arc] + on_arc + noise * rng.standard_normal((num_samples, 2))
     return points.astype(dtype)
+
+
+def moons_grid_bytes(grid_size: int) -> int:
+    """Bytes notebook 02 holds for its `grid_size x grid_size` density heatmaps.
+
+    About 128 bytes a grid point: the float64 mesh and its stacked points, the true and the
+    model's log densities (exact and Hutchinson) and their exponentials, and the float32
+    copies the flow evaluates.
+    """
+    return 128 * grid_size * grid_size
 
 
 def moons_dataset(points, batch_size: int, *, seed: int = 0, shuffle: bool = True):

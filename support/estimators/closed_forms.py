@@ -112,6 +112,12 @@ class NormalNormalModel:
         ) / precision
         return float(loc), float(precision**-0.5)
 
+    @staticmethod
+    def log_joint_bytes(num_samples: int, num_observations: int) -> int:
+        """Bytes `log_joint` needs for `num_samples` float64 values of `z`: four
+        `[num_samples, num_observations]` temporaries (difference, square, scaled, sum)."""
+        return 4 * 8 * num_samples * num_observations
+
     def log_joint(self, z):
         """`log p(x, z)` for a tensor `z` of any shape (TensorFlow, differentiable)."""
         z = tf.convert_to_tensor(z)

@@ -16,13 +16,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from support.estimators.monte_carlo import (
-    check_callable,
-    check_distribution,
-    check_samples_args,
-    get_samples,
-    sample_mean,
-)
+from support.estimators.arguments import check_callable, check_distribution, check_samples_args
+from support.estimators.monte_carlo import get_samples, sample_mean
 
 __all__ = ["ELBOForms", "elbo_ratio", "entropy_shannon"]
 

@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from support import _checks
+from support.estimators.arguments import (
+    check_callable,
+    check_distribution,
+    check_rows,
+    check_samples_args,
+    check_z,
+)
 
 __all__ = [
     "expectation",
@@ -28,96 +33,6 @@ __all__ = [
 ]
 
 tfd = tfp.distributions
-
-
-def check_callable(value, name: str) -> None:
-    """Raises `TypeError` naming `name` unless `value` is callable."""
-    _checks.callable_(name, value)
-
-
-def check_rows(values, samples: tf.Tensor, name: str) -> tf.Tensor:
-    """`values` (what `name` returned for `samples`) as a tensor with one row per sample.
-
-    A function that averages or sums over the samples itself would otherwise give a
-    meaningless estimate (a scalar's mean is itself, its standard error 0): raise
-    `ValueError` naming the function instead. Shapes known when tracing are checked at once;
-    unknown ones by an assertion in the graph.
-    """
-    values = tf.convert_to_tensor(values)
-    rows, expected = values.shape[:1], samples.shape[:1]
-    if values.shape.rank == 0 or (
-        rows.is_fully_defined() and expected.is_fully_defined() and rows != expected
-    ):
-        raise ValueError(
-            f"{name} must return one value per sample (leading axis of length "
-            f"{expected[0] if expected.is_fully_defined() else 'n'}), got shape {values.shape}"
-        )
-    if values.shape.rank is None or not (rows.is_fully_defined() and expected.is_fully_defined()):
-        tf.debugging.assert_equal(
-            tf.shape(values)[0],
-            tf.shape(samples)[0],
-            message=f"{name} must return one value per sample (leading axis of length n)",
-        )
-    return values
-
-
-def check_distribution(value, name: str) -> None:
-    """Raises `TypeError` naming `name` unless `value` is a `tfd.Distribution`."""
-    if not isinstance(value, tfd.Distribution):
-        raise TypeError(
-            f"{name} must be a tfp.distributions.Distribution, got {type(value).__name__}"
-        )
-
-
-def _check_n(n) -> None:
-    if tf.is_tensor(n):
-        if not n.dtype.is_integer:
-            raise TypeError(f"n must be an integer, got a {n.dtype.name} tensor")
-        if n.shape.rank not in (None, 0):
-            raise ValueError(f"n must be a scalar, got shape {n.shape}")
-        static = tf.get_static_value(n)
-        if static is not None and static < 1:
-            raise ValueError(f"n must be an integer >= 1, got {static}")
-        return
-    _checks.positive_int("n", n)
-
-
-def _check_z(z, dtype) -> tf.Tensor:
-    if not tf.is_tensor(z):
-        array = np.asarray(z)
-        if array.dtype.kind not in "fiu":
-            raise TypeError(f"z must hold numbers, got dtype {array.dtype}")
-        if array.ndim == 0:
-            raise ValueError("z must have a leading sample axis, got a scalar")
-        if array.dtype.kind == "f" and np.isnan(array).any():
-            raise ValueError("z must not contain NaN")
-        return tf.convert_to_tensor(array, dtype=dtype, name="z")
-    if z.shape.rank == 0:
-        raise ValueError("z must have a leading sample axis, got a scalar")
-    if z.dtype != dtype:
-        raise TypeError(f"z must have the distribution's dtype {dtype.name}, got {z.dtype.name}")
-    if z.dtype.is_floating:
-        static = tf.get_static_value(z)  # eager or constant tensors only: no graph work
-        if static is not None and np.isnan(static).any():
-            raise ValueError("z must not contain NaN")
-    return tf.convert_to_tensor(z, name="z")
-
-
-def _describe(z) -> str:
-    if z is None:
-        return "None"
-    shape = getattr(z, "shape", np.shape(z))
-    return f"<{type(z).__name__} of shape {tuple(shape) if shape is not None else '?'}>"
-
-
-def check_samples_args(z, n) -> None:
-    """Validates the exactly-one-of `z` / `n` rule and `n` itself (Python side, no TF work)."""
-    if (n is None) == (z is None):
-        raise ValueError(
-            f'Must specify exactly one of arguments "n" and "z". Found: n = {n}, z = {_describe(z)}'
-        )
-    if n is not None:
-        _check_n(n)
 
 
 def get_samples(dist, z=None, n=None, seed=None) -> tf.Tensor:
@@ -141,7 +56,7 @@ def get_samples(dist, z=None, n=None, seed=None) -> tf.Tensor:
     check_samples_args(z, n)
     if n is not None:
         return dist.sample(n, seed=seed)
-    return _check_z(z, dist.dtype)
+    return check_z(z, dist.dtype)
 
 
 def _count(values: tf.Tensor) -> tf.Tensor:

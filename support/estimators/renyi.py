@@ -23,13 +23,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from support.estimators.monte_carlo import (
-    check_callable,
-    check_distribution,
-    check_samples_args,
-    get_samples,
-    logspace_mean,
-)
+from support.estimators.arguments import check_callable, check_distribution, check_samples_args
+from support.estimators.monte_carlo import get_samples, logspace_mean
 
 __all__ = ["renyi_alpha", "renyi_ratio"]
 

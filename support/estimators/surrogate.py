@@ -25,7 +25,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks
-from support.estimators.monte_carlo import check_callable, check_distribution
+from support.estimators.arguments import check_callable, check_distribution
 
 __all__ = [
     "MeanBaseline",

@@ -1,0 +1,255 @@
+"""The static site: the executed notebooks as web pages, with search and launch buttons.
+
+`nox -s site` runs `python -m tools.site`, which
+
+1. stages the site's sources in `<out>-src/` (`build/site-src/`): the home page from
+   README.md, the executed notebooks with their outputs (nothing runs again), the README's
+   gallery, and a results page with every notebook's headline numbers next to their
+   references, its parameters and its run time;
+2. runs Sphinx (myst-nb and sphinx-book-theme, configured in `site/conf.py`) with warnings
+   as errors, into `<out>/` (`build/site/`);
+3. puts each executed notebook, as it ran, behind its page's download button, and checks
+   the built pages: every link and image inside the site resolves (anchors too) and
+   no page loads a script, style sheet or image from another host.
+
+python -m tools.site                                   # build/notebooks -> build/site
+python -m tools.site --notebooks build/notebooks-smoke/notebooks --out build/site
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import nbformat
+
+from tools.site_results import (
+    HEADLINE_MIME,
+    executed_notebooks,
+    key_figure,
+    read_results,
+    results_page,
+)
+
+__all__ = ["CONF_DIR", "check_site", "home_page", "stage", "build", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = ROOT / "site"
+REPOSITORY = "https://github.com/tfp-notebooks/tfp-notebooks"
+# `[![alt](https://host/badge.svg)](target)`: a picture from another host; the site keeps the
+# link and shows its alt text instead (the pages load nothing from outside).
+REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:https?:)?//[^)\s]+\)")
+LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
+
+HOME_TOC = """
+
+```{{toctree}}
+:hidden:
+:caption: Notebooks
+:maxdepth: 1
+
+{notebooks}
+```
+
+```{{toctree}}
+:hidden:
+:caption: Results
+
+results
+```
+"""
+
+
+def _local_images_only(markdown: str) -> str:
+    return REMOTE_IMAGE.sub(lambda m: m.group(1), markdown)
+
+
+def home_page(readme: str, staged: set[str]) -> str:
+    """The site's home page: README.md as MyST, with a navigation tree of the notebooks.
+
+    Args:
+      readme: the text of README.md.
+      staged: the paths (relative to the site's sources) of the files the site holds, e.g.
+        `notebooks/01_distribution_zoo.ipynb`; relative links to anything else point to the
+        repository on GitHub instead.
+
+    Returns:
+      The page's MyST markdown.
+    """
+
+    def retarget(match: re.Match) -> str:
+        target = match.group(1)
+        parts = urlsplit(target)
+        if parts.scheme or parts.netloc or target.startswith("#") or parts.path in staged:
+            return match.group(0)
+        return f"]({REPOSITORY}/blob/main/{target.removeprefix('./')})"
+
+    text = LINK_TARGET.sub(retarget, _local_images_only(readme))
+    notebooks = "\n".join(p[: -len(".ipynb")] for p in sorted(staged) if p.endswith(".ipynb"))
+    return text.rstrip() + HOME_TOC.format(notebooks=notebooks)
+
+
+def _staged_notebook(path: Path, target: Path) -> None:
+    """Copies an executed notebook for the site: remote pictures become their alt text, and
+    headline outputs keep only their text (the results page shows their numbers)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _local_images_only(cell.source)
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            output.get("data", {}).pop(HEADLINE_MIME, None)
+    nbformat.write(notebook, target)
+
+
+def stage(notebooks_dir: str | Path, src: str | Path, root: Path = ROOT) -> list[Path]:
+    """Writes the site's sources into `src` (emptied first) and returns the notebooks staged.
+
+    Raises:
+      FileNotFoundError: if `notebooks_dir` holds no executed notebooks (with what to run).
+    """
+    executed = executed_notebooks(notebooks_dir)
+    src = Path(src)
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "notebooks").mkdir(parents=True)
+    (src / "figures").mkdir()
+    staged = set()
+    results = []
+    for path in executed:
+        _staged_notebook(path, src / "notebooks" / path.name)
+        staged.add(f"notebooks/{path.name}")
+        info = read_results(path)
+        figure = key_figure(path)
+        if figure is not None:
+            info["figure"] = f"figures/{path.stem}.{figure[0]}"
+            (src / info["figure"]).write_bytes(figure[1])
+        results.append(info)
+    gallery = root / "docs" / "gallery"
+    if gallery.is_dir():
+        shutil.copytree(gallery, src / "docs" / "gallery")
+        staged |= {f"docs/gallery/{p.name}" for p in gallery.iterdir()}
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    (src / "index.md").write_text(home_page(readme, staged), encoding="utf-8")
+    (src / "results.md").write_text(results_page(results), encoding="utf-8")
+    return executed
+
+
+class _Links(HTMLParser):
+    """The ids of a page, and its links and embedded resources."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []  # <a href>: may leave the site
+        self.resources: list[str] = []  # what the page loads: must be local
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        for key in ("id", "name") if tag == "a" else ("id",):
+            if found.get(key):
+                self.ids.add(found[key])
+        if tag == "a" and found.get("href"):
+            self.links.append(found["href"])
+        elif tag in ("img", "script", "iframe", "source") and found.get("src"):
+            self.resources.append(found["src"])
+        elif tag == "link" and found.get("href") and found.get("rel") != "canonical":
+            self.resources.append(found["href"])
+
+
+def check_site(site: str | Path) -> list[str]:
+    """The problems of a built site: broken internal links or anchors, remote resources.
+
+    Args:
+      site: the folder of the built site (`build/site`).
+
+    Returns:
+      One line per problem, "page: what", empty when every link inside the site resolves
+      and no page loads anything from another host.
+
+    Raises:
+      FileNotFoundError: if `site` has no `index.html`.
+    """
+    site = Path(site).resolve()
+    if not (site / "index.html").is_file():
+        raise FileNotFoundError(f"site {str(site)!r} has no index.html: build it first")
+    pages = {}
+    for page in sorted(site.rglob("*.html")):
+        if page.relative_to(site).parts[0] == "_static":
+            continue  # the theme's template fragments, not pages
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        pages[page] = parser
+    problems = []
+    for page, parser in pages.items():
+        name = page.relative_to(site)
+        for url in parser.resources:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") or parts.netloc:
+                problems.append(f"{name}: loads {url} from another host")
+        for url in parser.links + parser.resources:
+            parts = urlsplit(url)
+            if parts.scheme or parts.netloc or url in ("", "#"):
+                continue  # another site, mailto:, data:, javascript:, or a no-op link
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_relative_to(site) or not target.exists():
+                problems.append(f"{name}: broken link {url}")
+            elif parts.fragment and target in pages:
+                if unquote(parts.fragment) not in pages[target].ids:
+                    problems.append(f"{name}: no anchor #{parts.fragment} for {url}")
+    return problems
+
+
+def build(notebooks_dir: str | Path, out: str | Path, root: Path = ROOT) -> Path:
+    """Stages the sources, runs Sphinx (warnings are errors) and checks the built site.
+
+    Returns:
+      The site's `index.html`.
+
+    Raises:
+      FileNotFoundError: if `notebooks_dir` holds no executed notebooks.
+      RuntimeError: if Sphinx fails or the built site has broken links or remote resources.
+    """
+    out = Path(out)
+    src = out.with_name(out.name + "-src")
+    executed = stage(notebooks_dir, src, root)
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going"]
+    command += ["-n", "-q", "-c", str(CONF_DIR), str(src), str(out)]
+    if subprocess.run(command, check=False).returncode:
+        raise RuntimeError("sphinx-build failed (see the warnings above)")
+    for path in executed:  # the download button offers each notebook exactly as it ran
+        shutil.copy2(path, out / "_sources" / "notebooks" / path.name)
+    problems = check_site(out)
+    if problems:
+        raise RuntimeError("the built site has problems:\n  " + "\n  ".join(problems))
+    return out / "index.html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.site", description=__doc__)
+    parser.add_argument(
+        "--notebooks",
+        default=str(ROOT / "build" / "notebooks"),
+        help="the executed notebooks (nox -s notebooks writes build/notebooks)",
+    )
+    parser.add_argument("--out", default=str(ROOT / "build" / "site"), help="the site's folder")
+    args = parser.parse_args(argv)
+    try:
+        index = build(args.notebooks, args.out)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"site: {error}", file=sys.stderr)
+        return 1
+    print(f"site: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
