@@ -1,4 +1,4 @@
-"""Checkpoints for `support.training.fit`, which every notebook trains with.
+"""Checkpoints for `support.training.fit` (every notebook; layers: history -> this -> training).
 
 `Checkpoints` keeps a run's state in `checkpoint_dir` so that `fit` can stop at any point and
 continue bit for bit, and it refuses to lose work on the way:
@@ -15,11 +15,8 @@ continue bit for bit, and it refuses to lose work on the way:
 * **The best is kept.** Besides the newest `MAX_TO_KEEP`, `best/` holds the saved state with
   the lowest epoch loss (`best_checkpoint(checkpoint_dir)` gives its path).
 
-A checkpoint holds the variables, the optimizer, any `checkpoint_objects` and the run's
-`RunState` (history and position); not the data: `fit` re-creates the data iterator and
-skips the batches already used.
-
-Layers: `support.history` -> this module -> `support.training`.
+A checkpoint holds the variables, the optimizer, any `checkpoint_objects` and the `RunState`
+(history, position); not the data: `fit` re-creates the iterator and skips the used batches.
 """
 
 from __future__ import annotations
@@ -105,9 +102,8 @@ def _lock(directory: str):
         owner = handle.read().strip() or "another process"
         handle.close()
         raise RuntimeError(
-            f"checkpoint_dir {directory!r} is in use by {owner}: two runs must not write "
-            "the same checkpoints. Wait for that run to finish, stop it, or use another "
-            "checkpoint_dir."
+            f"checkpoint_dir {directory!r} is in use by {owner}: two runs must not write the same "
+            "checkpoints. Wait for that run to finish, stop it, or use another checkpoint_dir."
         ) from None
     handle.truncate(0)
     handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
@@ -128,10 +124,9 @@ def _write_index(directory: str, numbers: list[int]) -> None:
         return
     paths = [f"ckpt-{n}" for n in numbers]
     times = [os.path.getmtime(os.path.join(directory, p + ".index")) for p in paths]
-    lines = [f'model_checkpoint_path: "{paths[-1]}"']
+    lines = [f'model_checkpoint_path: "{paths[-1]}"', f"last_preserved_timestamp: {min(times) - 1}"]
     lines += [f'all_model_checkpoint_paths: "{p}"' for p in paths]
     lines += [f"all_model_checkpoint_timestamps: {t!r}" for t in times]
-    lines.append(f"last_preserved_timestamp: {min(times) - 1.0!r}")
     index = os.path.join(directory, "checkpoint")
     with open(index + ".tmp", "w") as file:  # the text format tf.train.CheckpointManager writes
         file.write("\n".join(lines) + "\n")
@@ -139,17 +134,16 @@ def _write_index(directory: str, numbers: list[int]) -> None:
 
 
 def _repair_index(directory: str) -> None:
-    """Rebuilds a missing, unreadable or stale index from the `ckpt-N` files on disk."""
+    """Rebuilds a missing, unreadable or out-of-date index from the `ckpt-N` files on disk."""
     found = _numbers(directory)
     try:
         state = tf.train.get_checkpoint_state(directory)
-        listed = [p for p in state.all_model_checkpoint_paths] if state else []
-        problem = None if state or not found else "missing or empty"
+        listed = [os.path.basename(p) for p in state.all_model_checkpoint_paths] if state else []
+        problem = "out of date" if state else "missing or empty"
     except Exception as error:  # a damaged text proto, an unreadable file, ...
         listed, problem = [], f"unreadable ({type(error).__name__})"
-    if problem is None and all(os.path.exists(p + ".index") for p in listed):
+    if set(listed) == {f"ckpt-{n}" for n in found}:
         return
-    problem = problem or "lists checkpoints that are gone"
     _write_index(directory, found)
     if found:
         warnings.warn(

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
+from support import _checks
+
 __all__ = [
     "Batches",
     "Step",
@@ -47,7 +49,11 @@ def train_step(step: Step, batch: tuple) -> StepResult:
 
     The update is applied only when the loss and every gradient are finite, so a bad batch
     leaves the variables as they were; after it, every variable must still be finite (an
-    infinite learning rate, say, breaks that).
+    infinite learning rate, say, breaks that). A hand-written loop::
+
+        step = Step(loss_fn, variables, make_optimizer(0.01))
+        for x, y in dataset:
+            result = train_step(step, (x, y))  # the batch as a tuple of loss_fn's arguments
     """
     loss, gradients, finite = step.loss_and_gradients(*batch)
     loss = float(loss)
@@ -63,8 +69,7 @@ def train_step(step: Step, batch: tuple) -> StepResult:
 
 def make_optimizer(learning_rate: float = 1e-2):
     """The default optimizer: `tf_keras` Adam with the given learning rate."""
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+    _checks.positive_float("learning_rate", learning_rate)
     import tf_keras
 
     return tf_keras.optimizers.Adam(learning_rate=learning_rate)

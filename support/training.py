@@ -31,6 +31,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from support import _checks
 from support.checkpoints import RESERVED, Checkpoints
 from support.guards import BLOWUP_FACTOR, BlowupWatch, DeferredInterrupt, TrainingDiverged
 from support.history import History, RunState
@@ -49,7 +50,7 @@ __all__ = ["History", "TrainingDiverged", "fit", "make_optimizer", "progress_bar
 def progress_bar(**kwargs):
     """A tqdm bar: a widget in Jupyter, text in a terminal, and plain text under papermill.
 
-    `SUPPORT_PROGRESS=text` (set by `python -m support.nbtools` for its papermill runs)
+    `SUPPORT_PROGRESS=text` (set by `tools/notebooks.py` for its papermill runs)
     forces the text bar, updated at most every two seconds, so executed notebooks keep a
     readable record instead of an unrendered widget.
     """
@@ -62,15 +63,9 @@ def progress_bar(**kwargs):
     return tqdm(**kwargs)
 
 
-def _positive_int(name, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _validate(loss_fn, variables, dataset, epochs, options) -> list[tf.Variable]:
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    _positive_int("epochs", epochs)
+    _checks.callable_("loss_fn", loss_fn)
+    _checks.positive_int("epochs", epochs)
     if not isinstance(dataset, tf.data.Dataset):
         raise TypeError(f"dataset must be a tf.data.Dataset, got {type(dataset).__name__}")
     variables = list(variables)
@@ -82,26 +77,20 @@ def _validate(loss_fn, variables, dataset, epochs, options) -> list[tf.Variable]
     directory, objects = options["checkpoint_dir"], options["checkpoint_objects"]
     if directory is not None and not isinstance(directory, str | os.PathLike):
         raise TypeError(f"checkpoint_dir must be a path, got {type(directory).__name__}")
-    if objects is not None:
-        if not isinstance(objects, Mapping):
-            raise TypeError("checkpoint_objects must be a mapping of name to trackable object")
-        for name in objects:
-            if not isinstance(name, str) or not name.isidentifier() or name in RESERVED:
-                raise ValueError(
-                    f"checkpoint_objects keys must be identifiers other than {RESERVED}, "
-                    f"got {name!r}"
-                )
-    _positive_int("save_every", options["save_every"])
+    if objects is not None and not isinstance(objects, Mapping):
+        raise TypeError("checkpoint_objects must be a mapping of name to trackable object")
+    for name in objects or {}:
+        if not isinstance(name, str) or not name.isidentifier() or name in RESERVED:
+            raise ValueError(
+                f"checkpoint_objects keys must be identifiers other than {RESERVED}, got {name!r}"
+            )
+    _checks.positive_int("save_every", options["save_every"])
     if not isinstance(options["resume"], bool):
         raise TypeError(f"resume must be True or False, got {options['resume']!r}")
-    callback = options["on_epoch_end"]
-    if callback is not None and not callable(callback):
-        raise TypeError(f"on_epoch_end must be callable, got {type(callback).__name__}")
-    factor = options["blowup_factor"]
-    if factor is not None and (
-        isinstance(factor, bool) or not isinstance(factor, int | float) or not factor > 0
-    ):
-        raise ValueError(f"blowup_factor must be a positive number or None, got {factor!r}")
+    if options["on_epoch_end"] is not None:
+        _checks.callable_("on_epoch_end", options["on_epoch_end"])
+    if options["blowup_factor"] is not None:
+        _checks.positive_float("blowup_factor", options["blowup_factor"])
     check_strategy(options["strategy"], variables)
     return variables
 

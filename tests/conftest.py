@@ -22,6 +22,16 @@ def seed() -> int:
     return int(os.environ.get("SUPPORT_TEST_SEED", DEFAULT_SEED))
 
 
+@pytest.fixture(autouse=True)
+def _global_tensorflow_seed(seed):
+    """Every test starts from the same global TensorFlow seed, whatever ran before it in its
+    process: a test that turned on op determinism (`support.setup`) must not make a later
+    unseeded op fail, and results must not depend on the order tests run in (pytest-xdist)."""
+    import tensorflow as tf
+
+    tf.random.set_seed(seed)
+
+
 @pytest.fixture(params=["float32", "float64"])
 def dtype(request):
     import tensorflow as tf

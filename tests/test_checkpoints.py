@@ -213,7 +213,7 @@ def checkpoint_files(directory):
     )
 
 
-@pytest.mark.parametrize("damage", ["missing", "empty", "garbage"])
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage", "out of date"])
 def test_a_lost_checkpoint_index_is_rebuilt_from_the_files_and_the_run_resumes(
     seed, tmp_path, damage
 ):
@@ -223,6 +223,8 @@ def test_a_lost_checkpoint_index_is_rebuilt_from_the_files_and_the_run_resumes(
     index = tmp_path / "checkpoint"
     if damage == "missing":
         index.unlink()
+    elif damage == "out of date":  # as if stopped between writing ckpt-2 and the index
+        index.write_text('model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n')
     else:
         index.write_text("" if damage == "empty" else "\x00not a checkpoint state {{")
     resumed = Regression(seed)

@@ -57,7 +57,7 @@ def test_without_checkpoints_a_nan_stops_training_before_the_bad_step(seed):
     ("kwargs", "error", "name"),
     [
         ({"epochs": 0}, ValueError, "epochs"),
-        ({"epochs": 2.5}, ValueError, "epochs"),
+        ({"epochs": 2.5}, TypeError, "epochs"),
         ({"epochs": 1, "save_every": 0}, ValueError, "save_every"),
         ({"epochs": 1, "checkpoint_dir": 3}, TypeError, "checkpoint_dir"),
         ({"epochs": 1, "checkpoint_objects": {"optimizer": 1}}, ValueError, "checkpoint_objects"),
@@ -66,8 +66,9 @@ def test_without_checkpoints_a_nan_stops_training_before_the_bad_step(seed):
         ({"epochs": 1, "strategy": "mirrored"}, TypeError, "strategy"),
         ({"epochs": 1, "on_epoch_end": 3}, TypeError, "on_epoch_end"),
         ({"epochs": 1, "learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"epochs": 1, "learning_rate": float("inf")}, ValueError, "learning_rate"),
         ({"epochs": 1, "blowup_factor": 0}, ValueError, "blowup_factor"),
-        ({"epochs": 1, "blowup_factor": "big"}, ValueError, "blowup_factor"),
+        ({"epochs": 1, "blowup_factor": "big"}, TypeError, "blowup_factor"),
     ],
 )
 def test_bad_arguments_are_named_before_training(seed, kwargs, error, name):
