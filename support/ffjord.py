@@ -21,6 +21,7 @@ Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -97,6 +98,8 @@ class FFJORDFlow:
       state_derivatives: one `MLPODE` per FFJORD bijector (they hold the variables).
       solver: the `tfp.math.ode.Solver` every bijector integrates with.
       trace: "exact" or "hutchinson", the estimator `distribution` uses.
+      generator: the `tf.random.Generator` that seeds Hutchinson's probes (one seed per
+        solve, so every training step draws fresh ones), None for the global stream.
     """
 
     distribution: tfd.TransformedDistribution
@@ -104,6 +107,7 @@ class FFJORDFlow:
     state_derivatives: list[MLPODE]
     solver: tfp.math.ode.Solver
     trace: str
+    generator: tf.random.Generator | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -120,7 +124,9 @@ class FFJORDFlow:
         if trace == self.trace:
             return self.distribution
         if ("distribution", trace) not in self._cache:
-            bijector = _stack(self.state_derivatives, self.solver, trace, self.dtype)
+            bijector = _stack(
+                self.state_derivatives, self.solver, trace, self.dtype, self.generator
+            )
             self._cache["distribution", trace] = tfd.TransformedDistribution(
                 self.base_distribution, bijector
             )
@@ -178,12 +184,15 @@ def stack_ffjord(
     return _stack(state_derivatives, make_solver(solver, atol=atol, rtol=rtol), trace, dtype)
 
 
-def _stack(state_derivatives, solver, trace, dtype) -> tfb.Chain:
+def _stack(state_derivatives, solver, trace, dtype, generator=None) -> tfb.Chain:
+    augmentation = TRACE_ESTIMATORS[trace]
+    if trace == "hutchinson" and generator is not None:
+        augmentation = functools.partial(augmentation, generator=generator)
     bijectors = [
         tfb.FFJORD(
             state_time_derivative_fn=field_,
             ode_solve_fn=solver.solve,
-            trace_augmentation_fn=TRACE_ESTIMATORS[trace],
+            trace_augmentation_fn=augmentation,
             dtype=dtype,
             name=f"ffjord_{i}",
         )
@@ -205,6 +214,7 @@ def build_ffjord(
     base_scale: float = 0.8,
     zero_init: bool = False,
     dtype=tf.float32,
+    seed: int | None = None,
 ) -> FFJORDFlow:
     """Builds a stack of `num_flows` FFJORD bijectors on `N(0, base_scale^2 I)`.
 
@@ -222,6 +232,8 @@ def build_ffjord(
       base_scale: standard deviation of the Gaussian base, positive.
       zero_init: start every field at zero, so the untrained flow is the identity.
       dtype: float dtype of the base distribution and the computation.
+      seed: seed of the flow's `tf.random.Generator` for Hutchinson's probes; None draws
+        it from TensorFlow's global seed (`support.setup(seed)` makes that reproducible).
 
     Returns:
       An `FFJORDFlow`.
@@ -237,6 +249,8 @@ def build_ffjord(
     trace = check_trace(trace)
     base_scale = _checks.positive_float("base_scale", base_scale)
     dtype = _checks.floating_dtype("dtype", dtype)
+    if seed is not None:
+        seed = _checks.seed("seed", seed)
     solver = make_solver(solver, atol=atol, rtol=rtol)
     state_derivatives = [
         MLPODE(
@@ -255,21 +269,27 @@ def build_ffjord(
     # Build the variables now so `trainable_variables` is complete before the first step.
     for field_ in state_derivatives:
         field_(tf.constant(0.0, dtype), tf.zeros([1, event_size], dtype))
-    bijector = _stack(state_derivatives, solver, trace, dtype)
+    if seed is None:  # drawn after the fields' weights, which are as without it
+        seed = int(tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64))
+    generator = tf.random.Generator.from_seed(seed)
+    bijector = _stack(state_derivatives, solver, trace, dtype, generator)
     distribution = tfd.TransformedDistribution(base, bijector)
-    return FFJORDFlow(distribution, base, state_derivatives, solver, trace)
+    return FFJORDFlow(distribution, base, state_derivatives, solver, trace, generator)
 
 
 def xla_trainable(solver, trace: str) -> bool:
     """Whether a FFJORD training step with this solver and trace name compiles with XLA.
 
-    True for a `FixedStepSolver` with the exact trace. The adaptive solvers' adjoint and
-    Hutchinson's `vectorized_map` inside a differentiated loop both need shapes XLA cannot
-    fix at compile time.
+    True for a `FixedStepSolver` with either trace (`support.traces`' estimators both
+    compile). The adaptive solvers' adjoint needs a tensor list whose size XLA cannot fix
+    at compile time.
 
     Example:
       >>> rk4 = make_solver("rk4")
       >>> xla_trainable(rk4, "exact"), xla_trainable(rk4, "hutchinson")
-      (True, False)
+      (True, True)
+      >>> xla_trainable(make_solver("dormand_prince"), "exact")
+      False
     """
-    return isinstance(solver, FixedStepSolver) and check_trace(trace) == "exact"
+    check_trace(trace)
+    return isinstance(solver, FixedStepSolver)

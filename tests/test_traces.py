@@ -5,7 +5,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from support.traces import TRACE_ESTIMATORS, check_trace, trace_jacobian_exact_unrolled
+from support.traces import (
+    TRACE_ESTIMATORS,
+    check_trace,
+    trace_jacobian_exact_unrolled,
+    trace_jacobian_hutchinson,
+)
 
 tfb = tfp.bijectors
 
@@ -36,9 +41,79 @@ def test_unrolled_exact_trace_of_a_field_that_ignores_the_state_is_zero(dtype):
     np.testing.assert_array_equal(derivative.numpy(), np.ones((3, 2)))
 
 
-def test_the_named_estimators_are_the_unrolled_exact_trace_and_tfps_hutchinson():
+def test_the_named_estimators_are_the_unrolled_exact_trace_and_the_stateless_hutchinson():
     assert TRACE_ESTIMATORS["exact"] is trace_jacobian_exact_unrolled
-    assert TRACE_ESTIMATORS["hutchinson"] is tfb.ffjord.trace_jacobian_hutchinson
+    assert TRACE_ESTIMATORS["hutchinson"] is trace_jacobian_hutchinson
+
+
+def _hutchinson_rows(field, z, seed, dtype):
+    fn = trace_jacobian_hutchinson(field, z.shape, dtype, seed=seed)
+    derivative, estimate = fn(0.3, (z, tf.zeros_like(z)))
+    return derivative, tf.reduce_sum(estimate, axis=-1).numpy().astype(np.float64)
+
+
+def test_hutchinson_trace_is_unbiased_within_four_standard_errors(seed, dtype):
+    field = _random_field(seed, dtype)
+    point = np.random.default_rng(seed).normal(size=(1, 2))
+    z = tf.constant(np.repeat(point, 20000, axis=0), dtype)  # fresh probe entries per row
+    _, exact_diagonal = trace_jacobian_exact_unrolled(field, z.shape, dtype)(
+        0.3, (z, tf.zeros_like(z))
+    )
+    exact = float(tf.reduce_sum(exact_diagonal[0]))
+    _, estimates = _hutchinson_rows(field, z, (seed, 7), dtype)
+    stderr = estimates.std(ddof=1) / np.sqrt(len(estimates))
+    assert stderr > 0, "the probes did not vary"
+    assert abs(estimates.mean() - exact) < 4 * stderr
+
+
+def test_hutchinson_returns_the_field_and_the_same_estimate_for_the_same_seed(seed):
+    field = _random_field(seed, tf.float32)
+    z = tf.constant(np.random.default_rng(seed).normal(size=(64, 2)), tf.float32)
+    derivative, first = _hutchinson_rows(field, z, (seed, 1), tf.float32)
+    np.testing.assert_allclose(derivative.numpy(), field(0.3, z).numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(first, _hutchinson_rows(field, z, (seed, 1), tf.float32)[1])
+    assert not np.array_equal(first, _hutchinson_rows(field, z, (seed, 2), tf.float32)[1])
+
+
+def test_hutchinson_with_a_generator_draws_fresh_probes_on_every_call(seed):
+    field = _random_field(seed, tf.float32)
+    z = tf.constant(np.random.default_rng(seed).normal(size=(64, 2)), tf.float32)
+    generator = tf.random.Generator.from_seed(seed)
+
+    def estimate():
+        fn = trace_jacobian_hutchinson(field, z.shape, tf.float32, generator=generator)
+        return fn(0.3, (z, tf.zeros_like(z)))[1].numpy()
+
+    first, second = estimate(), estimate()
+    assert not np.array_equal(first, second)
+    generator.reset_from_seed(seed)
+    np.testing.assert_array_equal(estimate(), first)
+
+
+def test_an_xla_compiled_hutchinson_training_gradient_equals_the_eager_one(seed):
+    from support import ffjord
+    from support.solvers import FixedStepSolver
+
+    flow = ffjord.build_ffjord(2, (8,), solver=FixedStepSolver(3), trace="hutchinson", seed=seed)
+    points = tf.constant(np.random.default_rng(seed).normal(size=(32, 2)), tf.float32)
+    variables = list(flow.trainable_variables)
+
+    def loss_and_gradients():
+        with tf.GradientTape() as tape:
+            loss = flow.loss(points)
+        return loss, tape.gradient(loss, variables)
+
+    compiled = tf.function(loss_and_gradients, jit_compile=True)
+    flow.generator.reset_from_seed(seed)
+    eager_loss, eager_gradients = loss_and_gradients()
+    flow.generator.reset_from_seed(seed)
+    xla_loss, xla_gradients = compiled()
+    np.testing.assert_allclose(xla_loss.numpy(), eager_loss.numpy(), rtol=1e-5)
+    for a, b in zip(xla_gradients, eager_gradients, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    # Another seed draws other probes: the comparison above is not between two constants.
+    flow.generator.reset_from_seed(seed + 1)
+    assert float(compiled()[0]) != float(xla_loss)
 
 
 def test_check_trace_returns_a_known_name():
