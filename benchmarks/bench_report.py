@@ -26,6 +26,7 @@ LABELS = {
 TIMINGS = (
     "first_step_seconds",
     "first_step_since_start",
+    "first_step_trace_seconds",
     "median_step_ms_early",
     "median_step_ms_late",
     "nfe_per_step_early",
@@ -87,6 +88,7 @@ def table(paths: dict, target: float) -> str:
     rows = [
         ("first step (s)", "first_step_seconds", "{:.1f}"),
         ("  ... since process start (s)", "first_step_since_start", "{:.1f}"),
+        ("  ... of which tracing (s)", "first_step_trace_seconds", "{:.1f}"),
         ("median step, first 3 epochs (ms)", "median_step_ms_early", "{:.1f}"),
         ("median step, last 3 epochs (ms)", "median_step_ms_late", "{:.1f}"),
         ("forward NFE per step, early", "nfe_per_step_early", "{:.0f}"),
