@@ -291,6 +291,12 @@ def main(argv=None) -> int:
         default="{}",
         help="JSON overrides of the notebook's parameters, e.g. '{\"EPOCHS\": 60}'",
     )
+    parser.add_argument(
+        "--xla-cache",
+        metavar="DIR",
+        help="XLA's persistent compilation cache in DIR (a second run then starts warm); "
+        "by default none, as in the notebook",
+    )
     parser.add_argument("--path", choices=list(PATHS), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -321,7 +327,13 @@ def main(argv=None) -> int:
         "seeds": list(range(args.seed, args.seed + args.seeds)),
         "target_nll": args.target,
         "config": dict(FAST),
+        "xla_cache": args.xla_cache,
     }
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if args.xla_cache:
+        Path(args.xla_cache).mkdir(parents=True, exist_ok=True)
+        flag = f"--tf_xla_persistent_cache_directory={Path(args.xla_cache).resolve()}"
+        env["TF_XLA_FLAGS"] = f"{env.get('TF_XLA_FLAGS', '')} {flag}".strip()
     names = [args.only] if args.only else [n for n in PATHS if n in DEFAULT_PATHS]
     paths = {name: {"runs": []} for name in names}
     # Seed by seed, every path once per seed: a drift of the machine's load touches all alike.
@@ -335,7 +347,7 @@ def main(argv=None) -> int:
             if not args.stop_at_target:
                 command.append("--keep-going")
             print(f"{name}, seed {seed}:", flush=True)
-            subprocess.run(command, check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            subprocess.run(command, check=True, env=env)
             paths[name]["runs"].append(json.loads(out.read_text()))
             out.unlink()
     results = {**header, **_report(paths, args)}
