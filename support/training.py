@@ -275,12 +275,12 @@ def fit(
     step = Step(loss_fn, variables, optimizer, strategy, jit_compile)
     state = RunState()
     checkpoints = _open_checkpoints(options, variables, optimizer, state)
-    data.start(state.history.steps)
     start = state.history.epochs
     bar = progress_bar(total=epochs, initial=min(start, epochs), desc=description,
                        disable=not progress)  # fmt: skip
     loop = _Loop(step, data, state, checkpoints, bar, options)
     try:
+        data.start(state.history.steps)
         with DeferredInterrupt() as interrupt:
             for epoch in range(start, epochs):
                 loop.run_epoch(epoch, interrupt)
