@@ -205,23 +205,25 @@ def lock(session: nox.Session) -> None:
 
 
 INSTALL_LINE = re.compile(r"^\s*%pip install (?P<args>.+)$", re.MULTILINE)
-PROJECT_URL = re.compile(r"git\+https://\S+?@[\w.\-]+")
+PROJECT_URL = re.compile(r"(?<=git\+)https://\S+?@[\w.\-]+")
 
 
-def _colab_install_args() -> list[str]:
-    """The arguments of the notebooks' install cell (`%pip install ...`), pointed at this
-    checkout instead of the git URL. Every notebook has the same cell (tests check it)."""
+def _colab_install_args(commit: str) -> list[str]:
+    """The arguments of the notebooks' install cell (`%pip install ...`), with its git URL and
+    tag pointed at this repository and `commit`: pip clones and builds it exactly as Colab does
+    the release tag. Every notebook has the same cell (tests check it)."""
     import json
 
     notebook = json.loads((ROOT / "notebooks" / "01_distribution_zoo.ipynb").read_text())
+    local = f"{ROOT.resolve().as_uri()}@{commit}"
     for cell in notebook["cells"]:
         found = INSTALL_LINE.search("".join(cell["source"]))
         if found:
             args = shlex.split(found["args"])
-            local = [PROJECT_URL.sub(ROOT.resolve().as_uri(), arg) for arg in args]
-            if local == args:
+            pointed = [PROJECT_URL.sub(local, arg) for arg in args]
+            if pointed == args:
                 raise RuntimeError("the install cell names no git URL to point at this checkout")
-            return local
+            return pointed
     raise RuntimeError("no notebook cell runs `%pip install`")
 
 
@@ -240,8 +242,11 @@ def colab(session: nox.Session) -> None:
     """
     session.install("-r", COLAB_PACKAGES)
     before = _frozen(session)
+    commit = session.run("git", "rev-parse", "HEAD", external=True, silent=True).strip()
+    if session.run("git", "status", "--porcelain", external=True, silent=True).strip():
+        session.warn(f"uncommitted changes are not installed: the install cell takes {commit}")
     start = time.monotonic()
-    session.run("python", "-m", "pip", "install", *_colab_install_args())
+    session.run("python", "-m", "pip", "install", *_colab_install_args(commit))
     seconds = time.monotonic() - start
     after = _frozen(session)
     shipped = {

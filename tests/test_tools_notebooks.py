@@ -110,6 +110,8 @@ def test_one_parser_reads_literals_and_keeps_other_values_as_their_source():
     }
     with pytest.raises(ValueError, match="not valid Python"):
         nbtools.read_parameters("EPOCHS = (")
+    as_written = nbtools.read_parameters(source, as_source=True)
+    assert as_written == {"EPOCHS": "20", "SIZES": "[8, 8]", "STEPS": "2 * 10", "x": "1"}
 
 
 def test_declared_parameters_are_read_without_running_the_cell(tmp_path):

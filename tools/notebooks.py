@@ -58,11 +58,12 @@ def notebooks(pattern: str | None = None, directory: Path = NOTEBOOK_DIR) -> lis
     return found
 
 
-def read_parameters(source: str) -> dict[str, Any]:
+def read_parameters(source: str, *, as_source: bool = False) -> dict[str, Any]:
     """The `NAME = value` assignments of a parameters cell's source, in order.
 
     Literal values are evaluated (`ast.literal_eval`); anything else is kept as its source
-    text, so a cell is read without running it.
+    text, so a cell is read without running it. With `as_source`, every value is its
+    source text, as the notebook spells it (what a results page shows).
 
     Raises:
       ValueError: if the source is not valid Python.
@@ -76,6 +77,9 @@ def read_parameters(source: str) -> dict[str, Any]:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Name):
+                if as_source:
+                    found[target.id] = ast.get_source_segment(source, node.value) or ""
+                    continue
                 try:
                     found[target.id] = ast.literal_eval(node.value)
                 except ValueError:

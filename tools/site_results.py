@@ -9,7 +9,6 @@ headline numbers next to their references, its parameters, its run time and its 
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import math
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+
+from tools.notebooks import read_parameters
 
 __all__ = [
     "HEADLINE_MIME",
@@ -66,18 +67,11 @@ def _heading(source: str, level: str) -> str | None:
 
 
 def _defaults(source: str) -> dict[str, str]:
-    """The parameters cell's assignments, each as its source text."""
+    """The parameters cell's assignments, each as its source text (`read_parameters`)."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        return read_parameters(source, as_source=True)
+    except ValueError:  # a broken parameters cell: its error output says why
         return {}
-    return {
-        node.targets[0].id: ast.get_source_segment(source, node.value) or ""
-        for node in tree.body
-        if isinstance(node, ast.Assign)
-        and len(node.targets) == 1
-        and isinstance(node.targets[0], ast.Name)
-    }
 
 
 def read_results(path: str | Path) -> dict[str, Any]:
