@@ -32,7 +32,7 @@ def _run(args, paths, overrides) -> int:
             failures.append(f"{path.name}: {type(error).__name__}: {error}".splitlines()[0])
     folder = args.out / "notebooks"
     print(f"executed notebooks: {folder}")
-    print(f"read them as a site: python -m tools.site --notebooks {folder} (nox -s site)")
+    print(f"their site (nox -s notebooks builds it): nox -s site -- --notebooks {folder}")
     if failures:
         print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
