@@ -59,7 +59,7 @@ class TrainingDiverged(RuntimeError):
         if restored_from:
             where = f"restored from the last good checkpoint {restored_from}"
         elif changed:
-            where = "left as they are, already damaged (pass checkpoint_dir to keep a good state)"
+            where = "left as they are, already damaged (no checkpoint to restore them from)"
         else:
             where = "restored to their values before that step"
         super().__init__(

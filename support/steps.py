@@ -124,6 +124,18 @@ def _call(loss_fn, batch):
     return loss_fn(*batch) if len(batch) > 1 else loss_fn(batch[0])
 
 
+def _check_scalar(loss):
+    """`loss` as a tensor, if it is a scalar; a vector's gradient would silently be that of
+    its sum, so anything else raises (when the step is traced, before any update)."""
+    loss = tf.convert_to_tensor(loss)
+    if loss.shape.rank != 0:
+        raise ValueError(
+            f"loss_fn must return a scalar (the mean loss over its batch), got shape "
+            f"{loss.shape}: reduce it, e.g. with tf.reduce_mean"
+        )
+    return loss
+
+
 def _all_finite(tensors):
     return tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
@@ -162,7 +174,7 @@ class Step:
         @tf.function(jit_compile=jit_compile)
         def local(*batch):
             with tf.GradientTape() as tape:
-                loss = _call(loss_fn, batch)
+                loss = _check_scalar(_call(loss_fn, batch))
             gradients = tape.gradient(loss, self.variables)
             return loss, [
                 tf.zeros_like(v) if g is None else g

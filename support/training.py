@@ -26,13 +26,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from support import _checks
-from support.checkpoints import RESERVED, Checkpoints
+from support.checkpoints import RESERVED, Checkpoints, CheckpointWarning
 from support.guards import BLOWUP_FACTOR, BlowupWatch, DeferredInterrupt, TrainingDiverged
 from support.history import History, RunState
 from support.steps import (
@@ -148,7 +149,10 @@ class _Loop:
             # checkpoint of those is set aside; a bad gradient or update leaves it good.
             loss_bad = blowup is not None or result.problem == "the loss is not finite"
             before = steps if loss_bad else None
-            restored = self.checkpoints.restore_newest(self.step.optimizer, before)
+            try:
+                restored = self.checkpoints.restore_newest(self.step.optimizer, before)
+            except ValueError as error:  # none can be read back: still report the divergence
+                warnings.warn(str(error), CheckpointWarning, stacklevel=2)
         reason, changed = blowup or result.problem, blowup or "variable" in result.problem
         where = (epoch + 1, steps + 1, result.loss, result.bad_gradients, restored)
         raise TrainingDiverged(*where, reason=reason, changed=bool(changed))
@@ -271,12 +275,12 @@ def fit(
     step = Step(loss_fn, variables, optimizer, strategy, jit_compile)
     state = RunState()
     checkpoints = _open_checkpoints(options, variables, optimizer, state)
-    data.start(state.history.steps)
     start = state.history.epochs
     bar = progress_bar(total=epochs, initial=min(start, epochs), desc=description,
                        disable=not progress)  # fmt: skip
     loop = _Loop(step, data, state, checkpoints, bar, options)
     try:
+        data.start(state.history.steps)
         with DeferredInterrupt() as interrupt:
             for epoch in range(start, epochs):
                 loop.run_epoch(epoch, interrupt)

@@ -428,3 +428,19 @@ def test_the_best_checkpoint_survives_the_rotation_of_the_newest(seed, tmp_path)
     best = Regression(seed + 1)
     tf.train.Checkpoint(variables=[best.w, best.b]).read(best_checkpoint(tmp_path)).expect_partial()
     assert_bit_identical(best.values(), history.extra[0])
+
+
+def test_a_divergence_is_still_reported_when_no_checkpoint_can_be_read_back(seed, tmp_path):
+    model = Regression(seed)
+
+    def damage_the_checkpoint(epoch, history):
+        corrupt(tmp_path, 1, "flipped bytes")
+
+    loss = nan_at_step(model, 12)
+    with (
+        pytest.warns(CheckpointWarning, match="no checkpoint that can be restored"),
+        pytest.raises(TrainingDiverged, match="step 12") as caught,
+    ):
+        fit(loss, [model.w, model.b], model.dataset, epochs=3, progress=False,
+            checkpoint_dir=tmp_path, on_epoch_end=damage_the_checkpoint)  # fmt: skip
+    assert caught.value.restored_from is None

@@ -1,5 +1,6 @@
-"""The explicit-node surrogate loss: its gradient against exact gradients, within k = 4
-standard errors, and its bookkeeping (reparameterized nodes, baselines, the plain sum)."""
+"""`support.estimators.surrogate`: the explicit-node surrogate loss, its gradient against
+exact gradients within k = 4 standard errors, its bookkeeping (reparameterized nodes,
+baselines, the plain sum) and its errors."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from estimator_checks import K
 
 from support import estimators as est
 from support.estimate import mean_and_stderr
 
 tfd = tfp.distributions
-K = 4.0
 
 
 def test_score_function_gradient_of_a_normal_matches_the_exact_gradient(dtype, seed):
@@ -146,3 +147,32 @@ def test_gradient_samples_are_independent_but_reproducible(seed):
     again = est.gradient_samples(loss, [mu], repeats=3, seed=seed)[0]
     np.testing.assert_array_equal(first, again)
     assert len(set(first.tolist())) == 3
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: est.surrogate_loss(tf.zeros([3])),
+            TypeError,
+            "sample_losses must be a list or tuple",
+        ),
+        (lambda: est.surrogate_loss([1.0]), TypeError, "loss is not a Tensor"),
+        (lambda: est.surrogate_loss([tf.zeros([])]), ValueError, "dimensionality 1 or greater"),
+        (lambda: est.surrogate_loss([tf.zeros([3])], ["node"]), TypeError, "StochasticNode"),
+        (lambda: est.get_mean_baseline(1.0), ValueError, "ema_decay must be a number >= 0 and < 1"),
+        (lambda: est.get_mean_baseline("0.9"), TypeError, "ema_decay must be a real number"),
+        (lambda: est.gradient_samples(lambda s: tf.zeros([2]), []), ValueError, "variables"),
+        (
+            lambda: est.gradient_samples(lambda s: tf.zeros([2]), [tf.Variable(1.0)], repeats=0),
+            ValueError,
+            "repeats must be an integer >= 1",
+        ),
+    ],
+)
+def test_surrogate_loss_and_helpers_refuse_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

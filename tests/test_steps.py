@@ -50,3 +50,21 @@ def test_an_update_that_leaves_a_variable_non_finite_is_reported():
     assert train_step(step, (tf.constant([1.0, 1.0]),)).problem == (
         "a variable is not finite after the update"
     )
+
+
+def test_a_loss_that_is_not_a_scalar_is_refused_before_any_update():
+    w = tf.Variable([1.0, 2.0])
+    step = Step(lambda x: (x * w) ** 2, [w], make_optimizer(0.1))  # forgot the reduce_mean
+    with pytest.raises(ValueError, match=r"loss_fn must return a scalar.*shape \(2,\)"):
+        train_step(step, (tf.constant([1.0, 1.0]),))
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+
+
+def test_fit_names_loss_fn_when_it_returns_a_vector():
+    from support.training import fit
+
+    w = tf.Variable([1.0, 2.0])
+    dataset = tf.data.Dataset.from_tensor_slices(tf.ones([4, 2])).batch(2)
+    with pytest.raises(ValueError, match="loss_fn must return a scalar"):
+        fit(lambda x: tf.reduce_mean((x * w) ** 2, axis=0), [w], dataset, epochs=1)
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])

@@ -1,4 +1,5 @@
-"""The estimator figures draw what they claim on the given axes and refuse bad input."""
+"""`support.plotting.estimators`: the estimator figures draw what they claim on the given axes
+and refuse bad input."""
 
 from __future__ import annotations
 

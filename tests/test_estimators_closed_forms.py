@@ -1,0 +1,126 @@
+"""`support.estimators.closed_forms`: the exact values the estimators are checked against
+(Gaussian entropies and divergences, a conjugate model, quadrature) and `error_versus_n`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from support import estimators as est
+
+tfd = tfp.distributions
+Q = tfd.Normal(0.0, 1.0)
+
+
+def test_gaussian_entropy_matches_tfp():
+    scale = np.array([0.5, 1.0, 3.0])
+    np.testing.assert_allclose(
+        est.gaussian_entropy(scale), tfd.Normal(np.zeros(3), scale).entropy(), rtol=1e-12
+    )
+
+
+def test_mvn_entropy_matches_tfp():
+    cov = np.array([[2.0, 0.6, 0.0], [0.6, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    mvn = tfd.MultivariateNormalTriL(np.zeros(3), np.linalg.cholesky(cov))
+    np.testing.assert_allclose(est.mvn_entropy(cov), mvn.entropy(), rtol=1e-12)
+
+
+def test_gaussian_kl_matches_tfp():
+    q = tfd.Normal(np.array([0.0, 1.0]), np.array([1.0, 0.5]))
+    p = tfd.Normal(np.array([0.5, -1.0]), np.array([1.5, 1.0]))
+    kl = est.gaussian_kl([0.0, 1.0], [1.0, 0.5], [0.5, -1.0], [1.5, 1.0])
+    np.testing.assert_allclose(kl, tfd.kl_divergence(q, p), rtol=1e-12)
+
+
+def test_gaussian_renyi_divergence_tends_to_kl_as_alpha_tends_to_one():
+    args = ([0.0, 1.0], [1.0, 0.5], [0.5, -1.0], [1.5, 1.0])
+    kl = est.gaussian_kl(*args)
+    for alpha in (1 - 1e-6, 1 + 1e-6):
+        np.testing.assert_allclose(est.gaussian_renyi_divergence(*args, alpha), kl, rtol=1e-4)
+
+
+def test_gaussian_renyi_divergence_is_infinite_when_the_integral_diverges():
+    # alpha p_scale^2 + (1 - alpha) q_scale^2 = 2 - 4 < 0
+    assert est.gaussian_renyi_divergence(0.0, 2.0, 0.0, 1.0, 2.0) == np.inf
+
+
+def test_normal_normal_model_log_joint_minus_log_posterior_is_the_evidence_everywhere():
+    model = est.NormalNormalModel(0.5, 2.0, 1.0, [0.3, 1.2, 2.0])
+    loc, scale = model.posterior()
+    z = np.array([-1.0, 0.0, 2.5])
+    log_posterior = tfd.Normal(np.float64(loc), scale).log_prob(z)
+    np.testing.assert_allclose(model.log_joint(z) - log_posterior, model.log_evidence(), rtol=1e-12)
+
+
+def test_normal_normal_model_bounds_reach_the_evidence_at_the_posterior():
+    model = est.NormalNormalModel(0.0, 2.0, 1.0, [0.3, 1.2, 2.0])
+    loc, scale = model.posterior()
+    np.testing.assert_allclose(model.elbo(loc, scale), model.log_evidence(), rtol=1e-12)
+    np.testing.assert_allclose(model.renyi_bound(loc, scale, 0.5), model.log_evidence(), rtol=1e-12)
+    assert model.elbo(loc + 0.3, scale) < model.renyi_bound(loc + 0.3, scale, 0.5)
+
+
+def test_entropy_by_quadrature_matches_a_gaussian_entropy():
+    value = est.entropy_by_quadrature(tfd.Normal(np.float64(1.0), 2.0).log_prob, -30.0, 30.0)
+    np.testing.assert_allclose(value, est.gaussian_entropy(2.0), rtol=1e-9)
+
+
+def test_error_versus_n_falls_like_one_over_root_n(seed):
+    p = tfd.Normal(tf.constant(0.0, tf.float64), 1.0)
+    study = est.error_versus_n(
+        lambda n, s: est.expectation(lambda x: x, p, n=n, seed=(seed, s), return_stderr=True),
+        [100, 10000],
+        0.0,
+        repeats=30,
+    )
+    np.testing.assert_allclose(study["stderr"], [0.1, 0.01], rtol=0.1)
+    assert 0.05 < study["rmse"][1] / study["rmse"][0] < 0.2  # 0.1 expected
+
+
+def test_the_log_joint_memory_estimate_covers_its_samples_by_observations_array():
+    size = est.NormalNormalModel.log_joint_bytes
+    for n, m in ((20_000, 1000), (10**6, 10**6)):
+        assert size(n, m) >= 8 * n * m  # one float64 [n, m] array at least
+    assert size(2 * 20_000, 1000) == size(20_000, 2 * 1000) == 2 * size(20_000, 1000)
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: est.gaussian_renyi_divergence(0, 1, 0, 1, 1.0),
+            "alpha must be positive and not 1",
+        ),
+        (lambda: est.gaussian_kl(0, -1, 0, 1), "q_scale must be positive"),
+        (lambda: est.NormalNormalModel(0, 1, 1, [0.0, np.nan]), "observations must be finite"),
+        (lambda: est.NormalNormalModel(0, 0, 1, [0.0]), "prior_scale must be positive"),
+        (lambda: est.entropy_by_quadrature(Q.log_prob, 1.0, -1.0), "low must be below high"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [100, 10], 0.0), "increasing"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [], 0.0), "^ns must hold at least 1"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [0, 10], 0.0), "^ns must hold integers"),
+        (lambda: est.entropy_by_quadrature(Q.log_prob, -1.0, 1.0, num=2), "^num must be"),
+        (lambda: est.mvn_entropy(np.ones(3)), "covariance must be a square matrix"),
+    ],
+)
+def test_closed_form_helpers_refuse_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [10, 2.5], 0.0), "^ns must hold only"),
+        (lambda: est.error_versus_n(None, [10], 0.0), "^estimator must be callable"),
+        (lambda: est.error_versus_n(lambda n, s: (0, 1), [10], 0.0, repeats=1.0), "^repeats"),
+        (lambda: est.entropy_by_quadrature(Q.log_prob, -1.0, 1.0, num=5.0), "^num must be"),
+    ],
+)
+def test_closed_form_helpers_refuse_arguments_of_the_wrong_type(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
