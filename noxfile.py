@@ -1,7 +1,7 @@
 """Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`,
 `gallery`, `bench`, `lock`, `site`.
 
-nox -s notebooks                      # run every notebook, write build/index.html
+nox -s notebooks                      # run every notebook, then build/site/index.html of them
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
 nox -s ci                             # what CI runs (lint, tests on 3.11 and 3.13, browser, colab)
@@ -11,9 +11,9 @@ nox -s colab                          # a Colab stand-in runs the install cell, 
 nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
 nox -s gallery                        # refresh docs/gallery/ from a default run
-nox -s browser -- --report build/index.html   # the browser check against the main job's report
+nox -s browser -- --notebooks build/notebooks # the browser check on the main job's notebooks
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
-nox -s site                           # the static site of build/notebooks: build/site/index.html
+nox -s site                           # rebuild the static site of build/notebooks alone
 """
 
 from __future__ import annotations
@@ -60,12 +60,32 @@ def ci(session: nox.Session) -> None:
         session.notify(name)
 
 
+def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
+    """The value of `name VALUE` (or `name=VALUE`) in `args`, and `args` without it."""
+    for k, arg in enumerate(args):
+        if arg == name and k + 1 < len(args):
+            return args[k + 1], args[:k] + args[k + 2 :]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1], args[:k] + args[k + 1 :]
+    return None, list(args)
+
+
 @nox.session(python=PYTHON)
 def notebooks(session: nox.Session) -> None:
-    """Executes every notebook with papermill into build/notebooks and writes build/index.html."""
-    _install(session, "notebooks")
-    session.run("python", "-m", "tools", "run", *session.posargs)
-    session.log(f"report: {ROOT / 'build' / 'index.html'}")
+    """Executes every notebook with papermill into build/notebooks, then builds the static site
+    of them, build/site/index.html, with the results page.
+
+    The site is built even when a notebook failed (its results page says which), and the
+    session then fails. `--out DIR` puts both under DIR instead of build/.
+    """
+    _install(session, "notebooks,site")
+    out = Path(_take_option(list(session.posargs), "--out")[0] or ROOT / "build")
+    try:
+        session.run("python", "-m", "tools", "run", *session.posargs)
+    finally:
+        if any((out / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+            site = ["--notebooks", str(out / "notebooks"), "--out", str(out / "site")]
+            session.run("python", "-m", "tools.site", *site)
 
 
 @nox.session(python=PYTHONS)
@@ -146,12 +166,12 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def browser(session: nox.Session) -> None:
     """JupyterLab in headless Chromium: every notebook runs (smoke parameters) with its figures
-    drawn, a screenshot each under build/browser/, the report shows every figure and number,
-    and the static site reads as it should (tests in browser_tests/test_site.py).
+    drawn, a screenshot each under build/browser/; then the static site of executed notebooks
+    reads as it should, every figure and headline number on it (browser_tests/test_site.py).
 
-    nox -s browser                                # checks a fresh smoke report of its own
-    nox -s browser -- --report build/index.html   # checks the main job's report instead
-    nox -s browser -- --site build/site           # checks that site (else one built here)
+    nox -s browser                                # the site of a fresh smoke run of its own
+    nox -s browser -- --notebooks build/notebooks # the site of the main job's notebooks
+    nox -s browser -- --site build/site           # a site already built (nox -s notebooks)
     """
     import shutil
     import time
@@ -165,13 +185,13 @@ def browser(session: nox.Session) -> None:
         )
     _install(session, "browser")
     session.run("python", "-m", "tools", "prepare")
-    args = list(session.posargs)
-    if not any(arg.startswith("--report") for arg in args):
-        suite = "build/browser/suite"
-        session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
-        args += ["--report", f"{suite}/index.html"]
-    if not any(arg.startswith("--site") for arg in args):
-        args += ["--site", _site_for_browser(session, args)]
+    notebooks, args = _take_option(list(session.posargs), "--notebooks")
+    if _take_option(args, "--site")[0] is None:
+        if notebooks is None:
+            suite = "build/browser/suite"
+            session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
+            notebooks = f"{suite}/notebooks"
+        args += ["--site", _site_for_browser(session, notebooks)]
     try:
         session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
     finally:
@@ -263,12 +283,11 @@ def colab(session: nox.Session) -> None:
     session.log(f"install cell: {seconds:.0f} s; added {', '.join(added) or 'nothing'}")
     if changed:
         session.error(f"the install cell replaced what Colab ships: {'; '.join(changed)}")
-    # papermill (and nbconvert for the pages) run the notebooks here; Colab itself needs neither.
-    # Hold everything else
-    # at the versions installed so far.
+    # papermill runs the notebooks here; Colab itself does not need it. Hold everything else at
+    # the versions installed so far.
     frozen = Path(session.create_tmp()) / "colab-frozen.txt"
     frozen.write_text("".join(f"{name}=={version}\n" for name, version in after.items()))
-    session.install("-c", str(frozen), "papermill", "nbconvert")
+    session.install("-c", str(frozen), "papermill")
     session.run(
         "python",
         "-m",
@@ -300,16 +319,9 @@ def site(session: nox.Session) -> None:
     session.run("python", "-m", "tools.site", *session.posargs)
 
 
-def _site_for_browser(session: nox.Session, args: list[str]) -> str:
-    """Builds the site of the notebooks behind the report that the browser session checks."""
-    report = ""
-    for k, arg in enumerate(args):
-        if arg == "--report" and k + 1 < len(args):
-            report = args[k + 1]
-        elif arg.startswith("--report="):
-            report = arg.split("=", 1)[1]
+def _site_for_browser(session: nox.Session, notebooks: str) -> str:
+    """Builds the site of the executed notebooks in `notebooks` that the browser session checks."""
     out = ROOT / "build" / "browser" / "site"
     _locked(session, *_site_requirements())
-    notebooks = str(Path(report).parent / "notebooks")
     session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
     return str(out)

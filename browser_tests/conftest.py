@@ -2,9 +2,9 @@
 
 These tests drive a real browser, so they live outside `tests/` and only run through
 `nox -s browser` (or `pytest browser_tests` in an environment with jupyterlab and playwright).
-They check what a reader sees: the notebooks run in JupyterLab with every figure drawn, the
-report of the main job (`build/index.html`) shows every figure and headline number, and the
-static site (`build/site`, served on loopback) reads as it should.
+They check what a reader sees: the notebooks run in JupyterLab with every figure drawn, and
+the static site of executed notebooks (`build/site`, served on loopback) reads as it should,
+with every figure and headline number on it.
 
 Nothing here reaches beyond this machine: JupyterLab listens on 127.0.0.1 only, and the
 browser refuses every request that is not to that server or a local file.
@@ -66,14 +66,9 @@ def pytest_addoption(parser):
         help="notebooks with their smoke parameters (python -m tools prepare)",
     )
     group.addoption(
-        "--report",
-        default=str(ROOT / "build" / "index.html"),
-        help="the report page to check (python -m tools run writes build/index.html)",
-    )
-    group.addoption(
         "--site",
         default=str(ROOT / "build" / "site"),
-        help="the built site to check (nox -s site writes build/site)",
+        help="the built site to check (nox -s notebooks and nox -s site write build/site)",
     )
     group.addoption(
         "--screenshots",

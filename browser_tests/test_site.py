@@ -1,7 +1,9 @@
 """The static site (`nox -s site`, `build/site`) in Chromium, served on 127.0.0.1 as a web
 host would serve it: every page loads without a console error, every figure and equation
-renders, search finds each notebook by a word of its text, each notebook page has its launch
-buttons, and no link inside the site is broken. Screenshots go to `build/browser/site/`."""
+renders, every headline number is on the results page next to its reference, the results
+page says each notebook ran and links its page, search finds each notebook by a word of its
+text, each notebook page has its launch buttons, and no link inside the site is broken.
+Screenshots go to `build/browser/site/`."""
 
 from __future__ import annotations
 
@@ -179,6 +181,32 @@ def test_every_headline_number_is_on_the_results_page_next_to_its_reference(site
                 if record.get("stderr") is not None:
                     assert f"± {format_number(record['stderr'], 2)}" in shown[1]
                 assert shown[2] == format_number(record.get("reference"))
+    finally:
+        page.close()
+
+
+def test_the_results_page_says_each_notebook_ran_links_it_and_gives_its_run_time(site_url, browser):
+    root, url = site_url
+    page = browser.new_page()
+    try:
+        page.goto(url + "results.html")
+        for path in _notebooks(root):
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+            errors = [
+                f"{output.get('ename')}: {output.get('evalue')}"
+                for cell in notebook["cells"]
+                for output in cell.get("outputs", [])
+                if output.get("output_type") == "error"
+            ]
+            assert not errors, path.stem
+            section = page.locator(f"section[id='results-{path.stem.replace('_', '-')}']")
+            text = section.inner_text()
+            assert "Ran without error" in text and "Failed" not in text, path.stem
+            hrefs = section.locator("a").evaluate_all("(all) => all.map((a) => a.href)")
+            assert any(h.endswith(f"notebooks/{path.stem}.html") for h in hrefs), hrefs
+            seconds = notebook["metadata"].get("papermill", {}).get("duration")
+            if seconds is not None:
+                assert f"Run time: {seconds:.1f} s" in text, path.stem
     finally:
         page.close()
 

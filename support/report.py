@@ -2,8 +2,8 @@
 
 Inside a notebook, `headline(...)` shows a number next to its reference (a held-out NLL next
 to the entropy floor, an estimate next to its closed form) and tags that output with
-`HEADLINE_MIME`, so the main job (`nox -s notebooks`) can collect it: the report itself is
-built outside the package, by `tools.report`.
+`HEADLINE_MIME`, so the site of the executed notebooks (`nox -s notebooks`, `nox -s site`) can
+collect it: its results page is built outside the package, by `tools.site_results`.
 
 Used by every notebook.
 """
@@ -21,7 +21,8 @@ HEADLINE_MIME = "application/vnd.tfp-notebooks.headline+json"
 
 
 def format_number(value: float | None, digits: int = 4) -> str:
-    """A number as the report and `headline` print it: `digits` significant digits."""
+    """A number as the site's results page and `headline` print it: `digits` significant
+    digits."""
     if value is None:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
@@ -50,7 +51,7 @@ def headline(
     stderr: float | None = None,
     unit: str = "",
 ) -> dict[str, Any]:
-    """Shows a headline number and tags it for the suite's report.
+    """Shows a headline number and tags it for the suite's results page.
 
     Args:
       name: what the number is, e.g. "held-out NLL".

@@ -1,4 +1,4 @@
-"""Tests of support.report: the headline numbers a notebook shows and tags for the report."""
+"""Tests of support.report: the headline numbers a notebook shows and tags for the results page."""
 
 import pytest
 

@@ -124,7 +124,7 @@ def test_the_suite_notebooks_declare_their_parameters_through_the_same_parser():
         assert "SEED" in nbtools.declared_parameters(path)
 
 
-@pytest.mark.parametrize("command", ["run", "prepare", "goldens", "gallery", "report", "list"])
+@pytest.mark.parametrize("command", ["run", "prepare", "goldens", "gallery", "list"])
 def test_every_subcommand_takes_the_shared_options(command, tmp_path):
     args = build_parser().parse_args(
         [command, "--only", "02", "-p", "EPOCHS", "3", "--out", str(tmp_path)]
@@ -170,10 +170,11 @@ def test_the_gallery_needs_a_run_first(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_report_says_so(tmp_path):
+def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_results_say_so(tmp_path):
     import argparse
 
     from tools.__main__ import _run
+    from tools.site_results import read_results, results_page
 
     source = tmp_path / "01_claim.ipynb"
     _notebook(source, parameters="EPOCHS = 10\nSEED = 0\n", golden_output=None)
@@ -184,8 +185,9 @@ def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_report_says_so(
     nbformat.write(notebook, source)
     args = argparse.Namespace(smoke=False, out=tmp_path / "build")
     assert _run(args, [source], []) == 1
-    page = (tmp_path / "build" / "index.html").read_text()
-    assert "failed: AssertionError: claim does not hold" in page
+    ran = read_results(tmp_path / "build" / "notebooks" / "01_claim.ipynb")
+    assert ran["errors"] == ["AssertionError: claim does not hold"]
+    assert "**Failed**: AssertionError: claim does not hold" in results_page([ran])
     assert _run(args, [source], [("EPOCHS", "30")]) == 0
 
 

@@ -105,12 +105,14 @@ def test_read_results_reports_error_outputs(tmp_path):
 def test_key_figure_prefers_a_cell_tagged_gallery(tmp_path):
     tagged = new_code_cell("draw()", outputs=[_png_output(PNG_B)])
     tagged.metadata["tags"] = ["gallery"]
-    path = executed(tmp_path, cells=[new_code_cell("x", outputs=[_png_output(PNG_A)]), tagged])
-    assert key_figure(path) == ("png", PNG_B)
+    first = new_code_cell("x", outputs=[_png_output(PNG_A)])
+    cells = [new_markdown_cell("## Data"), first, new_markdown_cell("## Model"), tagged]
+    assert key_figure(executed(tmp_path, cells=cells)) == ("png", PNG_B, "Model")
 
 
 def test_key_figure_is_the_first_png_without_a_tag_and_none_without_figures(tmp_path, zoo):
-    assert key_figure(zoo) == ("png", PNG_A)
+    assert key_figure(zoo) == ("png", PNG_A, "Checks")
+    assert key_figure(zoo).section == "Checks"
     assert key_figure(executed(tmp_path, "02_empty", [new_code_cell("1")])) is None
 
 
@@ -118,6 +120,17 @@ def test_format_number_keeps_four_significant_digits():
     assert format_number(0.123456) == "0.1235"
     assert format_number(None) == ""
     assert format_number(float("nan")) == "nan"
+
+
+@pytest.mark.parametrize(
+    "value", [None, 0.0, 0.084694187, -12345.678, 1e-9, 3.0, float("nan"), float("-inf")]
+)
+@pytest.mark.parametrize("digits", [2, 4])
+def test_format_number_is_the_one_support_report_uses(value, digits):
+    """The site keeps its own copy (its environment has no TensorFlow): the two must agree."""
+    from support.report import format_number as kernel_format_number
+
+    assert format_number(value, digits) == kernel_format_number(value, digits)
 
 
 def test_results_page_puts_each_headline_next_to_its_reference(zoo):

@@ -1,5 +1,5 @@
 """`python -m tools <command>`: run the notebooks, prepare the regression run, re-record
-golden cells, refresh the gallery, write the report. See `tools/__init__.py`."""
+golden cells, refresh the gallery. See `tools/__init__.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools import gallery, goldens, report
+from tools import gallery, goldens
 from tools.notebooks import (
     BUILD_DIR,
     check_overrides,
@@ -18,15 +18,6 @@ from tools.notebooks import (
     notebooks,
     parameters_for,
 )
-
-
-def _render_html(path: Path) -> Path:
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_filename(str(path))
-    target = path.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
-    return target
 
 
 def _run(args, paths, overrides) -> int:
@@ -39,9 +30,9 @@ def _run(args, paths, overrides) -> int:
             execute(path, executed, params)
         except Exception as error:  # papermill raises PapermillExecutionError and friends
             failures.append(f"{path.name}: {type(error).__name__}: {error}".splitlines()[0])
-        if executed.exists():
-            _render_html(executed)
-    print(f"report: {report.build_report(args.out / 'notebooks', args.out / 'index.html')}")
+    folder = args.out / "notebooks"
+    print(f"executed notebooks: {folder}")
+    print(f"their site (nox -s notebooks builds it): nox -s site -- --notebooks {folder}")
     if failures:
         print("failed:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
@@ -78,11 +69,6 @@ def _gallery(args, paths, overrides) -> int:
     return 0
 
 
-def _report(args, paths, overrides) -> int:
-    print(f"report: {report.build_report(args.out / 'notebooks', args.out / 'index.html')}")
-    return 0
-
-
 def _list(args, paths, overrides) -> int:
     for path in paths:
         print(path.name, json.dumps(declared_parameters(path)))
@@ -90,11 +76,10 @@ def _list(args, paths, overrides) -> int:
 
 
 COMMANDS = {
-    "run": (_run, "execute the notebooks into OUT/notebooks and write OUT/index.html"),
+    "run": (_run, "execute the notebooks into OUT/notebooks"),
     "prepare": (_prepare, "inject the smoke parameters into OUT/prepared (for nbval)"),
     "goldens": (_goldens, "re-record the golden cells from a smoke run"),
     "gallery": (_gallery, "refresh docs/gallery from the default run in OUT/notebooks"),
-    "report": (_report, "rewrite OUT/index.html from OUT/notebooks"),
     "list": (_list, "print each notebook's parameters and defaults"),
 }
 

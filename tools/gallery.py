@@ -1,13 +1,13 @@
 """The README's gallery: one figure per notebook from a run with the default parameters.
 
 `export_gallery` writes `docs/gallery/<notebook>.png` and `docs/gallery/manifest.json`
-(`python -m tools gallery`, behind `nox -s gallery`). The main job never touches the tracked
-gallery: it writes only under `build/`.
+(`python -m tools gallery`, behind `nox -s gallery`). Each notebook's figure is its key figure
+as the site's results page shows it (`tools.site_results.key_figure`), from the same executed
+notebooks. The main job never touches the tracked gallery: it writes only under `build/`.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import nbformat
 from PIL import Image
 
 from tools.notebooks import NOTEBOOK_DIR, ROOT, notebooks
-from tools.report import collect
+from tools.site_results import key_figure, read_results
 
 __all__ = ["GALLERY_DIR", "check_default_runs", "export_gallery"]
 
@@ -50,10 +50,12 @@ def export_gallery(
 ) -> Path:
     """Copies one key figure per executed notebook, downscaled, to the README's gallery.
 
-    The figure is the first one drawn by a cell tagged `gallery`, else the notebook's first
-    figure. Each becomes `<gallery_dir>/<notebook stem>.png`, at most `width` pixels wide, and
-    `manifest.json` lists them. Notebooks that raised an error or drew nothing are skipped
-    (their previous entry stays); entries of notebooks no longer in `notebook_dir` are dropped.
+    The figure is the notebook's key figure (`tools.site_results.key_figure`): the first one
+    drawn by a cell tagged `gallery`, else the notebook's first figure. Each becomes
+    `<gallery_dir>/<notebook stem>.png`, at most `width` pixels wide, and `manifest.json`
+    lists them with the section the figure is in as caption. Notebooks that raised an error or
+    drew nothing are skipped (their previous entry stays); entries of notebooks no longer in
+    `notebook_dir` are dropped.
 
     Returns:
       The path of `manifest.json`.
@@ -71,19 +73,10 @@ def export_gallery(
         old = json.loads(manifest_path.read_text(encoding="utf-8"))
         entries = {e["notebook"]: e for e in old.get("figures", [])}
     for path in map(Path, executed):
-        info = collect(path)
-        if info["errors"] or not info["figures"]:
+        info, figure = read_results(path), key_figure(path)
+        if info["errors"] or figure is None:
             continue
-        tagged = [
-            base64.b64decode(output["data"]["image/png"])
-            for cell in nbformat.read(path, as_version=4).cells
-            if cell.cell_type == "code" and "gallery" in cell.metadata.get("tags", [])
-            for output in cell.get("outputs", [])
-            if "image/png" in output.get("data", {})
-        ]
-        png = (tagged or info["figures"])[0]
-        section = info["figure_sections"][info["figures"].index(png)]
-        image = Image.open(io.BytesIO(png)).convert("RGBA")
+        image = Image.open(io.BytesIO(figure.data)).convert("RGBA")
         flat = Image.new("RGB", image.size, "white")
         flat.paste(image, mask=image.getchannel("A"))
         if flat.width > width:
@@ -93,7 +86,7 @@ def export_gallery(
             "notebook": path.stem,
             "file": f"{path.stem}.png",
             "title": info["title"],
-            "caption": section,
+            "caption": figure.section,
             "source": f"notebooks/{path.name}",
         }
     live = {p.stem for p in notebooks(directory=Path(notebook_dir))}

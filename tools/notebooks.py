@@ -1,7 +1,7 @@
 """The suite's notebooks: finding them, their parameters, smoke sets and papermill runs.
 
 `read_parameters` is the one parser of a notebook's `parameters` cell: the runner checks
-overrides against it, the report shows its defaults and the benchmark reads the FFJORD
+overrides against it, the results page shows its defaults and the benchmark reads the FFJORD
 notebook's configuration from it. Command-line values are read as YAML, so `-p EPOCHS 3`,
 `-p HIDDEN_SIZES "[16, 16]"` and `-p TRACE hutchinson` all do what they look like.
 """

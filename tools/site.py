@@ -128,8 +128,8 @@ def stage(notebooks_dir: str | Path, src: str | Path, root: Path = ROOT) -> list
         info = read_results(path)
         figure = key_figure(path)
         if figure is not None:
-            info["figure"] = f"figures/{path.stem}.{figure[0]}"
-            (src / info["figure"]).write_bytes(figure[1])
+            info["figure"] = f"figures/{path.stem}.{figure.format}"
+            (src / info["figure"]).write_bytes(figure.data)
         results.append(info)
     gallery = root / "docs" / "gallery"
     if gallery.is_dir():

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import nbformat
 
@@ -23,6 +23,7 @@ from tools.notebooks import read_parameters
 
 __all__ = [
     "HEADLINE_MIME",
+    "KeyFigure",
     "executed_notebooks",
     "format_number",
     "key_figure",
@@ -113,19 +114,32 @@ def read_results(path: str | Path) -> dict[str, Any]:
     return info
 
 
-def key_figure(path: str | Path) -> tuple[str, bytes] | None:
-    """The notebook's key figure as (format, bytes): the first drawn by a cell tagged
-    `gallery`, else its first PNG; None if it drew none."""
+class KeyFigure(NamedTuple):
+    """A notebook's key figure: its `format` ("png"), its `data` and its `section` (the `##`
+    heading above it, "" before the first)."""
+
+    format: str
+    data: bytes
+    section: str
+
+
+def key_figure(path: str | Path) -> KeyFigure | None:
+    """The notebook's key figure: the first drawn by a cell tagged `gallery`, else its first
+    PNG; None if it drew none. The one choice of figure for the results page and the README's
+    gallery (`tools.gallery`)."""
     notebook = nbformat.read(Path(path), as_version=4)
-    found = []
+    found, section = [], ""
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            section = _heading(cell.source, "##") or section
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if "image/png" in output.get("data", {}):
                 tagged = "gallery" in cell.metadata.get("tags", [])
-                found.append((not tagged, base64.b64decode(output["data"]["image/png"])))
+                data = base64.b64decode(output["data"]["image/png"])
+                found.append((not tagged, KeyFigure("png", data, section)))
     if not found:
         return None
-    return "png", min(found, key=lambda pair: pair[0])[1]
+    return min(found, key=lambda pair: pair[0])[1]
 
 
 def _text(value: Any) -> str:
