@@ -2,22 +2,25 @@
 
 Usage::
 
-    python benchmarks/bench_ffjord.py            # full run (about 10 minutes on 2 cores)
-    python benchmarks/bench_ffjord.py --smoke    # a few epochs of each, under two minutes
+    python benchmarks/bench_ffjord.py            # full run, 3 seeds (about 25 minutes on 2 cores)
+    python benchmarks/bench_ffjord.py --smoke    # a few epochs of each path, one seed
 
-Each path runs in its own fresh Python process (one after the other, never in parallel, so
-they do not share the two cores), trains on the same seeded 8192 moons points and is scored
-after every epoch on the same 2048 fresh points. The held-out NLL always uses the exact
-trace and an adaptive solver at tight tolerances (DormandPrince, rtol = atol = 1e-5), for
-both paths, so a fixed-step path cannot look better than the continuous model it learned.
-Clocks start when the process starts (imports included) and stop while the benchmark
-itself evaluates.
+Paths: the tutorial ("baseline"), this project's default ("fast") and the same with
+Hutchinson's trace ("hutchinson"). Each run of a path with one seed (`--seeds`, 3 by
+default) is a fresh Python process, one after the other, never in parallel, so no two share
+the two cores; every run trains on the same seeded 8192 moons points and is scored after
+every epoch on the same 2048 fresh points. The held-out NLL always uses the exact trace and
+an adaptive solver at tight tolerances (DormandPrince, rtol = atol = 1e-5), for every path,
+so a fixed-step path cannot look better than the continuous model it learned. Clocks start
+when the process starts (imports included) and stop while the benchmark itself evaluates.
 
-Writes `build/bench/ffjord.json` (or `ffjord-smoke.json`): per path the time to the first
+Writes `build/bench/ffjord.json` (or `ffjord-smoke.json`): per run the time to the first
 step (trace and compile), median step times early and late, the solver's forward function
-evaluations per step, the NLL-against-time curve and the time to reach `--target` nats;
-plus the ratio of those times. Prints a short table. Serves
-`notebooks/02_ffjord_moons.ipynb` (the fast path is its default configuration).
+evaluations per step, the NLL-against-time curve and the time to reach `--target` nats; per
+path their median, min and max over the seeds; the ratios of those times to the tutorial's;
+and `ffjord.png`, held-out NLL against wall time for every run (`bench_report.py`). Prints a
+short table. Serves `notebooks/02_ffjord_moons.ipynb` (the fast path is its default
+configuration).
 """
 
 from __future__ import annotations
