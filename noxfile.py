@@ -247,10 +247,15 @@ def _colab_install_args(commit: str) -> list[str]:
     raise RuntimeError("no notebook cell runs `%pip install`")
 
 
+def _normal(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _frozen(session: nox.Session) -> dict[str, str]:
     out = session.run("python", "-m", "pip", "freeze", "--all", silent=True)
     pairs = (line.split("==", 1) for line in out.splitlines() if "==" in line)
-    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pairs}
+    return {_normal(name): version for name, version in pairs}
 
 
 @nox.session(python=COLAB_PYTHON, venv_backend="uv", venv_params=["--seed"], reuse_venv=False)
@@ -270,7 +275,7 @@ def colab(session: nox.Session) -> None:
     seconds = time.monotonic() - start
     after = _frozen(session)
     shipped = {
-        re.sub(r"[-_.]+", "-", line.split("==")[0]).lower()
+        _normal(line.split("==")[0])
         for line in (ROOT / COLAB_PACKAGES).read_text().splitlines()
         if "==" in line and not line.startswith("#")
     }

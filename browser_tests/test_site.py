@@ -110,13 +110,21 @@ def _notebooks(root: Path) -> list[Path]:
     return sorted((root / "_sources" / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def _figure_count(path: Path) -> int:
+def _outputs(path: Path) -> list[dict]:
+    """Every output of an executed notebook's code cells, in order."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    return sum(
-        "image/png" in output.get("data", {}) or "image/gif" in output.get("data", {})
+    return [
+        output
         for cell in notebook["cells"]
         if cell["cell_type"] == "code"
         for output in cell.get("outputs", [])
+    ]
+
+
+def _figure_count(path: Path) -> int:
+    return sum(
+        "image/png" in output.get("data", {}) or "image/gif" in output.get("data", {})
+        for output in _outputs(path)
     )
 
 
@@ -163,11 +171,9 @@ def test_every_headline_number_is_on_the_results_page_next_to_its_reference(site
     try:
         page.goto(url + "results.html")
         for path in _notebooks(root):
-            notebook = json.loads(path.read_text(encoding="utf-8"))
             records = [
                 output["data"][HEADLINE_MIME]
-                for cell in notebook["cells"]
-                for output in cell.get("outputs", [])
+                for output in _outputs(path)
                 if HEADLINE_MIME in output.get("data", {})
             ]
             table = f"table#headlines-{path.stem.replace('_', '-')} tbody tr"
@@ -191,11 +197,9 @@ def test_the_results_page_says_each_notebook_ran_links_it_and_gives_its_run_time
     try:
         page.goto(url + "results.html")
         for path in _notebooks(root):
-            notebook = json.loads(path.read_text(encoding="utf-8"))
             errors = [
                 f"{output.get('ename')}: {output.get('evalue')}"
-                for cell in notebook["cells"]
-                for output in cell.get("outputs", [])
+                for output in _outputs(path)
                 if output.get("output_type") == "error"
             ]
             assert not errors, path.stem
@@ -204,7 +208,8 @@ def test_the_results_page_says_each_notebook_ran_links_it_and_gives_its_run_time
             assert "Ran without error" in text and "Failed" not in text, path.stem
             hrefs = section.locator("a").evaluate_all("(all) => all.map((a) => a.href)")
             assert any(h.endswith(f"notebooks/{path.stem}.html") for h in hrefs), hrefs
-            seconds = notebook["metadata"].get("papermill", {}).get("duration")
+            metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+            seconds = metadata.get("papermill", {}).get("duration")
             if seconds is not None:
                 assert f"Run time: {seconds:.1f} s" in text, path.stem
     finally:
