@@ -56,6 +56,8 @@ FAST_PARAMETERS = (
     "TRACE",
 )
 FAST: dict = {}
+#: Default cap on the torch path's epochs (81 steps of 100 points each).
+TORCH_EPOCHS = 40
 DATASET_SIZE = 8192
 HELD_OUT = 2048
 NOISE = 0.06
@@ -70,8 +72,11 @@ def _data(seed: int):
     return train, held_out
 
 
-def _reference_nll(fields, held_out):
-    """Exact-trace NLL of the flow defined by `fields`, adaptive solver at tight tolerances."""
+def _reference_nll(fields, held_out, base_scale=0.8):
+    """Exact-trace NLL of the flow defined by `fields`, adaptive solver at tight tolerances.
+
+    The base is N(0, `base_scale`^2 I): 0.8 as in the tutorial, 1 for the torch path.
+    """
     import numpy as np
     import tensorflow as tf
     import tensorflow_probability as tfp
@@ -86,7 +91,7 @@ def _reference_nll(fields, held_out):
         )
         for field in fields
     ]
-    base = tfd.MultivariateNormalDiag(np.zeros(2, np.float32), np.full(2, 0.8, np.float32))
+    base = tfd.MultivariateNormalDiag(np.zeros(2, np.float32), np.full(2, base_scale, np.float32))
     distribution = tfd.TransformedDistribution(base, tfb.Chain(bijectors[::-1]))
     log_prob = tf.function(distribution.log_prob, jit_compile=True)
     points = tf.constant(held_out)
@@ -164,11 +169,16 @@ def _run_fast(args, train, held_out):
     return result
 
 
-def _train(args, train_step, epochs, fields, held_out):
-    """Runs `train_step` over `epochs` (callables returning one epoch's batches each)."""
+def _train(args, train_step, epochs, fields, held_out, make_evaluate=None):
+    """Runs `train_step` over `epochs` (callables returning one epoch's batches each).
+
+    `make_evaluate`, if given, builds the held-out scorer at the first evaluation, inside the
+    paused clock (the torch path imports TensorFlow there); otherwise it is
+    `_reference_nll(fields, held_out)`, built before training.
+    """
     import numpy as np
 
-    evaluate = _reference_nll(fields, held_out)
+    evaluate = _reference_nll(fields, held_out) if make_evaluate is None else None
     paused = 0.0  # seconds spent in the benchmark's own evaluations
 
     def clock():
@@ -192,6 +202,8 @@ def _train(args, train_step, epochs, fields, held_out):
         step_times.append(epoch_times)
         now = clock()
         started = time.perf_counter()
+        if evaluate is None:
+            evaluate = make_evaluate()
         nll = evaluate()
         paused += time.perf_counter() - started
         curve.append({"epoch": epoch, "seconds": now, "nll": nll, "train_loss": loss})
@@ -203,7 +215,7 @@ def _train(args, train_step, epochs, fields, held_out):
         recent = [c["nll"] for c in curve[-3:]]
         if sustained is None and len(recent) == 3 and np.mean(recent) <= args.target:
             sustained = now
-        if sustained is not None and args.stop_at_target and args.path == "baseline":
+        if sustained is not None and args.stop_at_target and args.path in STOP_AT_TARGET:
             break
     early = [t for e in step_times[:3] for t in e]
     late = [t for e in step_times[-3:] for t in e]
@@ -224,11 +236,13 @@ def _train(args, train_step, epochs, fields, held_out):
 
 
 def _child(args) -> None:
-    import support  # noqa: F401  (quiet TensorFlow start-up)
-    from support.data.moons import moons_log_prob
+    if args.path != "torch":  # the torch path imports TensorFlow in its first (paused) evaluation
+        import support  # noqa: F401  (quiet TensorFlow start-up)
 
     train, held_out = _data(args.seed)
     result = PATHS[args.path](args, train, held_out)
+    from support.data.moons import moons_log_prob
+
     result["path"] = args.path
     result["seed"] = args.seed
     result["true_density_nll"] = float(-moons_log_prob(held_out, noise=NOISE).mean())
@@ -290,6 +304,18 @@ def main(argv=None) -> int:
     parser.add_argument("--keep-going", dest="stop_at_target", action="store_false")
     parser.add_argument("--only", choices=list(PATHS), help="run one path only")
     parser.add_argument(
+        "--with-torch",
+        action="store_true",
+        help="add the FFJORD paper's toy set-up in PyTorch + torchdiffeq (both must be "
+        "installed in this Python)",
+    )
+    parser.add_argument(
+        "--torch-epochs",
+        type=int,
+        default=TORCH_EPOCHS,
+        help=f"most epochs of the torch path; it stops at the target before ({TORCH_EPOCHS})",
+    )
+    parser.add_argument(
         "--fast-config",
         default="{}",
         help="JSON overrides of the notebook's parameters, e.g. '{\"EPOCHS\": 60}'",
@@ -303,6 +329,16 @@ def main(argv=None) -> int:
     parser.add_argument("--path", choices=list(PATHS), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.with_torch and args.only not in (None, "torch"):
+        parser.error(f"--with-torch adds the torch path to all paths; --only {args.only} runs one")
+    if args.with_torch or "torch" in (args.only, args.path):
+        missing = _missing_torch_packages()
+        if missing:
+            parser.error(
+                f"--with-torch (the torch path) needs {' and '.join(TORCH_PACKAGES)} in this "
+                f"Python ({sys.executable}); missing: {', '.join(missing)}. "
+                f"Install: {TORCH_INSTALL}"
+            )
     if str(ROOT) not in sys.path:  # `tools` is developer tooling in the checkout, not installed
         sys.path.insert(0, str(ROOT))
     from tools.notebooks import declared_parameters
@@ -315,8 +351,8 @@ def main(argv=None) -> int:
     if args.seeds is None:
         args.seeds = 1 if args.smoke else 3
     if args.smoke:
-        args.baseline_epochs, args.fast_epochs = 2, 3
-    for name in ("baseline_epochs", "fast_epochs", "seeds"):
+        args.baseline_epochs, args.fast_epochs, args.torch_epochs = 2, 3, 2
+    for name in ("baseline_epochs", "fast_epochs", "torch_epochs", "seeds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if args.path:
@@ -337,7 +373,8 @@ def main(argv=None) -> int:
         Path(args.xla_cache).mkdir(parents=True, exist_ok=True)
         flag = f"--tf_xla_persistent_cache_directory={Path(args.xla_cache).resolve()}"
         env["TF_XLA_FLAGS"] = f"{env.get('TF_XLA_FLAGS', '')} {flag}".strip()
-    names = [args.only] if args.only else [n for n in PATHS if n in DEFAULT_PATHS]
+    wanted = (*DEFAULT_PATHS, "torch") if args.with_torch else DEFAULT_PATHS
+    names = [args.only] if args.only else [n for n in PATHS if n in wanted]
     paths = {name: {"runs": []} for name in names}
     # Seed by seed, every path once per seed: a drift of the machine's load touches all alike.
     for seed in header["seeds"]:
@@ -347,6 +384,7 @@ def main(argv=None) -> int:
             command += [f"--seed={seed}", f"--target={args.target}"]
             command += [f"--baseline-epochs={args.baseline_epochs}"]
             command += [f"--fast-epochs={args.fast_epochs}", f"--fast-config={json.dumps(FAST)}"]
+            command += [f"--torch-epochs={args.torch_epochs}"]
             if not args.stop_at_target:
                 command.append("--keep-going")
             print(f"{name}, seed {seed}:", flush=True)
@@ -365,9 +403,59 @@ def _run_hutchinson(args, train, held_out):
     return _run_fast(args, train, held_out)
 
 
-PATHS = {"baseline": _run_baseline, "fast": _run_fast, "hutchinson": _run_hutchinson}
-#: The paths a run without `--only` compares.
+def _run_torch(args, train, held_out):
+    """The FFJORD paper's toy set-up in PyTorch + torchdiffeq (`torch_ffjord.py`).
+
+    Scored by the same evaluator through a TensorFlow mirror of its field, with the paper's
+    N(0, I) base. TensorFlow is imported, and the mirror built, inside the first evaluation,
+    whose time is off the clock like every evaluation's.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import torch
+    import torch_ffjord
+
+    flow = torch_ffjord.setup(args.seed)
+    train_step = torch_ffjord.make_train_step(flow)
+    epochs = torch_ffjord.epochs(train, args.torch_epochs, seed=args.seed)
+
+    def make_evaluate():
+        import support  # noqa: F401  (quiet TensorFlow start-up)
+
+        fields, sync = torch_ffjord.tf_mirror(flow)
+        score = _reference_nll(fields, held_out, base_scale=1.0)
+
+        def evaluate():
+            sync()  # the PyTorch weights of this epoch into the mirror
+            return score()
+
+        return evaluate
+
+    result = _train(args, train_step, epochs, None, held_out, make_evaluate=make_evaluate)
+    result["end_times"] = [float(block.end_time.detach()) for block in flow.blocks]
+    result["torch_threads"] = torch.get_num_threads()
+    result["config"] = dict(torch_ffjord.CONFIG)
+    return result
+
+
+PATHS = {
+    "baseline": _run_baseline,
+    "fast": _run_fast,
+    "hutchinson": _run_hutchinson,
+    "torch": _run_torch,
+}
+#: The paths a run without `--only` compares (`--with-torch` adds "torch").
 DEFAULT_PATHS = ("baseline", "fast", "hutchinson")
+#: The paths that stop once their 3-epoch mean reaches the target (unless `--keep-going`).
+STOP_AT_TARGET = ("baseline", "torch")
+#: What the torch path needs in the running Python, and how to get it.
+TORCH_PACKAGES = ("torch", "torchdiffeq")
+TORCH_INSTALL = "python -m pip install torch torchdiffeq  (any CPU build of torch, e.g. 2.13.0)"
+
+
+def _missing_torch_packages() -> list[str]:
+    import importlib.util
+
+    return [name for name in TORCH_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 if __name__ == "__main__":
