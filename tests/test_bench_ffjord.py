@@ -1,0 +1,105 @@
+"""`benchmarks/bench_ffjord.py`'s command line: the optional torch path is checked before any
+work and joins the run, the table and the ratios only when asked. No training runs here: the
+per-path child processes are replaced by stand-ins that write a result."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import bench_ffjord  # noqa: E402
+
+
+@pytest.fixture
+def children(monkeypatch, tmp_path):
+    """Records each child's command instead of running it; each writes a small result."""
+    commands = []
+
+    def run(command, check, env):
+        options = dict(arg.split("=", 1) for arg in command if arg.startswith("--") and "=" in arg)
+        path = command[command.index("--path") + 1]
+        out = Path(command[command.index("--out") + 1])
+        seed = int(options["--seed"])
+        seconds = {"baseline": 100.0, "fast": 20.0, "hutchinson": 18.0, "torch": 50.0}[path]
+        curve = [{"epoch": 1, "seconds": seconds, "nll": 0.5, "train_loss": 0.5}]
+        result = {"path": path, "seed": seed, "curve": curve, "true_density_nll": 0.46}
+        result |= {"seconds_to_target": seconds, "final_nll": 0.5, "final_gap": 0.04}
+        out.write_text(json.dumps(result))
+        commands.append((path, options))
+
+    monkeypatch.setattr(bench_ffjord.subprocess, "run", run)
+    monkeypatch.setattr(bench_ffjord, "OUT_DIR", tmp_path)
+    return commands
+
+
+def _without(monkeypatch, *names):
+    for name in names:  # find_spec reports a module set to None in sys.modules as missing
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--with-torch"], ["--only", "torch"], ["--smoke", "--with-torch"]]
+)
+def test_the_torch_path_without_torch_stops_before_any_work(argv, monkeypatch, children, capsys):
+    _without(monkeypatch, "torch", "torchdiffeq")
+    with pytest.raises(SystemExit) as stop:
+        bench_ffjord.main(argv)
+    assert stop.value.code == 2
+    message = capsys.readouterr().err
+    assert "--with-torch" in message and "missing: torch, torchdiffeq" in message
+    assert "pip install torch torchdiffeq" in message and sys.executable in message
+    assert children == []
+
+
+def test_a_missing_torchdiffeq_alone_is_named(monkeypatch, children, capsys):
+    monkeypatch.setattr(bench_ffjord, "_missing_torch_packages", lambda: ["torchdiffeq"])
+    with pytest.raises(SystemExit):
+        bench_ffjord.main(["--with-torch"])
+    assert "missing: torchdiffeq." in capsys.readouterr().err
+    assert children == []
+
+
+def test_with_torch_and_only_another_path_is_refused(monkeypatch, children, capsys):
+    monkeypatch.setattr(bench_ffjord, "_missing_torch_packages", lambda: [])
+    with pytest.raises(SystemExit):
+        bench_ffjord.main(["--with-torch", "--only", "fast"])
+    assert "--with-torch" in capsys.readouterr().err and children == []
+
+
+def test_torch_epochs_must_be_positive(monkeypatch, children, capsys):
+    monkeypatch.setattr(bench_ffjord, "_missing_torch_packages", lambda: [])
+    with pytest.raises(SystemExit):
+        bench_ffjord.main(["--with-torch", "--torch-epochs", "0"])
+    assert "--torch-epochs must be a positive integer" in capsys.readouterr().err
+    assert children == []
+
+
+def test_the_default_run_leaves_torch_out(monkeypatch, children):
+    _without(monkeypatch, "torch", "torchdiffeq")  # not needed, so not checked
+    bench_ffjord.main(["--seeds", "1"])
+    assert [path for path, _ in children] == ["baseline", "fast", "hutchinson"]
+
+
+def test_with_torch_adds_its_run_its_row_and_its_ratio(monkeypatch, children, capsys, tmp_path):
+    monkeypatch.setattr(bench_ffjord, "_missing_torch_packages", lambda: [])
+    bench_ffjord.main(["--seeds", "2", "--with-torch", "--torch-epochs", "7"])
+    assert [path for path, _ in children] == ["baseline", "fast", "hutchinson", "torch"] * 2
+    assert {options["--torch-epochs"] for _, options in children} == {"7"}
+    results = json.loads((tmp_path / "ffjord.json").read_text())
+    assert [run["seed"] for run in results["paths"]["torch"]["runs"]] == [0, 1]
+    assert results["speedup_to_target"]["torch"]["of_medians"] == pytest.approx(2.0)
+    header = capsys.readouterr().out.splitlines()
+    assert any("torchdiffeq" in line for line in header)
+    assert (tmp_path / "ffjord.png").exists()
+
+
+def test_smoke_with_only_torch_runs_a_short_torch_run_alone(monkeypatch, children, tmp_path):
+    monkeypatch.setattr(bench_ffjord, "_missing_torch_packages", lambda: [])
+    bench_ffjord.main(["--smoke", "--with-torch", "--only", "torch"])
+    assert children == [("torch", children[0][1])]
+    assert children[0][1]["--torch-epochs"] == "2"
+    assert (tmp_path / "ffjord-torch-smoke.json").exists()
