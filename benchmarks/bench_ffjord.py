@@ -4,15 +4,18 @@ Usage::
 
     python benchmarks/bench_ffjord.py            # full run, 3 seeds (about 25 minutes on 2 cores)
     python benchmarks/bench_ffjord.py --smoke    # a few epochs of each path, one seed
+    python benchmarks/bench_ffjord.py --with-torch  # and the torch anchor (torch, torchdiffeq)
 
 Paths: the tutorial ("baseline"), this project's default ("fast") and the same with
-Hutchinson's trace ("hutchinson"). Each run of a path with one seed (`--seeds`, 3 by
-default) is a fresh Python process, one after the other, never in parallel, so no two share
-the two cores; every run trains on the same seeded 8192 moons points and is scored after
-every epoch on the same 2048 fresh points. The held-out NLL always uses the exact trace and
-an adaptive solver at tight tolerances (DormandPrince, rtol = atol = 1e-5), for every path,
-so a fixed-step path cannot look better than the continuous model it learned. Clocks start
-when the process starts (imports included) and stop while the benchmark itself evaluates.
+Hutchinson's trace ("hutchinson"); with `--with-torch` also the FFJORD paper's toy set-up in
+PyTorch + torchdiffeq ("torch", `torch_ffjord.py`), scored through a TensorFlow mirror.
+Each run of a path with one seed (`--seeds`, 3 by default) is a fresh Python process, one
+after the other, never in parallel, so no two share the two cores; every run trains on the
+same seeded 8192 moons points and is scored after every epoch on the same 2048 fresh
+points. The held-out NLL always uses the exact trace and an adaptive solver at tight
+tolerances (DormandPrince, rtol = atol = 1e-5), for every path, so a fixed-step path cannot
+look better than the continuous model it learned. Clocks start when the process starts
+(imports included) and stop while the benchmark itself evaluates.
 
 Writes `build/bench/ffjord.json` (or `ffjord-smoke.json`): per run the time to the first
 step (trace and compile), median step times early and late, the solver's forward function
