@@ -413,6 +413,8 @@ def _run_torch(args, train, held_out):
     N(0, I) base. TensorFlow is imported, and the mirror built, inside the first evaluation,
     whose time is off the clock like every evaluation's.
     """
+    # Recorded: True would mean TensorFlow's import was counted on this path's clock.
+    tensorflow_before_training = "tensorflow" in sys.modules
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import torch
     import torch_ffjord
@@ -436,6 +438,7 @@ def _run_torch(args, train, held_out):
     result = _train(args, train_step, epochs, None, held_out, make_evaluate=make_evaluate)
     result["end_times"] = [float(block.end_time.detach()) for block in flow.blocks]
     result["torch_threads"] = torch.get_num_threads()
+    result["tensorflow_imported_before_training"] = tensorflow_before_training
     result["config"] = dict(torch_ffjord.CONFIG)
     return result
 
