@@ -2,10 +2,13 @@
 work and joins the run, the table and the ratios only when asked. No training runs here: the
 per-path child processes are replaced by stand-ins that write a result."""
 
+import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -103,3 +106,42 @@ def test_smoke_with_only_torch_runs_a_short_torch_run_alone(monkeypatch, childre
     assert children == [("torch", children[0][1])]
     assert children[0][1]["--torch-epochs"] == "2"
     assert (tmp_path / "ffjord-torch-smoke.json").exists()
+
+
+def _scores(values, built, delay=0.0):
+    """A scorer factory: builds once (slowly), then returns `values` one per evaluation."""
+
+    def make_evaluate():
+        time.sleep(delay)
+        built.append(True)
+        remaining = iter(values)
+        return lambda: (time.sleep(delay), next(remaining))[1]
+
+    return make_evaluate
+
+
+def test_a_lazy_scorer_is_built_at_the_first_evaluation_and_kept_off_the_clock(monkeypatch):
+    monkeypatch.setattr(bench_ffjord, "_reference_nll", lambda *a, **k: pytest.fail("eager"))
+    args = argparse.Namespace(target=0.55, stop_at_target=False, path="torch")
+    built = []
+    epochs = (lambda: iter([0, 1]) for _ in range(3))
+    result = bench_ffjord._train(
+        args,
+        lambda batch: (0.5, 7),
+        epochs,
+        None,
+        None,
+        make_evaluate=_scores([1.0] * 3, built, 0.3),
+    )
+    assert built == [True] and result["epochs"] == 3 and result["nfe_per_step_late"] == 7
+    seconds = [point["seconds"] for point in result["curve"]]
+    assert max(np.diff(seconds)) < 0.1  # each evaluation (and the build) took 0.3 s, paused
+
+
+@pytest.mark.parametrize(("path", "epochs"), [("torch", 4), ("baseline", 4), ("fast", 8)])
+def test_the_torch_path_stops_at_the_target_like_the_tutorial(path, epochs):
+    args = argparse.Namespace(target=0.55, stop_at_target=True, path=path)
+    scores = _scores([0.7, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], [])
+    batches = (lambda: iter([0]) for _ in range(8))
+    result = bench_ffjord._train(args, lambda batch: (0.5, 7), batches, None, None, scores)
+    assert result["epochs"] == epochs

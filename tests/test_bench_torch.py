@@ -2,6 +2,9 @@
 the PyTorch field, and the benchmark's evaluator scores the mirror as torchdiffeq scores the
 PyTorch flow. Needs torch and torchdiffeq (skipped without them)."""
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -95,3 +98,17 @@ def test_an_epoch_is_one_shuffled_pass_in_full_batches():
     seen = torch.cat(first)[:, 0].numpy() / 2
     assert len(set(seen.tolist())) == 200 and set(seen.tolist()) <= set(range(250))
     assert not torch.equal(torch.cat(first), torch.cat(second))
+
+
+def test_one_torch_epoch_runs_as_the_benchmark_runs_it(tmp_path):
+    out = tmp_path / "torch.json"
+    command = [sys.executable, str(BENCHMARKS / "bench_ffjord.py"), "--path", "torch"]
+    command += ["--out", str(out), "--seed=0", "--torch-epochs=1"]
+    subprocess.run(command, check=True, capture_output=True)
+    result = json.loads(out.read_text())
+    assert result["path"] == "torch" and result["epochs"] == 1 and result["steps"] == 81
+    assert result["tensorflow_imported_before_training"] is False  # TensorFlow off the clock
+    assert result["torch_threads"] == os.cpu_count()
+    assert result["nfe_per_step_early"] >= 7 and 0.4 < result["true_density_nll"] < 0.6
+    assert result["final_gap"] == pytest.approx(result["final_nll"] - result["true_density_nll"])
+    assert result["first_step_since_start"] < result["curve"][0]["seconds"]
