@@ -193,6 +193,8 @@ def _train(args, train_step, epochs, fields, held_out, make_evaluate=None):
     for epoch, batches in enumerate(epochs, start=1):
         epoch_times = []
         for batch in batches():
+            if first_step is None:
+                training_start = clock()  # imports, data and model behind us
             started = time.perf_counter()
             loss, count = train_step(batch)
             loss = float(loss)
@@ -222,7 +224,12 @@ def _train(args, train_step, epochs, fields, held_out, make_evaluate=None):
             break
     early = [t for e in step_times[:3] for t in e]
     late = [t for e in step_times[-3:] for t in e]
+
+    def since_training_start(seconds):
+        return None if seconds is None else seconds - training_start
+
     return {
+        "setup_seconds": training_start,
         "first_step_seconds": first_step["seconds"],
         "first_step_since_start": first_step["since_process_start"],
         "median_step_ms_early": 1e3 * float(np.median(early)) if early else None,
@@ -234,6 +241,8 @@ def _train(args, train_step, epochs, fields, held_out, make_evaluate=None):
         "final_nll": curve[-1]["nll"],
         "seconds_to_target": reached,
         "seconds_to_target_3_epoch_mean": sustained,
+        "training_seconds_to_target": since_training_start(reached),
+        "training_seconds_to_target_3_epoch_mean": since_training_start(sustained),
         "curve": curve,
     }
 
@@ -274,8 +283,10 @@ def _report(paths: dict, args) -> dict:
     print(bench_report.table(paths, args.target))
     if "baseline" in paths and len(paths) > 1:
         for key, label in (
-            ("seconds_to_target", f"start to NLL <= {args.target}"),
+            ("seconds_to_target", f"process start to NLL <= {args.target}"),
             ("seconds_to_target_3_epoch_mean", "the same, 3-epoch mean"),
+            ("training_seconds_to_target", f"training start to NLL <= {args.target}"),
+            ("training_seconds_to_target_3_epoch_mean", "the same, 3-epoch mean"),
         ):
             ratios = results[key.replace("seconds", "speedup")] = bench_report.ratios(paths, key)
             for name, ratio in ratios.items():

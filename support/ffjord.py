@@ -8,7 +8,8 @@ exactly or estimated with Hutchinson's trick (`support.traces`). `xla_trainable`
 a configuration's training step compiles with XLA (the notebook trains with
 `support.optimizers.decaying_adam`).
 
-The layers import one way: `ode` -> `traces` -> `solvers` -> `ffjord` -> `flow_eval`.
+The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `ffjord` ->
+`flow_eval`.
 Measuring a trained flow (held-out NLL, densities, samples, snapshots, exact against
 Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 

@@ -7,11 +7,13 @@ the first training step, steps slow down as the learned field stiffens, and XLA 
 compile the adjoint ("XLA compilation requires a fixed tensor list size").
 
 `FixedStepSolver` takes a fixed number of explicit Runge-Kutta steps instead (classic RK4 by
-default) in a `tf.while_loop` with a fixed trip count (or unrolled in Python). Every step has
+default, `support.runge_kutta`) in a `tf.while_loop` with a fixed trip count. Every step has
 the same cost, the whole training step compiles with XLA (`jit_compile=True`, together with
 `support.traces.trace_jacobian_exact_unrolled`), and gradients come from backpropagating
 through the steps ("discretise, then optimise"), so they are the exact gradients of the
-computed solution.
+computed solution. By default a second loop backpropagates step by step from the stored
+start of each step (`backprop="recompute"`), which traces, compiles and runs faster than
+letting TensorFlow differentiate the loop (`backprop="autodiff"`).
 It implements the `tfp.math.ode.Solver` interface, so `tfb.FFJORD` takes its `solve` method
 as `ode_solve_fn`. Whether a step count is accurate enough is checked, not assumed:
 `tests/test_solvers.py` compares it with DormandPrince at tight tolerances, and both
@@ -27,8 +29,6 @@ the solver "rk4") and `benchmarks/bench_ffjord.py`.
      Duvenaud. FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative
      Models. In International Conference on Learning Representations, 2019.
      https://arxiv.org/abs/1810.01367
-[2]: Ernst Hairer, Syvert P. Norsett and Gerhard Wanner. Solving Ordinary Differential
-     Equations I: Nonstiff Problems. Springer, 1993. (Explicit Runge-Kutta tableaux.)
 """
 
 from __future__ import annotations
@@ -37,24 +37,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks
+from support.runge_kutta import BACKPROP, METHODS, integrate
 
 __all__ = [
+    "BACKPROP",
     "METHODS",
     "FixedStepDiagnostics",
     "FixedStepSolver",
 ]
-
-# Butcher tableaux of explicit Runge-Kutta methods: (a, b, c) with stage i evaluated at
-# t + c[i] h on y + h * sum_j a[i][j] k_j, and the step y + h * sum_i b[i] k_i.
-METHODS = {
-    "euler": ((), (1.0,), (0.0,)),
-    "midpoint": (((0.5,),), (0.0, 1.0), (0.0, 0.5)),
-    "rk4": (
-        ((0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)),
-        (1 / 6, 1 / 3, 1 / 3, 1 / 6),
-        (0.0, 0.5, 0.5, 1.0),
-    ),
-}
 
 
 class FixedStepDiagnostics(tfp.math.ode.Diagnostics):
@@ -86,19 +76,33 @@ class FixedStepSolver(tfp.math.ode.Solver):
     Gradients flow by ordinary backpropagation through the steps (to the initial state, to
     `constants` and to any variables `ode_fn` reads), not by the adjoint method.
 
+    Example:
+      >>> solver = FixedStepSolver(num_steps=8)
+      >>> z0 = tf.constant([1.0])
+      >>> with tf.GradientTape() as tape:
+      ...     tape.watch(z0)
+      ...     z1 = solver.solve(lambda t, z: -z, 0.0, z0, [1.0]).states[-1]
+      >>> round(float(z1[0]), 5), round(float(tape.gradient(z1, z0)[0]), 5)  # exp(-1)
+      (0.36788, 0.36788)
+
     Args:
       num_steps: steps between consecutive output times, a positive integer. Each step costs
         one `ode_fn` call per stage (4 for RK4).
       method: `"rk4"` (classic fourth order, the default), `"midpoint"` (second order) or
         `"euler"` (first order, for tests and teaching).
-      unroll: if True, write every step into the graph as Python-unrolled ops; if False
-        (the default), run the steps in a `tf.while_loop` with a fixed trip count, which XLA
-        compiles too and which traces several times faster (one step body per solve).
+      backprop: how gradients pass through the steps (`support.runge_kutta`):
+        `"recompute"` (the default) backpropagates one step at a time in a second loop from
+        the stored start of each step; `"autodiff"` lets TensorFlow differentiate the loop
+        (needed only if gradients must reach tensors the field captures other than
+        variables and `constants`).
+      unroll: with `backprop="autodiff"`, write every step into the graph as Python-unrolled
+        ops instead of a `tf.while_loop` (which traces several times faster).
       name: name scope of the ops.
 
     Raises:
       TypeError: if `num_steps` is not an integer.
-      ValueError: if `num_steps` is not positive or `method` is unknown.
+      ValueError: if `num_steps` is not positive, `method` or `backprop` is unknown, or
+        `unroll` is asked for with `backprop="recompute"`.
     """
 
     def __init__(
@@ -106,14 +110,21 @@ class FixedStepSolver(tfp.math.ode.Solver):
         num_steps: int = 8,
         method: str = "rk4",
         *,
+        backprop: str = "recompute",
         unroll: bool = False,
         name: str = "fixed_step",
     ):
         num_steps = _checks.positive_int("num_steps", num_steps)
         method = _checks.choice("method", method, METHODS)
+        backprop = _checks.choice("backprop", backprop, BACKPROP)
+        if unroll and backprop != "autodiff":
+            raise ValueError(
+                "unroll=True needs backprop='autodiff' (the 'recompute' backward pass is a loop)"
+            )
         super().__init__(make_adjoint_solver_fn=None, validate_args=False, name=name)
         self._num_steps = int(num_steps)
         self._method = method
+        self._backprop = backprop
         self._unroll = bool(unroll)
 
     @property
@@ -125,6 +136,10 @@ class FixedStepSolver(tfp.math.ode.Solver):
         return self._method
 
     @property
+    def backprop(self) -> str:
+        return self._backprop
+
+    @property
     def stages(self) -> int:
         """`ode_fn` calls per step."""
         return len(METHODS[self._method][1])
@@ -132,7 +147,7 @@ class FixedStepSolver(tfp.math.ode.Solver):
     def __repr__(self) -> str:
         return (
             f"FixedStepSolver(num_steps={self._num_steps}, method={self._method!r}, "
-            f"unroll={self._unroll})"
+            f"backprop={self._backprop!r}, unroll={self._unroll})"
         )
 
     def solve(
@@ -180,12 +195,19 @@ class FixedStepSolver(tfp.math.ode.Solver):
             times = _static_times(solution_times, dtype)
             time = tf.cast(initial_time, dtype)
 
-            def field(t, y):
-                return ode_fn(t, y, **constants)
-
             outputs = []
             for target in times:
-                state = self._integrate(field, time, target, state)
+                state = integrate(
+                    ode_fn,
+                    time,
+                    target,
+                    state,
+                    num_steps=self._num_steps,
+                    method=self._method,
+                    backprop=self._backprop,
+                    unroll=self._unroll,
+                    constants=constants,
+                )
                 time = target
                 outputs.append(state)
             states = tf.nest.map_structure(lambda *ys: tf.stack(ys, axis=0), *outputs)
@@ -196,26 +218,6 @@ class FixedStepSolver(tfp.math.ode.Solver):
                 diagnostics=FixedStepDiagnostics(evaluations),
                 solver_internal_state=None,
             )
-
-    def _integrate(self, field, start, end, state):
-        tableau = METHODS[self._method]
-        step = (end - start) / self._num_steps
-        if self._unroll:
-            for k in range(self._num_steps):
-                state = _rk_step(field, start + k * step, state, step, tableau)
-            return state
-
-        def body(k, y):
-            t = start + tf.cast(k, start.dtype) * step
-            return k + 1, _rk_step(field, t, y, step, tableau)
-
-        _, state = tf.while_loop(
-            lambda k, y: k < self._num_steps,
-            body,
-            (tf.constant(0), state),
-            maximum_iterations=self._num_steps,
-        )
-        return state
 
     # The abstract hooks of `tfp.math.ode.Solver`: `solve` above replaces the adjoint-based
     # base implementation, so these are never reached through it.
@@ -240,24 +242,3 @@ def _static_times(solution_times, dtype) -> list[tf.Tensor]:
     if not times:
         raise ValueError("solution_times must hold at least one time")
     return times
-
-
-def _rk_step(field, time, state, step, tableau):
-    a, b, c = tableau
-    slopes = []
-    for i, c_i in enumerate(c):
-        stage_state = state
-        if i > 0:
-            stage_state = tf.nest.map_structure(
-                lambda y, *ks, row=a[i - 1]: (
-                    y + step * sum(w * k for w, k in zip(row, ks, strict=True) if w)
-                ),
-                state,
-                *slopes,
-            )
-        slopes.append(field(time + c_i * step, stage_state))
-    return tf.nest.map_structure(
-        lambda y, *ks: y + step * sum(w * k for w, k in zip(b, ks, strict=True) if w),
-        state,
-        *slopes,
-    )
