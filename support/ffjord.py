@@ -22,7 +22,6 @@ Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ import tensorflow_probability as tfp
 from support import _checks
 from support.ode import MLPODE
 from support.solvers import FixedStepSolver
-from support.traces import TRACE_ESTIMATORS, check_trace
+from support.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -186,14 +185,11 @@ def stack_ffjord(
 
 
 def _stack(state_derivatives, solver, trace, dtype, generator=None) -> tfb.Chain:
-    augmentation = TRACE_ESTIMATORS[trace]
-    if trace == "hutchinson" and generator is not None:
-        augmentation = functools.partial(augmentation, generator=generator)
     bijectors = [
         tfb.FFJORD(
             state_time_derivative_fn=field_,
             ode_solve_fn=solver.solve,
-            trace_augmentation_fn=augmentation,
+            trace_augmentation_fn=augmentation_for(trace, field_, generator),
             dtype=dtype,
             name=f"ffjord_{i}",
         )

@@ -91,3 +91,37 @@ def test_arguments_of_the_wrong_type_raise_a_type_error_naming_them(kwargs, matc
 def test_a_non_callable_activation_is_a_type_error():
     with pytest.raises(TypeError, match="activation"):
         MLPODE(activation=3)
+
+
+def _taped_diagonal(field, t, z):
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(z)
+        value = field(t, z)
+        components = [value[..., i] for i in range(z.shape[-1])]
+    return tf.stack([tape.gradient(c, z)[..., i] for i, c in enumerate(components)], axis=-1)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softplus", "elu", "swish"])
+def test_the_jacobian_diagonal_of_one_pass_equals_the_gradient_tapes(activation, seed):
+    tf.random.set_seed(seed)
+    field = MLPODE(hidden_sizes=(5, 7, 3), output_size=3, activation=activation)
+    # Spread out, so elu's two branches and swish's curvature are both exercised.
+    z = tf.constant(np.random.default_rng(seed).normal(scale=2.0, size=(40, 3)), tf.float64)
+    value, diagonal = field.value_and_jacobian_diagonal(0.7, z)
+    np.testing.assert_allclose(value.numpy(), field(0.7, z).numpy(), rtol=1e-12)
+    expected = _taped_diagonal(field, 0.7, z).numpy()
+    np.testing.assert_allclose(diagonal.numpy(), expected, rtol=1e-9, atol=1e-12)
+    assert np.abs(expected).max() > 1e-2  # a real Jacobian, not two zeros agreeing
+
+
+def test_the_jacobian_diagonal_keeps_extra_leading_axes():
+    field = MLPODE(hidden_sizes=(4,), output_size=2)
+    value, diagonal = field.value_and_jacobian_diagonal(0.0, tf.zeros([3, 5, 2]))
+    assert value.shape == diagonal.shape == (3, 5, 2)
+
+
+def test_a_callable_activation_has_no_one_pass_jacobian_diagonal():
+    field = MLPODE(hidden_sizes=(4,), output_size=2, activation=tf.math.sin)
+    assert not field.has_jacobian_diagonal
+    with pytest.raises(ValueError, match="named activation"):
+        field.value_and_jacobian_diagonal(0.0, tf.zeros([1, 2]))

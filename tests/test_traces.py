@@ -7,12 +7,14 @@ import tensorflow_probability as tfp
 
 from support.traces import (
     TRACE_ESTIMATORS,
+    augmentation_for,
     check_trace,
+    trace_jacobian_exact_of,
     trace_jacobian_exact_unrolled,
     trace_jacobian_hutchinson,
 )
 
-tfb = tfp.bijectors
+tfb, tfd = tfp.bijectors, tfp.distributions
 
 
 def _random_field(seed, dtype):
@@ -39,6 +41,68 @@ def test_unrolled_exact_trace_of_a_field_that_ignores_the_state_is_zero(dtype):
     )(0.0, (z, tf.zeros_like(z)))
     np.testing.assert_array_equal(diagonal.numpy(), np.zeros((3, 2)))
     np.testing.assert_array_equal(derivative.numpy(), np.ones((3, 2)))
+
+
+def _ffjord_log_prob(field, trace_augmentation_fn, points, final_time):
+    bijector = tfb.FFJORD(
+        state_time_derivative_fn=field,
+        trace_augmentation_fn=trace_augmentation_fn,
+        final_time=final_time,
+        ode_solve_fn=tfp.math.ode.DormandPrince(rtol=1e-8, atol=1e-8).solve,
+        dtype=tf.float64,
+    )
+    base = tfd.MultivariateNormalDiag(tf.zeros([2], tf.float64), tf.ones([2], tf.float64))
+    flow = tfd.TransformedDistribution(base, bijector)
+    return flow.log_prob(points), bijector.forward_log_det_jacobian(points, event_ndims=1)
+
+
+@pytest.mark.parametrize("final_time", [1.0, 0.6])
+def test_the_fields_own_diagonal_gives_ffjord_the_taped_traces_in_both_directions(seed, final_time):
+    from support.ode import MLPODE
+
+    tf.random.set_seed(seed)
+    field = MLPODE(hidden_sizes=(6, 6), output_size=2)
+    points = tf.constant(np.random.default_rng(seed).normal(size=(32, 2)), tf.float64)
+    fast = trace_jacobian_exact_of(field, final_time=final_time)
+    # log_prob runs the inverse (the reversed field), forward_log_det_jacobian the forward.
+    ours = _ffjord_log_prob(field, fast, points, final_time)
+    taped = _ffjord_log_prob(field, trace_jacobian_exact_unrolled, points, final_time)
+    for a, b in zip(ours, taped, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7, atol=1e-9)
+    assert np.abs(ours[1].numpy()).max() > 1e-3  # the flow is not the identity
+
+
+def test_the_fields_own_diagonal_leaves_other_functions_to_the_tape():
+    from support.ode import MLPODE
+
+    field = MLPODE(hidden_sizes=(4,), output_size=2)
+    z = tf.ones([3, 2])
+    other = lambda t, state: 2.0 * state  # noqa: E731
+    derivative, diagonal = trace_jacobian_exact_of(field)(other, z.shape, z.dtype)(0.0, (z, z))
+    np.testing.assert_allclose(diagonal.numpy(), np.full((3, 2), 2.0))
+    np.testing.assert_allclose(derivative.numpy(), np.full((3, 2), 2.0))
+
+
+def test_an_mlp_field_gets_its_own_diagonal_and_other_fields_the_tape(seed):
+    from support.ode import MLPODE
+
+    mlp = MLPODE(hidden_sizes=(4,), output_size=2)
+    z = tf.constant(np.random.default_rng(seed).normal(size=(8, 2)), tf.float32)
+    chosen = augmentation_for("exact", mlp)
+    assert chosen is not trace_jacobian_exact_unrolled
+    np.testing.assert_allclose(
+        chosen(mlp, z.shape, z.dtype)(0.2, (z, z))[1].numpy(),
+        trace_jacobian_exact_unrolled(mlp, z.shape, z.dtype)(0.2, (z, z))[1].numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    callable_field = MLPODE(hidden_sizes=(4,), output_size=2, activation=tf.math.sin)
+    assert augmentation_for("exact", callable_field) is trace_jacobian_exact_unrolled
+    assert augmentation_for("hutchinson", mlp) is trace_jacobian_hutchinson
+    generator = tf.random.Generator.from_seed(seed)
+    assert augmentation_for("hutchinson", mlp, generator).keywords == {"generator": generator}
+    with pytest.raises(ValueError, match="trace"):
+        augmentation_for("exactly", mlp)
 
 
 def test_the_named_estimators_are_the_unrolled_exact_trace_and_the_stateless_hutchinson():
