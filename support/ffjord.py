@@ -50,10 +50,10 @@ __all__ = [
 SolverFactory = Callable[[float, float], tfp.math.ode.Solver]
 
 #: Solver name -> `factory(atol, rtol)` returning a `tfp.math.ode.Solver`. "rk4" is the
-#: fixed-step fast path (`support.solvers`: 8 RK4 steps per flow, XLA-compilable with the
+#: fixed-step fast path (`support.solvers`: 12 RK4 steps per flow, XLA-compilable with the
 #: exact trace; tolerances do not apply to it).
 SOLVERS: dict[str, SolverFactory] = {
-    "rk4": lambda atol, rtol: FixedStepSolver(num_steps=8, method="rk4"),
+    "rk4": lambda atol, rtol: FixedStepSolver(num_steps=12, method="rk4"),
     "dormand_prince": lambda atol, rtol: tfp.math.ode.DormandPrince(atol=atol, rtol=rtol),
     "bdf": lambda atol, rtol: tfp.math.ode.BDF(atol=atol, rtol=rtol),
 }

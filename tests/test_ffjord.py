@@ -162,7 +162,7 @@ def test_an_empty_stack_of_state_derivatives_is_rejected():
 def test_rk4_is_registered_and_builds_the_fixed_step_solver():
     solver = ffjord.make_solver("rk4")
     assert isinstance(solver, FixedStepSolver)
-    assert (solver.num_steps, solver.method) == (8, "rk4")
+    assert (solver.num_steps, solver.method) == (12, "rk4")
 
 
 def test_a_fixed_step_solver_with_either_trace_is_xla_trainable_an_adaptive_one_is_not():
