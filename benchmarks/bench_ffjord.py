@@ -2,9 +2,9 @@
 
 Usage::
 
-    python benchmarks/bench_ffjord.py            # full run, 3 seeds (about 25 minutes on 2 cores)
+    python benchmarks/bench_ffjord.py            # full run, 3 seeds (about 12 minutes on 2 cores)
     python benchmarks/bench_ffjord.py --smoke    # a few epochs of each path, one seed
-    python benchmarks/bench_ffjord.py --with-torch  # and the torch anchor (torch, torchdiffeq)
+    python benchmarks/bench_ffjord.py --with-torch  # and the torch anchor: about 45 minutes
 
 Paths: the tutorial ("baseline"), this project's default ("fast") and the same with
 Hutchinson's trace ("hutchinson"); with `--with-torch` also the FFJORD paper's toy set-up in

@@ -4,11 +4,14 @@ A continuous normalizing flow changes its log density by the integral of the tra
 field's Jacobian. `tfb.FFJORD` takes a `trace_augmentation_fn` that computes it next to the
 field. `TRACE_ESTIMATORS` names the two that `notebooks/02_ffjord_moons.ipynb` compares:
 "exact" (one vector-Jacobian product per dimension, `trace_jacobian_exact_unrolled`) and
-"hutchinson" (an unbiased one-probe estimate, `trace_jacobian_hutchinson`). Both compile with
-XLA inside a fixed-step solver's differentiated loop: neither uses a `tf.while_loop` over
-dimensions or TFP's `vectorized_map` over probes (whose gradient has a shape XLA cannot fix),
-and the Hutchinson probe is drawn from a seed tensor by a stateless integer op, which gives
-the same bits with and without XLA (TensorFlow's stateless *float* samplers do not).
+"hutchinson" (an unbiased one-probe estimate, `trace_jacobian_hutchinson`).
+`augmentation_for` picks the one a bijector uses: for the exact trace of a
+`support.ode.MLPODE` it is `trace_jacobian_exact_of`, which reads the diagonal off the
+field's own forward pass. Both compile with XLA inside a fixed-step solver's differentiated
+loop: neither uses a `tf.while_loop` over dimensions or TFP's `vectorized_map` over probes
+(whose gradient has a shape XLA cannot fix), and the Hutchinson probe is drawn from a seed
+tensor by a stateless integer op, which gives the same bits with and without XLA
+(TensorFlow's stateless *float* samplers do not).
 `check_trace` is the argument check every FFJORD module uses for a trace name.
 
 Serves `support.ffjord` and `support.flow_eval` (notebook 02).
