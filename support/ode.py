@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from support import _checks
 
-__all__ = ["ACTIVATIONS", "ACTIVATION_SLOPES", "MLPODE"]
+__all__ = ["ACTIVATIONS", "ACTIVATION_SLOPES", "MLPODE", "mlp_value_and_jacobian_diagonal"]
 
 #: Activations `MLPODE` accepts by name. A smooth one keeps the ODE's solution smooth,
 #: which the adaptive solvers rely on; ReLU fields make them take tiny steps.
@@ -83,10 +83,11 @@ class MLPODE(snt.Module):
         super().__init__(name=name)
         self.hidden_sizes = _checks.integer_list("hidden_sizes", hidden_sizes, min=1, min_length=1)
         self.output_size = _checks.positive_int("output_size", output_size)
-        self._slope = None  # known for the named activations only
+        self._slope = self._activation_name = None  # known for the named activations only
         if isinstance(activation, str):
             name_ = _checks.choice("activation", activation, ACTIVATIONS)
             activation, self._slope = ACTIVATIONS[name_], ACTIVATION_SLOPES[name_]
+            self._activation_name = name_
         elif not callable(activation):
             raise TypeError(f"activation must be a name or a callable, got {activation!r}")
         self.activation = activation
@@ -152,19 +153,61 @@ class MLPODE(snt.Module):
                 f"({', '.join(ACTIVATIONS)}); this field's is a callable"
             )
         state = tf.convert_to_tensor(state)
+        if not hasattr(self._output, "w"):  # the layers' weights are made on a first call
+            self(t, state)
         shape = tf.shape(state)
         flat = tf.reshape(state, [-1, self.output_size])
-        time = tf.fill([tf.shape(flat)[0], 1], tf.cast(t, state.dtype))
-        hidden = tf.concat([time, flat], axis=-1)
-        tangents = None  # [batch, state coordinate, unit]: d hidden / d z
-        for layer in self._hidden:
-            pre = layer(hidden)
-            hidden = self.activation(pre)
-            slope = self._slope(pre, hidden)[:, None, :]
-            if tangents is None:  # the state's rows of the first weight matrix (after t's)
-                tangents = layer.w[1:][None] * slope
-            else:
-                tangents = tf.einsum("bih,hk->bik", tangents, layer.w) * slope
-        value = self._output(hidden)  # first: builds the layer's weights on a first call
-        jacobian = tf.einsum("bih,hk->bik", tangents, self._output.w)  # d out_k / d z_i
-        return tf.reshape(value, shape), tf.reshape(tf.linalg.diag_part(jacobian), shape)
+        weights, biases = self.weights_and_biases()
+        value, diagonal = mlp_value_and_jacobian_diagonal(
+            weights, biases, t, flat, self.activation, self._slope
+        )
+        return tf.reshape(value, shape), tf.reshape(diagonal, shape)
+
+    def weights_and_biases(self) -> tuple[list[tf.Variable], list[tf.Variable]]:
+        """The layers' weight matrices and bias vectors, first hidden layer first.
+
+        Raises:
+          ValueError: before the field's first call, which makes them.
+        """
+        layers = [*self._hidden, self._output]
+        if not all(hasattr(layer, "w") for layer in layers):
+            raise ValueError(f"{self.name} has no weights yet: call it once first")
+        return [layer.w for layer in layers], [layer.b for layer in layers]
+
+    @property
+    def activation_name(self) -> str | None:
+        """The activation's name in `ACTIVATIONS`, or None for a callable."""
+        return self._activation_name
+
+
+def mlp_value_and_jacobian_diagonal(weights, biases, t, state, activation, slope):
+    """An MLP field's value and its Jacobian diagonal from its weights, in one forward pass.
+
+    What `MLPODE.value_and_jacobian_diagonal` computes, for weights passed in rather than
+    owned: `support.single_solve` picks each flow's weights by step inside one loop.
+
+    Args:
+      weights: matrices `[1 + size, h1], [h1, h2], ..., [hn, size]` (time column first).
+      biases: the matching bias vectors.
+      t: scalar time.
+      state: `[batch, size]` tensor.
+      activation: the hidden layers' activation.
+      slope: `slope(x, activation(x))`, the activation's derivative (`ACTIVATION_SLOPES`).
+
+    Returns:
+      `(value, diagonal)`, both `[batch, size]`.
+    """
+    time = tf.fill([tf.shape(state)[0], 1], tf.cast(t, state.dtype))
+    hidden = tf.concat([time, state], axis=-1)
+    tangents = None  # [batch, state coordinate, unit]: d hidden / d z
+    for w, b in zip(weights[:-1], biases[:-1], strict=True):
+        pre = tf.matmul(hidden, w) + b
+        hidden = activation(pre)
+        local_slope = slope(pre, hidden)[:, None, :]
+        if tangents is None:  # the state's rows of the first weight matrix (after t's)
+            tangents = w[1:][None] * local_slope
+        else:
+            tangents = tf.einsum("bih,hk->bik", tangents, w) * local_slope
+    value = tf.matmul(hidden, weights[-1]) + biases[-1]
+    jacobian = tf.einsum("bih,hk->bik", tangents, weights[-1])  # d out_k / d z_i
+    return value, tf.linalg.diag_part(jacobian)
