@@ -15,7 +15,12 @@
   as it would any other ops. Needed when the field captures tensors (other than variables
   and `constants`) that gradients must reach.
 
-Serves `support.solvers.FixedStepSolver` (the fast path of `notebooks/02_ffjord_moons.ipynb`).
+A solve may also run in `segments`, each with its own arguments for the field, chosen once
+per segment (`per_segment`): `support.single_solve` runs a stack of FFJORD flows that way,
+one flow per segment, in one loop that TensorFlow traces and XLA compiles once.
+
+Serves `support.solvers.FixedStepSolver` (the fast path of `notebooks/02_ffjord_moons.ipynb`)
+and `support.single_solve`.
 
 #### References
 
@@ -49,6 +54,7 @@ METHODS = {
 BACKPROP = ("recompute", "autodiff")
 
 
+@tf.autograph.experimental.do_not_convert  # its branches are on Python values
 def integrate(
     field: Callable,
     start: tf.Tensor,
@@ -60,6 +66,8 @@ def integrate(
     backprop: str = "recompute",
     unroll: bool = False,
     constants: dict | None = None,
+    segments: int = 1,
+    per_segment: Callable | None = None,
 ):
     """The state after `num_steps` equal steps of `method` from `start` to `end`.
 
@@ -77,6 +85,13 @@ def integrate(
       unroll: write the steps into the graph one by one instead of a `tf.while_loop`
         (only with `backprop="autodiff"`).
       constants: keyword arguments passed to every `field` call.
+      segments: split the steps into this many runs of `num_steps // segments` steps (a
+        divisor of `num_steps`), each with its own `field` arguments from `per_segment`.
+      per_segment: `per_segment(j, **constants)`, called once per segment with its index
+        `j` (a scalar int32 tensor), returns the keyword arguments (float tensors) of the
+        `field` calls in segment `j` instead of `constants`: one loop then runs fields that
+        change from segment to segment (`support.single_solve` runs several flows' fields
+        one after another, each loop-invariant within its segment).
 
     Returns:
       The final state, in the structure of `state`.
@@ -84,51 +99,79 @@ def integrate(
     constants = dict(constants or {})
     tableau = METHODS[method]
     step = (end - start) / num_steps
+    per = num_steps // segments
+    if per * segments != num_steps:
+        raise ValueError(f"segments={segments} must divide num_steps={num_steps}")
+
+    def select(j, extra):
+        if per_segment is None:
+            return extra
+        return per_segment(tf.convert_to_tensor(j, tf.int32), **extra)
 
     def advance(k, y, extra):
         time = start + tf.cast(k, start.dtype) * step
         return _rk_step(lambda t, s: field(t, s, **extra), time, y, step, tableau)
 
-    if backprop == "autodiff":
+    if backprop == "recompute":
+        return _integrate_recomputing(advance, select, state, constants, per, segments)
+    for j in range(segments):
+        extra = select(j, constants)
         if unroll:
-            for k in range(num_steps):
-                state = advance(k, state, constants)
-            return state
+            for k in range(j * per, (j + 1) * per):
+                state = advance(k, state, extra)
+            continue
         _, state = tf.while_loop(
-            lambda k, y: k < num_steps,
-            lambda k, y: (k + 1, advance(k, y, constants)),
-            (tf.constant(0), state),
-            maximum_iterations=num_steps,
+            lambda k, y, last=(j + 1) * per: k < last,
+            lambda k, y, extra=extra: (k + 1, advance(k, y, extra)),
+            (tf.constant(j * per), state),
+            maximum_iterations=per,
         )
-        return state
-    return _integrate_recomputing(advance, state, constants, num_steps)
+    return state
 
 
-def _integrate_recomputing(advance, state, constants, num_steps):
+def _integrate_recomputing(advance, select, state, constants, per, segments):
     state_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(state)]
     constant_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(constants)]
     num_states = len(state_leaves)
 
-    def step_leaves(k, leaves, extra):
+    def arguments(j, extra):  # segment j's field arguments: a structure and its leaves
+        chosen = select(j, tf.nest.pack_sequence_as(constants, list(extra)))
+        return chosen, [tf.convert_to_tensor(x) for x in tf.nest.flatten(chosen)]
+
+    def step_leaves(k, leaves, chosen, chosen_leaves):
         y = tf.nest.pack_sequence_as(state, list(leaves))
-        c = tf.nest.pack_sequence_as(constants, list(extra))
-        return tf.nest.flatten(advance(k, y, c))
+        return tf.nest.flatten(advance(k, y, tf.nest.pack_sequence_as(chosen, chosen_leaves)))
+
+    def over_segments(body, first, last, loop_state):
+        # One segment: no outer loop, so the plain solve compiles as it always did.
+        if segments == 1:
+            return body(tf.constant(0), *loop_state)[1:]
+        return tf.while_loop(
+            lambda j, *_: j != last + (1 if last > first else -1),
+            body,
+            (tf.constant(first), *loop_state),
+            maximum_iterations=segments,
+        )[1:]
 
     @tf.custom_gradient
     def solve(*inputs):
         ys, extra = list(inputs[:num_states]), list(inputs[num_states:])
-        stored = [tf.TensorArray(y.dtype, size=num_steps, element_shape=y.shape) for y in ys]
+        size = per * segments
+        stored = [tf.TensorArray(y.dtype, size=size, element_shape=y.shape) for y in ys]
 
-        def forward(k, ys, stored):
-            stored = [array.write(k, y) for array, y in zip(stored, ys, strict=True)]
-            return k + 1, step_leaves(k, ys, extra), stored
+        def forward_segment(j, ys, stored):
+            chosen, chosen_leaves = arguments(j, extra)
 
-        _, final, stored = tf.while_loop(
-            lambda k, *_: k < num_steps,
-            forward,
-            (tf.constant(0), ys, stored),
-            maximum_iterations=num_steps,
-        )
+            def forward(k, ys, stored):
+                stored = [array.write(j * per + k, y) for array, y in zip(stored, ys, strict=True)]
+                return k + 1, step_leaves(j * per + k, ys, chosen, chosen_leaves), stored
+
+            _, ys, stored = tf.while_loop(
+                lambda k, *_: k < per, forward, (tf.constant(0), ys, stored), maximum_iterations=per
+            )
+            return j + 1, ys, stored
+
+        final, stored = over_segments(forward_segment, 0, segments - 1, (ys, stored))
         starts = [array.stack() for array in stored]  # the state at the start of each step
 
         def gradient(*upstream, variables=None):
@@ -136,28 +179,46 @@ def _integrate_recomputing(advance, state, constants, num_steps):
             upstream = [
                 tf.zeros_like(y) if g is None else g for g, y in zip(upstream, final, strict=True)
             ]
-            sums = [tf.zeros_like(x) for x in extra + variables]
 
-            def backward(k, adjoint, sums):
-                ys = [s[k] for s in starts]
-                with tf.GradientTape(watch_accessed_variables=False) as tape:
-                    tape.watch(ys + extra + variables)
-                    out = step_leaves(k, ys, extra)
-                grads = tape.gradient(
-                    out,
-                    ys + extra + variables,
-                    output_gradients=adjoint,
+            def backward_segment(j, adjoint, sums):
+                with tf.GradientTape(watch_accessed_variables=False) as choice:
+                    choice.watch(extra)
+                    chosen, chosen_leaves = arguments(j, extra)
+                inner = [tf.zeros_like(x) for x in chosen_leaves + variables]
+
+                def backward(k, adjoint, inner):
+                    ys = [s[j * per + k] for s in starts]
+                    with tf.GradientTape(watch_accessed_variables=False) as tape:
+                        tape.watch(ys + chosen_leaves + variables)
+                        out = step_leaves(j * per + k, ys, chosen, chosen_leaves)
+                    grads = tape.gradient(
+                        out,
+                        ys + chosen_leaves + variables,
+                        output_gradients=adjoint,
+                        unconnected_gradients="zero",
+                    )
+                    summed = [a + b for a, b in zip(inner, grads[num_states:], strict=True)]
+                    return k - 1, grads[:num_states], summed
+
+                _, adjoint, inner = tf.while_loop(
+                    lambda k, *_: k >= 0,
+                    backward,
+                    (tf.constant(per - 1), adjoint, inner),
+                    maximum_iterations=per,
+                )
+                # Back from segment j's arguments to `constants` (a gather's gradient, say).
+                through = choice.gradient(
+                    chosen_leaves,
+                    extra,
+                    output_gradients=inner[: len(chosen_leaves)],
                     unconnected_gradients="zero",
                 )
-                summed = [a + b for a, b in zip(sums, grads[num_states:], strict=True)]
-                return k - 1, grads[:num_states], summed
+                through = [tf.convert_to_tensor(g) for g in through]
+                added = through + inner[len(chosen_leaves) :]
+                return j - 1, adjoint, [a + b for a, b in zip(sums, added, strict=True)]
 
-            _, adjoint, sums = tf.while_loop(
-                lambda k, *_: k >= 0,
-                backward,
-                (tf.constant(num_steps - 1), upstream, sums),
-                maximum_iterations=num_steps,
-            )
+            sums = [tf.zeros_like(x) for x in extra + variables]
+            adjoint, sums = over_segments(backward_segment, segments - 1, 0, (upstream, sums))
             return adjoint + sums[: len(extra)], sums[len(extra) :]
 
         return final, gradient

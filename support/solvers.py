@@ -140,6 +140,10 @@ class FixedStepSolver(tfp.math.ode.Solver):
         return self._backprop
 
     @property
+    def unroll(self) -> bool:
+        return self._unroll
+
+    @property
     def stages(self) -> int:
         """`ode_fn` calls per step."""
         return len(METHODS[self._method][1])

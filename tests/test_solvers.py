@@ -316,3 +316,58 @@ def test_an_xla_compiled_training_gradient_equals_the_eager_one(seed):
     np.testing.assert_allclose(xla_loss.numpy(), eager_loss.numpy(), rtol=1e-5)
     for a, b in zip(xla_gradients, eager_gradients, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _segmented_solve(backprop, unroll=False, segments=3):
+    """dz/dt = a_j z + t on segment j of [0, 3]: segments with their own rate, in one solve."""
+    from support.runge_kutta import integrate
+
+    rates = tf.constant([-0.5, 1.2, 0.3], tf.float64)
+    z0 = tf.constant([1.0, -2.0], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch([rates, z0])
+        if segments == 3:
+            z1 = integrate(
+                lambda t, z, rate: rate * z + t,
+                tf.constant(0.0, tf.float64),
+                tf.constant(3.0, tf.float64),
+                z0,
+                num_steps=12,
+                backprop=backprop,
+                unroll=unroll,
+                constants={"rates": rates},
+                segments=3,
+                per_segment=lambda j, rates: {"rate": tf.gather(rates, j)},
+            )
+        else:  # the same solve, one segment at a time
+            z1 = z0
+            for j in range(3):
+                z1 = integrate(
+                    lambda t, z, rate: rate * z + t,
+                    tf.constant(float(j), tf.float64),
+                    tf.constant(float(j + 1), tf.float64),
+                    z1,
+                    num_steps=4,
+                    backprop=backprop,
+                    constants={"rate": rates[j]},
+                )
+        loss = tf.reduce_sum(z1 * [0.7, -1.1])
+    return [tf.convert_to_tensor(x).numpy() for x in (z1, *tape.gradient(loss, [rates, z0]))]
+
+
+@pytest.mark.parametrize(
+    ("backprop", "unroll"), [("recompute", False), ("autodiff", False), ("autodiff", True)]
+)
+def test_segments_with_their_own_arguments_equal_separate_solves(backprop, unroll):
+    together = _segmented_solve(backprop, unroll)
+    apart = _segmented_solve("autodiff", segments=1)
+    for got, want in zip(together, apart, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.all(np.abs(together[1]) > 0)  # every segment's rate gets a gradient
+
+
+def test_segments_must_divide_the_steps():
+    from support.runge_kutta import integrate
+
+    with pytest.raises(ValueError, match="segments=5 must divide num_steps=12"):
+        integrate(lambda t, z: z, 0.0, 1.0, tf.ones([2]), num_steps=12, segments=5)
