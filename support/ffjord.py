@@ -8,8 +8,8 @@ exactly or estimated with Hutchinson's trick (`support.traces`). `xla_trainable`
 a configuration's training step compiles with XLA (the notebook trains with
 `support.optimizers.decaying_adam`).
 
-The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `ffjord` ->
-`flow_eval`.
+The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve`
+-> `ffjord` -> `flow_eval`.
 Measuring a trained flow (held-out NLL, densities, samples, snapshots, exact against
 Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from support import _checks
+from support import _checks, single_solve
 from support.ode import MLPODE
 from support.solvers import FixedStepSolver
 from support.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
@@ -133,8 +133,9 @@ class FFJORDFlow:
         return self._cache["distribution", trace]
 
     def loss(self, batch) -> tf.Tensor:
-        """Mean negative log-likelihood of `batch` under `distribution` (the training loss)."""
-        return -tf.reduce_mean(self.distribution.log_prob(batch))
+        """Mean negative log-likelihood of `batch` under `distribution` (the training loss):
+        in one solver loop over all flows when `support.single_solve` supports the stack."""
+        return -tf.reduce_mean(single_solve.flow_log_prob(self, batch))
 
     def compiled(self, what: str, trace: str = "exact") -> Callable:
         """A cached `tf.function` of `log_prob` or `forward` with the given trace."""

@@ -1,12 +1,12 @@
 """Measuring a trained FFJORD flow: densities, the forward map, samples and snapshots.
 
 Used by `notebooks/02_ffjord_moons.ipynb` and `benchmarks/bench_ffjord.py`; the top layer of
-the FFJORD modules (`ode` -> `traces` -> `runge_kutta` -> `solvers` -> `ffjord` ->
-`flow_eval`). Whatever trace estimator a `support.ffjord.FFJORDFlow` was trained with,
-`held_out_nll`, `grid_log_prob` and the plots evaluate it with the exact trace: a Hutchinson
-`log_prob` is a noisy estimate and does not integrate to one. `compare_traces` puts the two
-estimators side by side on the same points, and `compare_with_adaptive` the flow's own
-solver against a tight adaptive one.
+the FFJORD modules (`ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve` ->
+`ffjord` -> `flow_eval`). Whatever trace estimator a `support.ffjord.FFJORDFlow` was
+trained with, `held_out_nll`, `grid_log_prob` and the plots evaluate it with the exact trace:
+a Hutchinson `log_prob` is a noisy estimate and does not integrate to one. `compare_traces`
+puts the two estimators side by side on the same points, and `compare_with_adaptive` the
+flow's own solver against a tight adaptive one.
 
 Every helper runs the flow's cached `tf.function` (`FFJORDFlow.compiled`) over fixed-size
 chunks (`support.batching.map_in_chunks`, with a short input padded up to one chunk), so it

@@ -1,0 +1,173 @@
+"""The log-density of a stack of FFJORD flows in one fixed-step solve: the fast training loss.
+
+A `tfb.Chain` of `tfb.FFJORD` bijectors computes a log-density flow by flow: every bijector
+solves its own ODE, from the data back towards the base. With `support.solvers`'
+fixed-step solver that is one loop forward and one loop backward per flow, and TensorFlow
+traces, and XLA compiles, every one of them separately: the training step's first call costs
+about half a second more per flow.
+
+When every flow integrates a `support.ode.MLPODE` of the same shape with a
+`FixedStepSolver` and the exact trace, the same arithmetic fits in one solve of
+`num_flows` segments (`support.runge_kutta.integrate`'s `segments`): the flows' weights are
+stacked, one row per flow, and segment `j` runs the reversed field of flow
+`num_flows - 1 - j` with that flow's row, picked once per segment, so within a segment the
+weights are loop-invariant as in a flow's own solve. There is one step loop to trace and
+compile, inside a short loop over the flows. `log_prob` gives the numbers
+`FFJORDFlow.distribution.log_prob` gives, and their gradients (tested to 1e-5, with and
+without XLA); for the notebook's two flows the training step's first call takes about half a
+second less and later steps cost the same (`benchmarks/README.md`).
+`support.ffjord.FFJORDFlow.loss` uses it whenever `supports` says it can (`flow_log_prob`);
+sampling and every evaluation still go through the bijectors.
+
+Serves `support.ffjord` (notebook 02 and `benchmarks/bench_ffjord.py`).
+
+#### References
+
+[1]: Grathwohl, W., Chen, R. T. Q., Bettencourt, J., Sutskever, I. and Duvenaud, D.
+     FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative Models.
+     ICLR 2019. https://arxiv.org/abs/1810.01367
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import tensorflow as tf
+
+from support.ode import ACTIVATION_SLOPES, ACTIVATIONS, MLPODE, mlp_value_and_jacobian_diagonal
+from support.runge_kutta import integrate
+from support.solvers import FixedStepSolver
+
+__all__ = ["flow_log_prob", "log_prob", "supports"]
+
+
+def supports(fields: Sequence, solver, trace: str) -> bool:
+    """Whether `log_prob` can compute this stack's log-density in one solve.
+
+    True when `solver` is a `FixedStepSolver`, `trace` is "exact" and `fields` are built
+    `MLPODE`s with the same layer sizes and the same named activation (as `build_ffjord`
+    makes them).
+
+    Example:
+      >>> fields = [MLPODE(hidden_sizes=(4,), output_size=2) for _ in range(2)]
+      >>> _ = [field(0.0, tf.zeros([1, 2])) for field in fields]  # makes the weights
+      >>> solver = FixedStepSolver()
+      >>> supports(fields, solver, "exact"), supports(fields, solver, "hutchinson")
+      (True, False)
+    """
+    fields = list(fields)
+    if trace != "exact" or not isinstance(solver, FixedStepSolver) or not fields:
+        return False
+    if not all(isinstance(field, MLPODE) and field.activation_name for field in fields):
+        return False
+    first = fields[0]
+    same_shape = all(
+        field.hidden_sizes == first.hidden_sizes
+        and field.output_size == first.output_size
+        and field.activation_name == first.activation_name
+        for field in fields
+    )
+    return same_shape and all(_built(field) for field in fields)
+
+
+@tf.autograph.experimental.do_not_convert  # branches on Python values: nothing to convert
+def flow_log_prob(flow, points) -> tf.Tensor:
+    """`flow.distribution.log_prob(points)` for a `support.ffjord.FFJORDFlow`, by `log_prob`
+    in one solve when `supports` holds for its fields, solver and trace."""
+    if supports(flow.state_derivatives, flow.solver, flow.trace):
+        return log_prob(flow.state_derivatives, flow.base_distribution, flow.solver, points)
+    return flow.distribution.log_prob(points)
+
+
+def _parameters(field: MLPODE) -> list[tf.Variable]:
+    weights, biases = field.weights_and_biases()
+    return [*weights, *biases]
+
+
+def _built(field: MLPODE) -> bool:
+    try:
+        field.weights_and_biases()
+    except ValueError:
+        return False
+    return True
+
+
+@tf.autograph.experimental.do_not_convert  # its branches are on Python values
+def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolver, points):
+    """Log-density of `points` under the FFJORD stack `fields` on `base_distribution`.
+
+    The flows apply in the order of `fields` (the first warps the base first), each over
+    [0, 1], as in `support.ffjord.build_ffjord`.
+
+    Args:
+      fields: `MLPODE`s for which `supports(fields, solver, "exact")` holds.
+      base_distribution: the Gaussian the flows warp, with event shape `[size]`.
+      solver: the `FixedStepSolver` (its step count, method and backward pass are used).
+      points: `[..., size]` float tensor.
+
+    Returns:
+      The log-density of every point, shaped like `points` without its last axis.
+
+    Raises:
+      ValueError: if `supports` does not hold, or `points`' last axis is not the fields'
+        size.
+    """
+    fields = list(fields)
+    if not supports(fields, solver, "exact"):
+        raise ValueError(
+            "log_prob needs built MLPODE fields of one shape with a named activation and a "
+            f"FixedStepSolver; got {fields!r} and {solver!r}"
+        )
+    size = fields[0].output_size
+    points = tf.convert_to_tensor(points, base_distribution.dtype)
+    if points.shape.rank is not None and points.shape[-1] not in (None, size):
+        raise ValueError(f"points must have last axis {size}, got shape {points.shape}")
+    num_flows, num_steps = len(fields), solver.num_steps
+    name = fields[0].activation_name
+    activation, slope = ACTIVATIONS[name], ACTIVATION_SLOPES[name]
+    # Every flow's weights and biases as one row of a matrix: one gather per segment picks a
+    # flow's row (and one scatter per segment adds up its gradient), whatever the layers.
+    shapes = [v.shape for v in _parameters(fields[0])]
+    sizes = [shape.num_elements() for shape in shapes]
+    rows = tf.stack(
+        [tf.concat([tf.reshape(v, [-1]) for v in _parameters(field)], 0) for field in fields]
+    )
+    num_layers = len(shapes) // 2
+
+    def flow_of_segment(segment, *, rows):
+        # From the data back to the base: the last flow first, each one's field reversed in
+        # time, as `tfb.FFJORD`'s inverse integrates it.
+        row = tf.gather(rows, num_flows - 1 - segment)
+        parameters = [
+            tf.reshape(part, shape)
+            for part, shape in zip(tf.split(row, sizes), shapes, strict=True)
+        ]
+        return {
+            "weights": parameters[:num_layers],
+            "biases": parameters[num_layers:],
+            "offset": tf.cast(segment, rows.dtype),  # the segment's start time
+        }
+
+    def reversed_field(time, state, *, weights, biases, offset):
+        value, diagonal = mlp_value_and_jacobian_diagonal(
+            weights, biases, 1.0 - (time - offset), state[0], activation, slope
+        )
+        return -value, -diagonal
+
+    flat = tf.reshape(points, [-1, size])
+    start = tf.constant(0.0, flat.dtype)
+    base_points, log_det = integrate(
+        reversed_field,
+        start,
+        start + num_flows,
+        (flat, tf.zeros_like(flat)),
+        num_steps=num_flows * num_steps,
+        method=solver.method,
+        backprop=solver.backprop,
+        unroll=solver.unroll,
+        constants={"rows": rows},
+        segments=num_flows,
+        per_segment=flow_of_segment,
+    )
+    result = base_distribution.log_prob(base_points) + tf.reduce_sum(log_det, axis=-1)
+    return tf.reshape(result, tf.shape(points)[:-1])

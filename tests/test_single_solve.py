@@ -1,0 +1,138 @@
+"""Tests of support.single_solve: every FFJORD flow in one fixed-step loop (the fast loss, 02)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from support import ffjord, single_solve
+from support.ode import MLPODE
+from support.solvers import FixedStepSolver
+
+
+def _flow(num_flows=2, hidden_sizes=(6, 5), *, activation="tanh", solver=None, dtype=tf.float32):
+    solver = solver or FixedStepSolver(num_steps=3)
+    flow = ffjord.build_ffjord(
+        num_flows, hidden_sizes, activation=activation, solver=solver, dtype=dtype, seed=1
+    )
+    # Nudge every output layer away from its initial values so each flow matters.
+    for variable in flow.trainable_variables:
+        variable.assign_add(
+            0.3 * tf.random.stateless_normal(variable.shape, [7, 1], dtype=variable.dtype)
+        )
+    return flow
+
+
+def _points(dtype=tf.float32, n=13):
+    return tf.random.stateless_normal([n, 2], [3, 4], dtype=dtype)
+
+
+def _loss_and_gradients(flow, loss_fn, points, jit_compile=False):
+    variables = list(flow.trainable_variables)
+
+    def compute():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(points)
+        return loss, tape.gradient(loss, variables)
+
+    if jit_compile:
+        compute = tf.function(compute, jit_compile=True)
+    return compute()
+
+
+def _bijector_loss(flow):
+    return lambda points: -tf.reduce_mean(flow.distribution.log_prob(points))
+
+
+@pytest.mark.parametrize(
+    ("num_flows", "hidden_sizes", "activation", "backprop"),
+    [
+        (1, (6,), "tanh", "recompute"),
+        (2, (6, 5), "tanh", "recompute"),
+        (3, (4, 4), "softplus", "recompute"),
+        (2, (6, 5), "swish", "autodiff"),
+    ],
+)
+def test_the_single_loop_log_density_equals_the_bijector_stacks(
+    num_flows, hidden_sizes, activation, backprop, dtype
+):
+    solver = FixedStepSolver(num_steps=3, backprop=backprop)
+    flow = _flow(num_flows, hidden_sizes, activation=activation, solver=solver, dtype=dtype)
+    points = _points(dtype)
+    got = single_solve.log_prob(flow.state_derivatives, flow.base_distribution, solver, points)
+    want = flow.distribution.log_prob(points)
+    assert got.shape == want.shape == (13,)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    # The flows do not commute: the same fields in the other order give another density.
+    swapped = single_solve.log_prob(
+        flow.state_derivatives[::-1], flow.base_distribution, solver, points
+    )
+    if num_flows > 1:
+        assert np.abs(swapped.numpy() - want.numpy()).max() > 1e-3
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_the_training_loss_and_its_gradients_equal_the_bijector_stacks(jit_compile):
+    flow = _flow(3)
+    points = _points()
+    loss, gradients = _loss_and_gradients(flow, flow.loss, points, jit_compile)
+    want_loss, want_gradients = _loss_and_gradients(flow, _bijector_loss(flow), points)
+    np.testing.assert_allclose(loss.numpy(), want_loss.numpy(), rtol=1e-5)
+    assert len(gradients) == len(want_gradients) == 3 * 3 * 2  # flows x layers x (w, b)
+    for got, want in zip(gradients, want_gradients, strict=True):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+    assert all(float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients)
+
+
+def test_extra_leading_axes_are_kept():
+    flow = _flow()
+    points = tf.reshape(_points(n=12), [3, 4, 2])
+    got = single_solve.log_prob(flow.state_derivatives, flow.base_distribution, flow.solver, points)
+    assert got.shape == (3, 4)
+    want = flow.distribution.log_prob(points)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _built(**kwargs):
+    field = MLPODE(**{"hidden_sizes": (4,), "output_size": 2, **kwargs})
+    field(0.0, tf.zeros([1, 2]))
+    return field
+
+
+def test_supports_only_same_shaped_built_mlp_fields_with_a_fixed_step_solver_and_exact_trace():
+    fields = [_built(), _built()]
+    rk4 = FixedStepSolver()
+    assert single_solve.supports(fields, rk4, "exact")
+    assert not single_solve.supports(fields, rk4, "hutchinson")
+    assert not single_solve.supports(fields, ffjord.make_solver("dormand_prince"), "exact")
+    assert not single_solve.supports([], rk4, "exact")
+    assert not single_solve.supports([_built(), _built(hidden_sizes=(5,))], rk4, "exact")
+    assert not single_solve.supports([_built(), _built(activation="softplus")], rk4, "exact")
+    assert not single_solve.supports([_built(activation=tf.math.sin)], rk4, "exact")
+    assert not single_solve.supports([lambda t, z: z], rk4, "exact")
+    assert not single_solve.supports([MLPODE(hidden_sizes=(4,))], rk4, "exact")  # not built
+
+
+def test_a_stack_it_does_not_support_trains_through_the_bijectors_with_the_same_loss():
+    flow = _flow(solver=ffjord.make_solver("dormand_prince"))
+    points = _points()
+    assert not single_solve.supports(flow.state_derivatives, flow.solver, flow.trace)
+    np.testing.assert_allclose(
+        flow.loss(points).numpy(), _bijector_loss(flow)(points).numpy(), rtol=1e-6
+    )
+
+
+def test_bad_arguments_raise_a_value_error_naming_them():
+    flow = _flow()
+    with pytest.raises(ValueError, match="points must have last axis 2"):
+        single_solve.log_prob(
+            flow.state_derivatives, flow.base_distribution, flow.solver, tf.zeros([4, 3])
+        )
+    with pytest.raises(ValueError, match="FixedStepSolver"):
+        single_solve.log_prob(
+            flow.state_derivatives,
+            flow.base_distribution,
+            ffjord.make_solver("dormand_prince"),
+            tf.zeros([4, 2]),
+        )
