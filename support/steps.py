@@ -1,9 +1,9 @@
 """One optimisation step and the batches it takes: what `support.training.fit` repeats.
 
 Read `train_step` first: it is the whole of what `fit` does with one batch. `Step` holds
-the compiled pieces it calls (the loss and its gradients, the update), on one device or on
-every replica of a `tf.distribute.Strategy`; `Batches` the data, positioned at any step.
-Used by every notebook through `fit`.
+the compiled pieces it calls (the loss and its gradients, the update: one call on one
+device), on one device or on every replica of a `tf.distribute.Strategy`; `Batches` the
+data, positioned at any step. Used by every notebook through `fit`.
 """
 
 from __future__ import annotations
@@ -55,14 +55,20 @@ def train_step(step: Step, batch: tuple) -> StepResult:
         for x, y in dataset:
             result = train_step(step, (x, y))  # the batch as a tuple of loss_fn's arguments
     """
-    loss, gradients, finite = step.loss_and_gradients(*batch)
+    if step.strategy is None:  # one compiled call: the checks and the update run inside it
+        loss, finite, still_finite = step.update(*batch)
+    else:
+        loss, gradients, finite = step.loss_and_gradients(*batch)
+        still_finite = None
     loss = float(loss)
     if not math.isfinite(loss):
         return StepResult(loss, "the loss is not finite")
     if not all(finite.numpy()):
         bad = [name for name, ok in zip(step.names, finite.numpy(), strict=True) if not ok]
         return StepResult(loss, "a gradient is not finite", bad)
-    if not bool(step.apply(gradients)):
+    if still_finite is None:
+        still_finite = step.apply(gradients)
+    if not bool(still_finite):
         return StepResult(loss, "a variable is not finite after the update")
     return StepResult(loss)
 
@@ -147,7 +153,11 @@ class Step:
     loss does not use) and one finite-flag per gradient; `apply(gradients)` updates the
     variables and returns whether all of them are still finite. With a `strategy`, each
     replica takes its share of the batch and the results are averaged over the global batch.
-    `jit_compile` compiles the loss and gradients with XLA.
+    Without one, `train_step` calls `update(*batch)` instead: the same pieces in one
+    compiled call, applying the update only if the loss and every gradient are finite, and
+    returning the loss, the gradients' finite-flags and whether the variables are still
+    finite. `jit_compile` compiles the loss and gradients (and, in `update`, the whole step)
+    with XLA.
 
     Scale-out: build the model under the strategy's scope and pass the strategy to `fit`::
 
@@ -182,10 +192,24 @@ class Step:
             ]
 
         self._local = local
+        # On one device the whole step is one call of one graph (`update`; only the loss and
+        # gradients in it are compiled with XLA, which compiles the optimizer slowly).
+        self.update = tf.function(self._update)
         self.loss_and_gradients = tf.function(
             self._compute if strategy is None else self._compute_distributed
         )
         self.apply = tf.function(self._apply)
+
+    def _update(self, *batch):
+        loss, gradients = self._local(*batch)
+        finite = _all_finite(gradients)
+
+        def update():
+            apply_gradients(self.optimizer, gradients, self.variables)
+            return tf.reduce_all(_all_finite(self.variables))
+
+        applies = tf.math.is_finite(loss) & tf.reduce_all(finite)
+        return loss, finite, tf.cond(applies, update, lambda: tf.constant(True))
 
     def _compute(self, *batch):
         loss, gradients = self._local(*batch)

@@ -18,35 +18,41 @@ def linear():
     return w, loss
 
 
-def test_a_step_applies_one_gradient_descent_update_and_returns_the_loss_before_it():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_step_applies_one_gradient_descent_update_and_returns_the_loss_before_it(jit_compile):
     import tf_keras
 
     w, loss = linear()
-    step = Step(loss, [w], tf_keras.optimizers.SGD(0.5))
+    step = Step(loss, [w], tf_keras.optimizers.SGD(0.5), jit_compile=jit_compile)
     result = train_step(step, (tf.constant([1.0, 1.0]),))
     assert result.loss == pytest.approx(2.5) and result.problem is None
     # d/dw mean((x w)^2) = x^2 w, so w - 0.5 * w
     np.testing.assert_allclose(w.numpy(), [0.5, 1.0])
 
 
-def test_a_non_finite_gradient_is_reported_by_name_and_not_applied():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_non_finite_gradient_is_reported_by_name_and_not_applied(jit_compile):
+    # On one device the checks and the update are one compiled call (with XLA or not).
     w, loss = linear()
-    step = Step(loss, [w], make_optimizer(0.1))
+    step = Step(loss, [w], make_optimizer(0.1), jit_compile=jit_compile)
     result = train_step(step, (tf.constant([np.inf, 1.0]),))
     assert result.problem == "the loss is not finite"
     w2 = tf.Variable([0.0, 1.0], name="w2")
-    step = Step(lambda x: tf.reduce_sum(tf.sqrt(w2) * x), [w2], make_optimizer(0.1))
+    square_root = lambda x: tf.reduce_sum(tf.sqrt(w2) * x)  # noqa: E731
+    step = Step(square_root, [w2], make_optimizer(0.1), jit_compile=jit_compile)
     result = train_step(step, (tf.constant([1.0, 1.0]),))
     assert result.problem == "a gradient is not finite" and result.bad_gradients == ["w2:0"]
     np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
     np.testing.assert_array_equal(w2.numpy(), [0.0, 1.0])
+    assert int(step.optimizer.iterations) == 0  # no update was counted either
 
 
-def test_an_update_that_leaves_a_variable_non_finite_is_reported():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_an_update_that_leaves_a_variable_non_finite_is_reported(jit_compile):
     import tf_keras
 
     w, loss = linear()
-    step = Step(loss, [w], tf_keras.optimizers.SGD(float("inf")))
+    step = Step(loss, [w], tf_keras.optimizers.SGD(float("inf")), jit_compile=jit_compile)
     assert train_step(step, (tf.constant([1.0, 1.0]),)).problem == (
         "a variable is not finite after the update"
     )
