@@ -115,10 +115,9 @@ def _run_baseline(args, train, held_out):
 
 
 def _run_fast(args, train, held_out):
-    import tensorflow as tf
 
     import support
-    from support import ffjord, flow_eval, optimizers
+    from support import ffjord, flow_eval, optimizers, steps
     from support.data import moons_dataset
 
     support.setup(args.seed, deterministic=False)
@@ -131,35 +130,31 @@ def _run_fast(args, train, held_out):
         trace=FAST["TRACE"],
     )
     dataset = moons_dataset(train, FAST["BATCH_SIZE"], seed=args.seed)
-    steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
-    optimizer = optimizers.decaying_adam(FAST["LEARNING_RATE"], steps)
+    total_steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
+    optimizer = optimizers.decaying_adam(FAST["LEARNING_RATE"], total_steps)
     variables = list(flow.trainable_variables)
     fixed = getattr(flow.solver, "num_steps", None)
     # Forward evaluations per step are fixed for a fixed-step solver; -1: not counted.
     evaluations = FAST["NUM_FLOWS"] * fixed * flow.solver.stages if fixed else -1
 
-    # The same step as `support.fit`: loss and gradients compiled (with XLA when the solver
-    # allows it), then the optimizer update.
-    @tf.function(jit_compile=ffjord.xla_trainable(flow.solver, flow.trace))
-    def compute(batch):
-        with tf.GradientTape() as tape:
-            loss = flow.loss(batch)
-        return loss, tape.gradient(loss, variables)
-
-    @tf.function
-    def apply(gradients):
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
-
+    # `support.fit`'s own step (`support.steps`): loss, gradients, the finite checks and the
+    # update in one compiled call (with XLA when the solver allows it), the optimizer built
+    # before the first step as `fit` builds it.
+    optimizer = steps.prepare_optimizer(optimizer, None, variables, None)
+    step = steps.Step(
+        flow.loss, variables, optimizer, jit_compile=ffjord.xla_trainable(flow.solver, flow.trace)
+    )
     first_step = {}
 
     def train_step(batch):
         if not first_step:  # split the first step: tracing to a graph, then XLA compiling
             started = time.perf_counter()
-            compute.get_concrete_function(batch)
+            step.update.get_concrete_function(batch)
             first_step["trace_seconds"] = time.perf_counter() - started
-        loss, gradients = compute(batch)
-        apply(gradients)
-        return loss, evaluations
+        result = steps.train_step(step, (batch,))
+        if result.problem:
+            raise RuntimeError(f"the fast path's training failed: {result.problem}")
+        return result.loss, evaluations
 
     # As `support.fit` reads it: one iterator over the repeated dataset, no epoch-end stall.
     iterator = iter(dataset.repeat())
