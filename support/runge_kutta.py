@@ -99,6 +99,8 @@ def integrate(
     constants = dict(constants or {})
     tableau = METHODS[method]
     step = (end - start) / num_steps
+    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+        raise ValueError(f"segments must be a positive integer, got {segments!r}")
     per = num_steps // segments
     if per * segments != num_steps:
         raise ValueError(f"segments={segments} must divide num_steps={num_steps}")
