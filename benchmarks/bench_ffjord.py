@@ -115,7 +115,6 @@ def _run_baseline(args, train, held_out):
 
 
 def _run_fast(args, train, held_out):
-
     import support
     from support import ffjord, flow_eval, optimizers, steps
     from support.data import moons_dataset
@@ -138,8 +137,8 @@ def _run_fast(args, train, held_out):
     evaluations = FAST["NUM_FLOWS"] * fixed * flow.solver.stages if fixed else -1
 
     # `support.fit`'s own step (`support.steps`): loss, gradients, the finite checks and the
-    # update in one compiled call (with XLA when the solver allows it), the optimizer built
-    # before the first step as `fit` builds it.
+    # update in one graph call (the loss and gradients with XLA when the solver allows it),
+    # the optimizer built before the first step as `fit` builds it.
     optimizer = steps.prepare_optimizer(optimizer, None, variables, None)
     step = steps.Step(
         flow.loss, variables, optimizer, jit_compile=ffjord.xla_trainable(flow.solver, flow.trace)

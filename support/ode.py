@@ -153,7 +153,7 @@ class MLPODE(snt.Module):
                 f"({', '.join(ACTIVATIONS)}); this field's is a callable"
             )
         state = tf.convert_to_tensor(state)
-        if not hasattr(self._output, "w"):  # the layers' weights are made on a first call
+        if not self.has_weights:  # the layers' weights are made on a first call
             self(t, state)
         shape = tf.shape(state)
         flat = tf.reshape(state, [-1, self.output_size])
@@ -169,10 +169,15 @@ class MLPODE(snt.Module):
         Raises:
           ValueError: before the field's first call, which makes them.
         """
-        layers = [*self._hidden, self._output]
-        if not all(hasattr(layer, "w") for layer in layers):
+        if not self.has_weights:
             raise ValueError(f"{self.name} has no weights yet: call it once first")
+        layers = [*self._hidden, self._output]
         return [layer.w for layer in layers], [layer.b for layer in layers]
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether the layers' weights exist (they are made on the field's first call)."""
+        return all(hasattr(layer, "w") for layer in [*self._hidden, self._output])
 
     @property
     def activation_name(self) -> str | None:
@@ -184,7 +189,7 @@ def mlp_value_and_jacobian_diagonal(weights, biases, t, state, activation, slope
     """An MLP field's value and its Jacobian diagonal from its weights, in one forward pass.
 
     What `MLPODE.value_and_jacobian_diagonal` computes, for weights passed in rather than
-    owned: `support.single_solve` picks each flow's weights by step inside one loop.
+    owned: `support.single_solve` picks each flow's weights per segment of one loop.
 
     Args:
       weights: matrices `[1 + size, h1], [h1, h2], ..., [hn, size]` (time column first).

@@ -67,7 +67,7 @@ def supports(fields: Sequence, solver, trace: str) -> bool:
         and field.activation_name == first.activation_name
         for field in fields
     )
-    return same_shape and all(_built(field) for field in fields)
+    return same_shape and all(field.has_weights for field in fields)
 
 
 @tf.autograph.experimental.do_not_convert  # branches on Python values: nothing to convert
@@ -82,14 +82,6 @@ def flow_log_prob(flow, points) -> tf.Tensor:
 def _parameters(field: MLPODE) -> list[tf.Variable]:
     weights, biases = field.weights_and_biases()
     return [*weights, *biases]
-
-
-def _built(field: MLPODE) -> bool:
-    try:
-        field.weights_and_biases()
-    except ValueError:
-        return False
-    return True
 
 
 @tf.autograph.experimental.do_not_convert  # its branches are on Python values

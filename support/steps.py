@@ -156,8 +156,8 @@ class Step:
     Without one, `train_step` calls `update(*batch)` instead: the same pieces in one
     compiled call, applying the update only if the loss and every gradient are finite, and
     returning the loss, the gradients' finite-flags and whether the variables are still
-    finite. `jit_compile` compiles the loss and gradients (and, in `update`, the whole step)
-    with XLA.
+    finite. `jit_compile` compiles the loss and gradients with XLA (in `update` too: the
+    checks and the update around them stay ordinary graph ops).
 
     Scale-out: build the model under the strategy's scope and pass the strategy to `fit`::
 
@@ -201,8 +201,7 @@ class Step:
         self.apply = tf.function(self._apply)
 
     def _update(self, *batch):
-        loss, gradients = self._local(*batch)
-        finite = _all_finite(gradients)
+        loss, gradients, finite = self._compute(*batch)
 
         def update():
             apply_gradients(self.optimizer, gradients, self.variables)

@@ -144,7 +144,10 @@ def test_the_functional_field_gives_the_modules_value_and_diagonal():
 
 def test_weights_and_biases_before_the_first_call_raise_a_value_error():
     field = MLPODE(hidden_sizes=(4,), output_size=2)
+    assert not field.has_weights
     with pytest.raises(ValueError, match="no weights yet"):
         field.weights_and_biases()
+    field(0.0, tf.zeros([1, 2]))
+    assert field.has_weights
     assert field.activation_name == "tanh"
     assert MLPODE(hidden_sizes=(4,), activation=tf.math.sin).activation_name is None
