@@ -17,8 +17,6 @@ or in a terminal) and returns the per-epoch `History`. It loses nothing:
   `support.guards.BlowupWatch`), stops the run: the last good checkpoint (if any) is
   restored and `TrainingDiverged` names the step, the value and what to try.
 * **Scale-out.** `strategy=` runs each step on every replica of a `tf.distribute.Strategy`.
-
-Layers: `support.history` -> `support.checkpoints` -> this module.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from support import _checks
 from support.checkpoints import RESERVED, Checkpoints, CheckpointWarning
 from support.guards import BLOWUP_FACTOR, BlowupWatch, DeferredInterrupt, TrainingDiverged
 from support.history import History, RunState
+from support.optimizers import averaged_weights, use_averages
 from support.steps import (
     Batches,
     Step,
@@ -136,9 +135,10 @@ class _Loop:
         due = (epoch + 1) % options["save_every"] == 0 or epoch + 1 == epochs
         if self.checkpoints is not None and due:
             self.checkpoints.save()
-        if options["on_epoch_end"] is not None:
+        if options["on_epoch_end"] is not None:  # shown the averaged weights, if kept
             history = self.state.history
-            history.extra.append(options["on_epoch_end"](epoch + 1, history))
+            with averaged_weights(self.step.optimizer, self.step.variables):
+                history.extra.append(options["on_epoch_end"](epoch + 1, history))
 
     def diverged(self, epoch: int, result, blowup: str | None):
         """Restores the last good checkpoint and raises `TrainingDiverged`."""
@@ -211,9 +211,10 @@ def fit(
     the data, and runs the remaining epochs. Done right, the result equals an uninterrupted
     run bit for bit (same seed, `support.setup(seed)`'s deterministic ops, CPU).
 
-    To scale out, build the model under `strategy.scope()` and pass `strategy=`; `dataset`
-    then yields global batches shared among the replicas (see `support.steps.Step`). With
-    several machines, give every worker the same `checkpoint_dir` on shared storage.
+    With an optimizer that keeps a moving average of the weights (`tf_keras`'s `use_ema`, e.g.
+    `support.optimizers.decaying_adam(..., average=0.95)`), `on_epoch_end` sees the averaged
+    weights and `fit` leaves them in the variables when it is done (as Keras's `Model.fit`
+    does); checkpoints hold the weights being trained and, in the optimizer, their average.
 
     Args:
       loss_fn: called with each batch (a tuple batch is unpacked into arguments) and returns
@@ -245,7 +246,8 @@ def fit(
         ones). The learning rate is always the one given now, so a run that diverged can
         be resumed with a lower one.
       save_every: save every this many epochs (a positive integer).
-      strategy: a `tf.distribute.Strategy` whose scope created `variables`.
+      strategy: a `tf.distribute.Strategy` whose scope created `variables`; `dataset` then
+        yields global batches shared among the replicas (see `support.steps.Step`).
       blowup_factor: stop when a step's loss rises above the median of the last 50 step
         losses by more than this many times their magnitude or range (the rule of
         `support.guards.BlowupWatch`); None switches the check off.
@@ -287,6 +289,7 @@ def fit(
                 loop.end_epoch(epoch, epochs)
                 if interrupt.requested:
                     raise KeyboardInterrupt
+        use_averages(optimizer, variables)  # a no-op unless the optimizer keeps an average
     except KeyboardInterrupt:
         loop.interrupted()
         raise

@@ -36,6 +36,23 @@ def test_an_interrupted_run_plus_its_resume_is_bit_identical_to_one_run(seed, tm
     assert_bit_identical(resumed_model.values(), reference.values())
 
 
+def test_a_run_that_averages_its_weights_resumes_exactly_and_ends_on_the_average(seed, tmp_path):
+    import tf_keras
+
+    def averaging():
+        return tf_keras.optimizers.Adam(0.01, use_ema=True, ema_momentum=0.9)
+
+    reference = Regression(seed)
+    run(reference, epochs=4, optimizer=averaging())
+    # Stopped from the callback, which is shown the average: the weights must come back.
+    with pytest.raises(KeyboardInterrupt):
+        run(Regression(seed), epochs=4, optimizer=averaging(), checkpoint_dir=tmp_path,
+            on_epoch_end=stop_at(2))  # fmt: skip
+    resumed = Regression(seed)
+    run(resumed, epochs=4, optimizer=averaging(), checkpoint_dir=tmp_path)
+    assert_bit_identical(resumed.values(), reference.values())
+
+
 def test_a_callback_that_raises_keeps_the_epoch_it_follows(seed, tmp_path):
     reference = Regression(seed)
     run(reference, epochs=4)

@@ -40,6 +40,26 @@ def test_the_callback_sees_each_epoch_and_its_results_go_to_extra(seed):
     assert history.extra == [(1, 1), (2, 2), (3, 3)]
 
 
+def test_an_averaging_optimizer_shows_the_callback_the_average_and_ends_on_it(seed):
+    import tf_keras
+
+    # One batch per epoch, so each epoch is one step and the average can be followed by hand.
+    reference, model = Regression(seed, batch=256), Regression(seed, batch=256)
+    weights = run(reference, epochs=4, optimizer=tf_keras.optimizers.Adam(0.05),
+                  on_epoch_end=lambda epoch, h: reference.values()).extra  # fmt: skip
+    averaging = tf_keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.6)
+    seen = run(model, epochs=4, optimizer=averaging, on_epoch_end=lambda e, h: model.values())
+
+    average = [np.zeros(3), 0.0]  # the initial values
+    for step, raw in enumerate(weights):
+        average = [0.6 * a + 0.4 * w for a, w in zip(average, raw, strict=True)]
+        for got, expected, own in zip(seen.extra[step], average, raw, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+            assert np.max(np.abs(own - expected)) > 1e-3  # the average is not the weights
+    for got, expected in zip(model.values(), average, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_without_checkpoints_a_nan_stops_training_before_the_bad_step(seed):
     reference = Regression(seed)
     run(reference, epochs=2)
