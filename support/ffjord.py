@@ -132,6 +132,7 @@ class FFJORDFlow:
             )
         return self._cache["distribution", trace]
 
+    @tf.autograph.experimental.do_not_convert
     def loss(self, batch) -> tf.Tensor:
         """Mean negative log-likelihood of `batch` under `distribution` (the training loss):
         in one solver loop over all flows when `support.single_solve` supports the stack."""

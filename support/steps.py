@@ -126,10 +126,7 @@ def apply_gradients(optimizer, gradients, variables, aggregated: bool = False) -
         )
 
 
-def _call(loss_fn, batch):
-    return loss_fn(*batch) if len(batch) > 1 else loss_fn(batch[0])
-
-
+@tf.autograph.experimental.do_not_convert
 def _check_scalar(loss):
     """`loss` as a tensor, if it is a scalar; a vector's gradient would silently be that of
     its sum, so anything else raises (when the step is traced, before any update)."""
@@ -182,9 +179,9 @@ class Step:
         self.strategy = strategy
 
         @tf.function(jit_compile=jit_compile)
-        def local(*batch):
+        def local(*batch):  # autograph converts loss_fn, as users of tf.function expect
             with tf.GradientTape() as tape:
-                loss = _check_scalar(_call(loss_fn, batch))
+                loss = _check_scalar(loss_fn(*batch) if len(batch) > 1 else loss_fn(batch[0]))
             gradients = tape.gradient(loss, self.variables)
             return loss, [
                 tf.zeros_like(v) if g is None else g
@@ -194,11 +191,13 @@ class Step:
         self._local = local
         # On one device the whole step is one call of one graph (`update`; only the loss and
         # gradients in it are compiled with XLA, which compiles the optimizer slowly).
-        self.update = tf.function(self._update)
+        # The rest is this module's code and the optimizer's, written for graphs: autograph
+        # would only spend time converting it.
+        self.update = tf.function(self._update, autograph=False)
         self.loss_and_gradients = tf.function(
-            self._compute if strategy is None else self._compute_distributed
+            self._compute if strategy is None else self._compute_distributed, autograph=False
         )
-        self.apply = tf.function(self._apply)
+        self.apply = tf.function(self._apply, autograph=False)
 
     def _update(self, *batch):
         loss, gradients, finite = self._compute(*batch)

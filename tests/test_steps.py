@@ -58,6 +58,22 @@ def test_an_update_that_leaves_a_variable_non_finite_is_reported(jit_compile):
     )
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_loss_with_python_control_flow_on_tensors_is_converted_by_autograph(jit_compile):
+    import tf_keras
+
+    w = tf.Variable([1.0, 2.0])
+
+    def loss(x):
+        if tf.reduce_sum(x) > 0:  # a tensor condition: works only once autograph converts it
+            return tf.reduce_mean((x * w) ** 2)
+        return tf.reduce_mean(x * w)
+
+    step = Step(loss, [w], tf_keras.optimizers.SGD(0.5), jit_compile=jit_compile)
+    assert train_step(step, (tf.constant([1.0, 1.0]),)).loss == pytest.approx(2.5)
+    assert train_step(step, (tf.constant([-1.0, -1.0]),)).loss == pytest.approx(-0.75)
+
+
 def test_a_loss_that_is_not_a_scalar_is_refused_before_any_update():
     w = tf.Variable([1.0, 2.0])
     step = Step(lambda x: (x * w) ** 2, [w], make_optimizer(0.1))  # forgot the reduce_mean
