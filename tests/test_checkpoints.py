@@ -45,9 +45,13 @@ def test_a_run_that_averages_its_weights_resumes_exactly_and_ends_on_the_average
     reference = Regression(seed)
     run(reference, epochs=4, optimizer=averaging())
     # Stopped from the callback, which is shown the average: the weights must come back.
+    interrupted = Regression(seed)
     with pytest.raises(KeyboardInterrupt):
-        run(Regression(seed), epochs=4, optimizer=averaging(), checkpoint_dir=tmp_path,
+        run(interrupted, epochs=4, optimizer=averaging(), checkpoint_dir=tmp_path,
             on_epoch_end=stop_at(2))  # fmt: skip
+    plain = Regression(seed)  # the same weights, without an average
+    run(plain, epochs=2, optimizer=tf_keras.optimizers.Adam(0.01))
+    assert_bit_identical(interrupted.values(), plain.values())
     resumed = Regression(seed)
     run(resumed, epochs=4, optimizer=averaging(), checkpoint_dir=tmp_path)
     assert_bit_identical(resumed.values(), reference.values())
