@@ -45,7 +45,7 @@ def _runs(seed: int, size: int) -> dict:
     x = rng.normal(size=(size, 3)).astype("float32")
     y = (x @ np.array([1.0, -2.0, 0.5], "float32") + 0.3).astype("float32")
 
-    def train(strategy, checkpoint_dir=None, stop_after=None):
+    def train(strategy, checkpoint_dir=None, stop_after=None, average=False):
         def scope():
             return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
@@ -58,7 +58,7 @@ def _runs(seed: int, size: int) -> dict:
 
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(size, seed=seed).batch(32)
         with scope():  # plain SGD: Adam would hide a gradient scaled by the replica count
-            optimizer = tf_keras.optimizers.SGD(0.05)
+            optimizer = tf_keras.optimizers.SGD(0.05, use_ema=average, ema_momentum=0.5)
 
         def stop(epoch, history):
             if epoch == stop_after:
@@ -90,6 +90,8 @@ def _runs(seed: int, size: int) -> dict:
         "one_device": train(None),
         "mirrored": train(mirrored),
         "mirrored_resumed": resumed,
+        "one_device_averaged": train(None, average=True),
+        "mirrored_averaged": train(mirrored, average=True),
     }
 
 
@@ -114,6 +116,17 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(seed, size):
     np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=TOLERANCE, atol=TOLERANCE)
     assert one["loss"][-1] < one["loss"][0]  # it trained: the comparison is not of two no-ops
+
+
+@pytest.mark.slow
+def test_a_mirrored_run_ends_on_the_weights_average_as_one_device_does(seed):
+    result = _run_in_subprocess(seed, 256)
+    one, two = result["one_device_averaged"], result["mirrored_averaged"]
+    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+    # The same steps as without an average, so the same losses, but the average ends apart.
+    np.testing.assert_allclose(one["loss"], result["one_device"]["loss"], rtol=1e-6)
+    assert np.max(np.abs(np.subtract(one["w"], result["one_device"]["w"]))) > 1e-4
 
 
 @pytest.mark.slow
