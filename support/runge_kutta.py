@@ -36,6 +36,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from support import _checks
+
 __all__ = ["BACKPROP", "METHODS", "integrate"]
 
 # Butcher tableaux of explicit Runge-Kutta methods: (a, b, c) with stage i evaluated at
@@ -99,8 +101,7 @@ def integrate(
     constants = dict(constants or {})
     tableau = METHODS[method]
     step = (end - start) / num_steps
-    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
-        raise ValueError(f"segments must be a positive integer, got {segments!r}")
+    segments = _checks.positive_int("segments", segments)
     per = num_steps // segments
     if per * segments != num_steps:
         raise ValueError(f"segments={segments} must divide num_steps={num_steps}")

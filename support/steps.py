@@ -190,9 +190,9 @@ class Step:
 
         self._local = local
         # On one device the whole step is one call of one graph (`update`; only the loss and
-        # gradients in it are compiled with XLA, which compiles the optimizer slowly).
-        # The rest is this module's code and the optimizer's, written for graphs: autograph
-        # would only spend time converting it.
+        # gradients in it are compiled with XLA, which compiles the optimizer slowly). These
+        # functions run only this module's code and the optimizer's, written for graphs, so
+        # autograph (kept for `loss_fn` in `local`) would only spend time converting them.
         self.update = tf.function(self._update, autograph=False)
         self.loss_and_gradients = tf.function(
             self._compute if strategy is None else self._compute_distributed, autograph=False

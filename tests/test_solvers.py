@@ -371,6 +371,6 @@ def test_segments_must_divide_the_steps():
 
     with pytest.raises(ValueError, match="segments=5 must divide num_steps=12"):
         integrate(lambda t, z: z, 0.0, 1.0, tf.ones([2]), num_steps=12, segments=5)
-    for bad in (0, -2, 1.5, True):
-        with pytest.raises(ValueError, match="segments must be a positive integer"):
+    for bad, error in ((0, ValueError), (-2, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="segments must be an integer"):
             integrate(lambda t, z: z, 0.0, 1.0, tf.ones([2]), num_steps=12, segments=bad)
