@@ -3,7 +3,8 @@
 `MLPODE` is the small multi-layer perceptron that each FFJORD bijector integrates in
 `notebooks/02_ffjord_moons.ipynb`: the time `t` enters as one more input column next to the
 state, so the vector field may change along the flow. With a named activation it also gives
-the diagonal of its Jacobian in the same pass (`value_and_jacobian_diagonal`), which
+the diagonal of its Jacobian in the same pass (`value_and_jacobian_diagonal`, computed by
+`support.mlp_diagonal` with its own backward pass), which
 `support.traces.trace_jacobian_exact_of` turns into FFJORD's exact trace without a gradient
 tape.
 
@@ -22,25 +23,9 @@ import sonnet as snt
 import tensorflow as tf
 
 from support import _checks
+from support.mlp_diagonal import ACTIVATION_SLOPES, ACTIVATIONS, mlp_value_and_jacobian_diagonal
 
 __all__ = ["ACTIVATIONS", "ACTIVATION_SLOPES", "MLPODE", "mlp_value_and_jacobian_diagonal"]
-
-#: Activations `MLPODE` accepts by name. A smooth one keeps the ODE's solution smooth,
-#: which the adaptive solvers rely on; ReLU fields make them take tiny steps.
-ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
-    "tanh": tf.math.tanh,
-    "softplus": tf.math.softplus,
-    "elu": tf.nn.elu,
-    "swish": tf.nn.silu,
-}
-
-#: The slope of each activation in `ACTIVATIONS`, from its input `x` and output `y`.
-ACTIVATION_SLOPES: dict[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = {
-    "tanh": lambda x, y: 1.0 - tf.square(y),
-    "softplus": lambda x, y: tf.math.sigmoid(x),
-    "elu": lambda x, y: tf.where(x > 0, tf.ones_like(x), y + 1.0),
-    "swish": lambda x, y: tf.math.sigmoid(x) * (1.0 + x - y),
-}
 
 
 class MLPODE(snt.Module):
@@ -83,11 +68,10 @@ class MLPODE(snt.Module):
         super().__init__(name=name)
         self.hidden_sizes = _checks.integer_list("hidden_sizes", hidden_sizes, min=1, min_length=1)
         self.output_size = _checks.positive_int("output_size", output_size)
-        self._slope = self._activation_name = None  # known for the named activations only
+        self._activation_name = None  # the Jacobian diagonal is known for named ones only
         if isinstance(activation, str):
-            name_ = _checks.choice("activation", activation, ACTIVATIONS)
-            activation, self._slope = ACTIVATIONS[name_], ACTIVATION_SLOPES[name_]
-            self._activation_name = name_
+            self._activation_name = _checks.choice("activation", activation, ACTIVATIONS)
+            activation = ACTIVATIONS[self._activation_name]
         elif not callable(activation):
             raise TypeError(f"activation must be a name or a callable, got {activation!r}")
         self.activation = activation
@@ -125,7 +109,7 @@ class MLPODE(snt.Module):
     @property
     def has_jacobian_diagonal(self) -> bool:
         """Whether `value_and_jacobian_diagonal` is available (a named activation)."""
-        return self._slope is not None
+        return self._activation_name is not None
 
     def value_and_jacobian_diagonal(self, t, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """`dz/dt` and the diagonal of its Jacobian `d(dz/dt)_i / dz_i`, in one forward pass.
@@ -147,7 +131,7 @@ class MLPODE(snt.Module):
         Raises:
           ValueError: if the field's activation is a callable (its slope is unknown).
         """
-        if self._slope is None:
+        if self._activation_name is None:
             raise ValueError(
                 "value_and_jacobian_diagonal needs a named activation "
                 f"({', '.join(ACTIVATIONS)}); this field's is a callable"
@@ -159,7 +143,7 @@ class MLPODE(snt.Module):
         flat = tf.reshape(state, [-1, self.output_size])
         weights, biases = self.weights_and_biases()
         value, diagonal = mlp_value_and_jacobian_diagonal(
-            weights, biases, t, flat, self.activation, self._slope
+            weights, biases, t, flat, self._activation_name
         )
         return tf.reshape(value, shape), tf.reshape(diagonal, shape)
 
@@ -183,36 +167,3 @@ class MLPODE(snt.Module):
     def activation_name(self) -> str | None:
         """The activation's name in `ACTIVATIONS`, or None for a callable."""
         return self._activation_name
-
-
-def mlp_value_and_jacobian_diagonal(weights, biases, t, state, activation, slope):
-    """An MLP field's value and its Jacobian diagonal from its weights, in one forward pass.
-
-    What `MLPODE.value_and_jacobian_diagonal` computes, for weights passed in rather than
-    owned: `support.single_solve` picks each flow's weights per segment of one loop.
-
-    Args:
-      weights: matrices `[1 + size, h1], [h1, h2], ..., [hn, size]` (time column first).
-      biases: the matching bias vectors.
-      t: scalar time.
-      state: `[batch, size]` tensor.
-      activation: the hidden layers' activation.
-      slope: `slope(x, activation(x))`, the activation's derivative (`ACTIVATION_SLOPES`).
-
-    Returns:
-      `(value, diagonal)`, both `[batch, size]`.
-    """
-    time = tf.fill([tf.shape(state)[0], 1], tf.cast(t, state.dtype))
-    hidden = tf.concat([time, state], axis=-1)
-    tangents = None  # [batch, state coordinate, unit]: d hidden / d z
-    for w, b in zip(weights[:-1], biases[:-1], strict=True):
-        pre = tf.matmul(hidden, w) + b
-        hidden = activation(pre)
-        local_slope = slope(pre, hidden)[:, None, :]
-        if tangents is None:  # the state's rows of the first weight matrix (after t's)
-            tangents = w[1:][None] * local_slope
-        else:
-            tangents = tf.einsum("bih,hk->bik", tangents, w) * local_slope
-    value = tf.matmul(hidden, weights[-1]) + biases[-1]
-    jacobian = tf.einsum("bih,hk->bik", tangents, weights[-1])  # d out_k / d z_i
-    return value, tf.linalg.diag_part(jacobian)

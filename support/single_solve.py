@@ -34,7 +34,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from support.ode import ACTIVATION_SLOPES, ACTIVATIONS, MLPODE, mlp_value_and_jacobian_diagonal
+from support.mlp_diagonal import mlp_value_and_jacobian_diagonal
+from support.ode import MLPODE
 from support.runge_kutta import integrate
 from support.solvers import FixedStepSolver
 
@@ -115,8 +116,7 @@ def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolve
     if points.shape.rank is not None and points.shape[-1] not in (None, size):
         raise ValueError(f"points must have last axis {size}, got shape {points.shape}")
     num_flows, num_steps = len(fields), solver.num_steps
-    name = fields[0].activation_name
-    activation, slope = ACTIVATIONS[name], ACTIVATION_SLOPES[name]
+    activation = fields[0].activation_name
     # Every flow's weights and biases as one row of a matrix: one gather per segment picks a
     # flow's row (and one scatter per segment adds up its gradient), whatever the layers.
     shapes = [v.shape for v in _parameters(fields[0])]
@@ -142,7 +142,7 @@ def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolve
 
     def reversed_field(time, state, *, weights, biases, offset):
         value, diagonal = mlp_value_and_jacobian_diagonal(
-            weights, biases, 1.0 - (time - offset), state[0], activation, slope
+            weights, biases, 1.0 - (time - offset), state[0], activation
         )
         return -value, -diagonal
 

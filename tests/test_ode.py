@@ -128,16 +128,14 @@ def test_a_callable_activation_has_no_one_pass_jacobian_diagonal():
 
 
 def test_the_functional_field_gives_the_modules_value_and_diagonal():
-    from support.ode import ACTIVATION_SLOPES, mlp_value_and_jacobian_diagonal
+    from support.ode import mlp_value_and_jacobian_diagonal
 
     field = MLPODE(hidden_sizes=(5, 3), output_size=2, activation="softplus")
     z = tf.random.stateless_normal([7, 2], [1, 2])
     value, diagonal = field.value_and_jacobian_diagonal(0.4, z)  # builds the weights
     weights, biases = field.weights_and_biases()
     assert [w.shape for w in weights] == [(3, 5), (5, 3), (3, 2)]
-    got_value, got_diagonal = mlp_value_and_jacobian_diagonal(
-        weights, biases, 0.4, z, tf.math.softplus, ACTIVATION_SLOPES["softplus"]
-    )
+    got_value, got_diagonal = mlp_value_and_jacobian_diagonal(weights, biases, 0.4, z, "softplus")
     np.testing.assert_allclose(got_value.numpy(), field(0.4, z).numpy(), rtol=1e-6)
     np.testing.assert_allclose(got_diagonal.numpy(), diagonal.numpy(), rtol=1e-6)
 
