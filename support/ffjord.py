@@ -99,7 +99,9 @@ class FFJORDFlow:
       solver: the `tfp.math.ode.Solver` every bijector integrates with.
       trace: "exact" or "hutchinson", the estimator `distribution` uses.
       generator: the `tf.random.Generator` that seeds Hutchinson's probes (one seed per
-        solve, so every training step draws fresh ones), None for the global stream.
+        solve, so every training step draws fresh ones), None for the global stream. Pass
+        it to `support.fit` in `checkpoint_objects` (`{"probes": flow.generator}`) so a
+        resumed run draws the probes one uninterrupted run would.
     """
 
     distribution: tfd.TransformedDistribution

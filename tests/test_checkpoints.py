@@ -465,3 +465,34 @@ def test_a_divergence_is_still_reported_when_no_checkpoint_can_be_read_back(seed
         fit(loss, [model.w, model.b], model.dataset, epochs=3, progress=False,
             checkpoint_dir=tmp_path, on_epoch_end=damage_the_checkpoint)  # fmt: skip
     assert caught.value.restored_from is None
+
+
+@pytest.mark.parametrize("keep_probes", [True, False])
+def test_a_hutchinson_run_resumes_exactly_when_its_probe_generator_is_checkpointed(
+    seed, tmp_path, keep_probes
+):
+    from support import data, ffjord
+
+    points = data.moons(64, seed=seed)
+
+    def train(flow, **kwargs):
+        objects = {"probes": flow.generator} if keep_probes else None
+        return fit(flow.loss, flow.trainable_variables, data.moons_dataset(points, 32, seed=seed),
+                   epochs=3, progress=False, checkpoint_objects=objects, **kwargs)  # fmt: skip
+
+    def new_flow():  # a fresh process: the same initial weights and probe seed
+        tf.random.set_seed(seed)
+        return ffjord.build_ffjord(1, [4], solver="rk4", trace="hutchinson", seed=seed)
+
+    reference = new_flow()
+    train(reference)
+    with pytest.raises(KeyboardInterrupt):
+        train(new_flow(), checkpoint_dir=tmp_path / "run", on_epoch_end=stop_at(1))
+    resumed = new_flow()
+    assert train(resumed, checkpoint_dir=tmp_path / "run").resumed_from == 1
+    weights = [v.numpy() for v in resumed.trainable_variables]
+    expected = [v.numpy() for v in reference.trainable_variables]
+    if keep_probes:  # the generator's state came back: the same probes as one run drew
+        assert_bit_identical(weights, expected)
+    else:  # the fresh generator redrew the first epoch's probes
+        assert any(not np.array_equal(a, b) for a, b in zip(weights, expected, strict=True))
