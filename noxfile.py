@@ -159,7 +159,7 @@ def gallery(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """FFJORD benchmark: the tutorial's set-up and ours, trained side by side."""
-    _install(session)
+    _install(session, "notebooks")  # it reads notebook 02's parameters cell (nbformat)
     session.run("python", "benchmarks/bench_ffjord.py", *session.posargs)
 
 
