@@ -4,7 +4,8 @@
 nox -s notebooks                      # run every notebook, then build/site/index.html of them
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
-nox -s ci                             # what CI runs (lint, tests on 3.11 and 3.13, browser, colab)
+nox -s ci                             # what CI runs (lint, tests on 3.11 and 3.13, browser,
+                                      # colab, bench -- --smoke)
 nox -s tests                          # unit and regression tests on every supported Python
 nox -s tests-3.12                     # ... on one of them
 nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
@@ -54,10 +55,11 @@ def _locked(session: nox.Session, *names: str) -> None:
 
 @nox.session(python=False)
 def ci(session: nox.Session) -> None:
-    """What CI runs: lint, the tests on the oldest and newest Python, the browser check and the
-    Colab stand-in."""
+    """What CI runs: lint, the tests on the oldest and newest Python, the browser check, the
+    Colab stand-in and the benchmark's smoke run (its own environment, as users run it)."""
     for name in ["lint", f"tests-{PYTHONS[0]}", f"tests-{PYTHONS[-1]}", "browser", "colab"]:
         session.notify(name)
+    session.notify("bench", ["--smoke"])
 
 
 def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
