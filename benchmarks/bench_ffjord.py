@@ -112,7 +112,7 @@ def _run_baseline(args, train, held_out):
     dataset = tb.make_dataset(train)
     train_step = tb.make_train_step(distribution, counter)
     epochs = (lambda: iter(dataset) for _ in range(args.baseline_epochs))  # as the tutorial
-    return _train(args, train_step, epochs, fields, held_out)
+    return _train(args, train_step, epochs, _reference_nll(fields, held_out))
 
 
 def _run_fast(args, train, held_out):
@@ -170,7 +170,7 @@ def _run_fast(args, train, held_out):
         with optimizers.averaged_weights(optimizer, variables):
             return score()
 
-    result = _train(args, train_step, epochs, None, held_out, make_evaluate=lambda: evaluate)
+    result = _train(args, train_step, epochs, evaluate)
     optimizers.use_averages(optimizer, variables)  # as `fit` ends
     result["first_step_trace_seconds"] = first_step["trace_seconds"]
     result["final_nll_own_solver"] = flow_eval.held_out_nll(flow, held_out)[0]
@@ -178,16 +178,24 @@ def _run_fast(args, train, held_out):
     return result
 
 
-def _train(args, train_step, epochs, fields, held_out, make_evaluate=None):
-    """Runs `train_step` over `epochs` (callables returning one epoch's batches each).
+def _lazy(make_evaluate):
+    """A scorer that `make_evaluate()` builds at its first call: inside the first evaluation,
+    so on the paused clock (the torch path imports TensorFlow there)."""
+    built = []
 
-    `make_evaluate`, if given, builds the held-out scorer at the first evaluation, inside the
-    paused clock (the torch path imports TensorFlow there); otherwise it is
-    `_reference_nll(fields, held_out)`, built before training.
-    """
+    def evaluate():
+        if not built:
+            built.append(make_evaluate())
+        return built[0]()
+
+    return evaluate
+
+
+def _train(args, train_step, epochs, evaluate):
+    """Runs `train_step` over `epochs` (callables returning one epoch's batches each), scoring
+    the model with `evaluate()` (the held-out NLL) after each epoch, off the clock."""
     import numpy as np
 
-    evaluate = _reference_nll(fields, held_out) if make_evaluate is None else None
     paused = 0.0  # seconds spent in the benchmark's own evaluations
 
     def clock():
@@ -213,8 +221,6 @@ def _train(args, train_step, epochs, fields, held_out, make_evaluate=None):
         step_times.append(epoch_times)
         now = clock()
         started = time.perf_counter()
-        if evaluate is None:
-            evaluate = make_evaluate()
         nll = evaluate()
         paused += time.perf_counter() - started
         curve.append({"epoch": epoch, "seconds": now, "nll": nll, "train_loss": loss})
@@ -452,7 +458,7 @@ def _run_torch(args, train, held_out):
 
         return evaluate
 
-    result = _train(args, train_step, epochs, None, held_out, make_evaluate=make_evaluate)
+    result = _train(args, train_step, epochs, _lazy(make_evaluate))
     result["end_times"] = [float(block.end_time.detach()) for block in flow.blocks]
     result["torch_threads"] = torch.get_num_threads()
     result["tensorflow_imported_before_training"] = tensorflow_before_training

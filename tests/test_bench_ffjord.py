@@ -126,12 +126,7 @@ def test_a_lazy_scorer_is_built_at_the_first_evaluation_and_kept_off_the_clock(m
     built = []
     epochs = (lambda: iter([0, 1]) for _ in range(3))
     result = bench_ffjord._train(
-        args,
-        lambda batch: (0.5, 7),
-        epochs,
-        None,
-        None,
-        make_evaluate=_scores([1.0] * 3, built, 0.3),
+        args, lambda batch: (0.5, 7), epochs, bench_ffjord._lazy(_scores([1.0] * 3, built, 0.3))
     )
     assert built == [True] and result["epochs"] == 3 and result["nfe_per_step_late"] == 7
     seconds = [point["seconds"] for point in result["curve"]]
@@ -143,5 +138,5 @@ def test_the_torch_path_stops_at_the_target_like_the_tutorial(path, epochs):
     args = argparse.Namespace(target=0.55, stop_at_target=True, path=path)
     scores = _scores([0.7, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], [])
     batches = (lambda: iter([0]) for _ in range(8))
-    result = bench_ffjord._train(args, lambda batch: (0.5, 7), batches, None, None, scores)
+    result = bench_ffjord._train(args, lambda batch: (0.5, 7), batches, scores())
     assert result["epochs"] == epochs
