@@ -109,7 +109,10 @@ def _value_and_diagonal(num_layers, activation, state, t, *parameters):
             s = slope(pre, hidden)
             # d pre / d z: the state's rows of the first matrix, then the tangents times w.
             into = w[1:][None] if not tangents else tf.einsum("bih,hk->bik", tangents[-1], w)
-            pres.append(pre), slopes.append(s), carried.append(into), inputs.append(hidden)
+            pres.append(pre)
+            slopes.append(s)
+            carried.append(into)
+            inputs.append(hidden)
             tangents.append(into * s[:, None, :])  # [batch, coordinate i, unit]: d h / d z_i
         last = tf.transpose(weights[-1])  # [size, units]
         value = tf.matmul(inputs[-1], weights[-1]) + biases[-1]
