@@ -22,6 +22,8 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 * `estimators`: the old `tf.contrib.bayesflow` entropy and Monte Carlo ops on TF2 (04)
 * `data`: moons (02) and cardioid (03) samplers with their true densities
 * `plotting`: every figure the notebooks draw
+* `source`: `show_source`, the exact source of a `support` piece shown on a notebook's page
+  (every notebook that imports its lesson's code)
 
 The developer tooling (papermill runs, golden cells, the gallery, the HTML report) is not
 part of the package: it is the top-level `tools` package of a source checkout.
@@ -45,6 +47,7 @@ from support.parameters import (
 )
 from support.report import headline
 from support.runtime import in_colab, print_versions, setup, versions
+from support.source import show_source
 from support.training import History, TrainingDiverged, fit, make_optimizer
 
 __version__ = "0.1.0"
@@ -69,5 +72,6 @@ __all__ = [
     "mean_and_stderr",
     "print_versions",
     "setup",
+    "show_source",
     "versions",
 ]
