@@ -136,7 +136,7 @@ def lint(session: nox.Session) -> None:
         "noxfile.py",
     )
     notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
-    session.run("nbstripout", "--keep-count", "--verify", *notebooks)
+    session.run("nbstripout", "--verify", *notebooks)
 
 
 @nox.session(python=PYTHON)

@@ -1,4 +1,4 @@
-"""Every notebook follows the suite's skeleton and is stored stripped (goldens aside)."""
+"""Every notebook follows the suite's skeleton and is stored without outputs (goldens apart)."""
 
 import re
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import goldens
 from tools import notebooks as nbtools
 from tools.goldens import golden_cells
 
@@ -78,20 +79,26 @@ def test_last_cell_reports_versions(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_outputs_are_stripped_except_golden_cells(path):
+def test_notebooks_are_stored_without_any_output(path):
+    # A learner reads stored outputs as the notebook's results: none may come from a smoke run.
+    for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs, f"cell {i} keeps outputs"
+            assert cell.execution_count is None, f"cell {i} keeps an execution count"
+            assert "keep_output" not in cell.metadata, f"cell {i} is marked keep_output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_golden_cell_has_its_recorded_smoke_output(path):
     notebook = _read(path)
-    goldens = set(golden_cells(notebook))
-    assert goldens, "a notebook needs at least one golden cell"
-    for i, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code":
-            continue
-        if i in goldens:
-            assert cell.metadata.get("keep_output") is True
-            assert cell.execution_count is not None
-            assert cell.outputs, f"golden cell {i} has no recorded output"
-            assert all(o.output_type != "error" for o in cell.outputs)
-        else:
-            assert not cell.outputs, f"cell {i} keeps outputs but is not a golden cell"
+    sources = [notebook.cells[i].source for i in golden_cells(notebook)]
+    assert sources, "a notebook needs at least one golden cell"
+    recorded = goldens.load(path)
+    assert recorded["parameters"] == nbtools.load_smoke_parameters(path), "re-record goldens"
+    assert [cell["source"] for cell in recorded["cells"]] == sources, "re-record goldens"
+    for cell in recorded["cells"]:
+        assert cell["outputs"], f"golden cell {cell['source'].splitlines()[1]!r} printed nothing"
+        assert all(o["output_type"] != "error" for o in cell["outputs"])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

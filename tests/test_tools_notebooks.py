@@ -12,6 +12,7 @@ from tools.__main__ import build_parser, main
 
 
 def _notebook(path, parameters="EPOCHS = 10\nTRACE = 'exact'\nSEED = 0\n", golden_output="42"):
+    path.parent.mkdir(parents=True, exist_ok=True)
     notebook = nbformat.v4.new_notebook()
     notebook.cells.append(nbformat.v4.new_markdown_cell("# T"))
     params = nbformat.v4.new_code_cell(parameters)
@@ -68,19 +69,48 @@ def test_an_override_no_notebook_declares_stops_the_run(tmp_path):
         nbtools.check_overrides([path], [("EPOCHZ", "3")])
 
 
-def test_refresh_goldens_keeps_only_golden_outputs_with_counts(tmp_path):
+def test_goldens_are_recorded_in_their_own_file_and_injected_into_a_prepared_copy(tmp_path):
     source = _notebook(tmp_path / "01_x.ipynb", golden_output=None)
     executed = _notebook(tmp_path / "executed.ipynb", golden_output="42")
-    assert goldens.refresh_goldens(source, executed) == 1
-    notebook = nbformat.read(source, as_version=4)
-    golden = notebook.cells[3]
-    assert golden.outputs[0]["text"] == "42\n"
-    assert golden.metadata["keep_output"] is True
-    assert golden.execution_count == 1
+    store = tmp_path / "goldens"
+    assert goldens.record(source, executed, {"EPOCHS": 1}, golden_dir=store) == 1
+    assert nbformat.read(source, as_version=4).cells[3].outputs == []  # the notebook untouched
+    recorded = json.loads((store / "01_x.json").read_text())
+    assert recorded["parameters"] == {"EPOCHS": 1}
+    assert recorded["cells"][0]["outputs"][0]["text"] == "42\n"
+
+    prepared = _notebook(tmp_path / "prepared" / "01_x.ipynb", golden_output=None)
+    assert goldens.inject(prepared, {"EPOCHS": 1}, golden_dir=store) == 1
+    notebook = nbformat.read(prepared, as_version=4)
+    assert notebook.cells[3].outputs[0]["text"] == "42\n"
+    assert notebook.cells[3].execution_count == 1
     assert notebook.cells[2].outputs == []
 
 
-def test_refresh_goldens_refuses_an_error_output(tmp_path):
+def test_goldens_recorded_with_other_parameters_are_refused(tmp_path):
+    executed = _notebook(tmp_path / "executed.ipynb", golden_output="42")
+    store = tmp_path / "goldens"
+    goldens.record(_notebook(tmp_path / "01_x.ipynb"), executed, {"EPOCHS": 1}, golden_dir=store)
+    prepared = _notebook(tmp_path / "prepared" / "01_x.ipynb", golden_output=None)
+    with pytest.raises(ValueError, match="re-record"):
+        goldens.inject(prepared, {"EPOCHS": 2}, golden_dir=store)
+
+
+def test_a_golden_cell_whose_source_changed_has_no_golden(tmp_path):
+    executed = _notebook(tmp_path / "executed.ipynb", golden_output="42")
+    store = tmp_path / "goldens"
+    goldens.record(_notebook(tmp_path / "01_x.ipynb"), executed, {}, golden_dir=store)
+    prepared = _notebook(tmp_path / "prepared" / "01_x.ipynb", golden_output=None)
+    notebook = nbformat.read(prepared, as_version=4)
+    notebook.cells[3].source = f"{goldens.GOLDEN_MARK}\nprint(43)"
+    nbformat.write(notebook, prepared)
+    with pytest.raises(ValueError, match="no recorded output"):
+        goldens.inject(prepared, {}, golden_dir=store)
+    with pytest.raises(ValueError, match="missing"):
+        goldens.load(tmp_path / "02_none.ipynb", golden_dir=store)
+
+
+def test_record_refuses_an_error_output(tmp_path):
     source = _notebook(tmp_path / "01_x.ipynb", golden_output=None)
     executed = _notebook(tmp_path / "executed.ipynb")
     notebook = nbformat.read(executed, as_version=4)
@@ -89,7 +119,18 @@ def test_refresh_goldens_refuses_an_error_output(tmp_path):
     ]
     nbformat.write(notebook, executed)
     with pytest.raises(ValueError, match="error"):
-        goldens.refresh_goldens(source, executed)
+        goldens.record(source, executed, {}, golden_dir=tmp_path / "goldens")
+
+
+def test_strip_removes_every_output_and_the_keep_output_mark(tmp_path):
+    path = _notebook(tmp_path / "01_x.ipynb", golden_output="42")
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[3].metadata["keep_output"] = True
+    nbformat.write(notebook, path)
+    goldens.strip(path)
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and "keep_output" not in cell.metadata
 
 
 def test_only_selects_notebooks_by_name(tmp_path):

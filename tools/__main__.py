@@ -42,16 +42,20 @@ def _run(args, paths, overrides) -> int:
 def _prepare(args, paths, overrides) -> int:
     for path in paths:
         params = parameters_for(path, overrides, smoke=True)
-        execute(path, args.out / "prepared" / path.name, params, prepare_only=True)
-        print(f"prepared {path.name} with {params}")
+        prepared = args.out / "prepared" / path.name
+        execute(path, prepared, params, prepare_only=True)
+        count = goldens.inject(prepared, params)
+        print(f"prepared {path.name} with {params} and {count} golden cell(s)")
     return 0
 
 
 def _goldens(args, paths, overrides) -> int:
     for path in paths:
         executed = args.out / "goldens" / path.name
-        execute(path, executed, parameters_for(path, overrides, smoke=True))
-        print(f"{path.name}: {goldens.refresh_goldens(path, executed)} golden cell(s) recorded")
+        params = parameters_for(path, overrides, smoke=True)
+        execute(path, executed, params)
+        count = goldens.record(path, executed, params)
+        print(f"{path.name}: {count} golden cell(s) recorded in {goldens.golden_path(path)}")
         goldens.strip(path)
     return 0
 

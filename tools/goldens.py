@@ -1,22 +1,39 @@
-"""Golden cells: the regression checks a notebook keeps its output for.
+"""Golden cells: the regression checks of the smoke run, kept beside the notebooks.
 
-A code cell whose first line is `# NBVAL_CHECK_OUTPUT` keeps its output in git, and
-`pytest --nbval-lax` compares it (`nox -s tests`). `refresh_goldens` copies those outputs
-from an executed copy back into the source notebook (`python -m tools goldens`).
+A code cell whose first line is `# NBVAL_CHECK_OUTPUT` is a golden cell. Its output from the
+smoke run (the small CI parameters, `notebooks/smoke/`) is kept in a file of its own,
+`notebooks/goldens/<notebook stem>.json`, never in the notebook: the notebooks in git carry no
+outputs at all, so nothing a learner reads on GitHub or in Colab can contradict the defaults on
+the page. `record` writes that file from an executed smoke run (`python -m tools goldens`);
+`inject` puts the recorded outputs into the golden cells of a prepared copy, which
+`pytest --nbval-lax` then executes and compares (`nox -s tests`). A golden cell whose source
+changed, or a smoke set that changed, has no golden and stops the run until it is re-recorded.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
-__all__ = ["GOLDEN_MARK", "golden_cells", "refresh_goldens", "strip"]
+__all__ = [
+    "GOLDEN_DIR",
+    "GOLDEN_MARK",
+    "golden_cells",
+    "golden_path",
+    "inject",
+    "load",
+    "record",
+    "strip",
+]
 
 GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
+GOLDEN_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "goldens"
 
 
 def golden_cells(notebook: nbformat.NotebookNode) -> list[int]:
@@ -28,12 +45,28 @@ def golden_cells(notebook: nbformat.NotebookNode) -> list[int]:
     ]
 
 
-def refresh_goldens(source: str | Path, executed: str | Path) -> int:
-    """Copies the golden cells' outputs from an executed copy back into the source notebook.
+def golden_path(notebook: str | Path, golden_dir: Path = GOLDEN_DIR) -> Path:
+    """Where the goldens of `notebook` are kept: `<golden_dir>/<notebook stem>.json`."""
+    return Path(golden_dir) / f"{Path(notebook).stem}.json"
 
-    Every other cell is left without outputs or execution count; golden cells get
-    `keep_output` metadata (so nbstripout keeps them) and an execution count (nbval needs
-    one). Returns the number of golden cells written.
+
+def record(
+    source: str | Path,
+    executed: str | Path,
+    parameters: dict[str, Any],
+    golden_dir: Path = GOLDEN_DIR,
+) -> int:
+    """Writes the golden cells' outputs of an executed smoke run to the notebook's golden file.
+
+    Args:
+      source: the notebook in `notebooks/`.
+      executed: the same notebook executed with `parameters`.
+      parameters: the smoke parameters it ran with (kept in the file: `inject` refuses a
+        golden recorded with other parameters).
+      golden_dir: the folder of golden files.
+
+    Returns:
+      The number of golden cells recorded.
 
     Raises:
       ValueError: if a golden cell is missing from `executed` or raised an error there.
@@ -41,43 +74,87 @@ def refresh_goldens(source: str | Path, executed: str | Path) -> int:
     source, executed = Path(source), Path(executed)
     original = nbformat.read(source, as_version=4)
     ran = nbformat.read(executed, as_version=4)
-    ran_by_source = {}
+    ran_by_source: dict[str, Any] = {}
     for cell in ran.cells:
         if cell.cell_type == "code":
             ran_by_source.setdefault(cell.source, cell)
-    goldens = set(golden_cells(original))
+    cells = []
+    for i in golden_cells(original):
+        match = ran_by_source.get(original.cells[i].source)
+        if match is None:
+            raise ValueError(f"golden cell {i} of {source.name} not found in {executed}")
+        outputs = copy.deepcopy(match.get("outputs", []))
+        for output in outputs:
+            if output.get("output_type") == "error":
+                raise ValueError(f"golden cell {i} of {source.name} raised an error")
+            output.pop("execution_count", None)
+        cells.append({"source": original.cells[i].source, "outputs": outputs})
+    path = golden_path(source, golden_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = {"notebook": source.name, "parameters": parameters, "cells": cells}
+    path.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return len(cells)
+
+
+def load(notebook: str | Path, golden_dir: Path = GOLDEN_DIR) -> dict[str, Any]:
+    """The recorded goldens of `notebook`.
+
+    Raises:
+      ValueError: if the notebook has no golden file.
+    """
+    path = golden_path(notebook, golden_dir)
+    if not path.exists():
+        raise ValueError(f"{path} is missing: record it with `python -m tools goldens`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def inject(prepared: str | Path, parameters: dict[str, Any], golden_dir: Path = GOLDEN_DIR) -> int:
+    """Puts the recorded golden outputs into the golden cells of a prepared (parameterised,
+    not executed) copy, so that `pytest --nbval-lax` compares them.
+
+    Returns:
+      The number of golden cells filled.
+
+    Raises:
+      ValueError: if the goldens were recorded with other parameters, or a golden cell has no
+        recorded output (its source changed since): re-record with `python -m tools goldens`.
+    """
+    prepared = Path(prepared)
+    recorded = load(prepared, golden_dir)
+    again = f"re-record with `python -m tools goldens --only {prepared.stem[:2]}`"
+    if recorded["parameters"] != parameters:
+        raise ValueError(
+            f"the goldens of {prepared.name} were recorded with {recorded['parameters']}, "
+            f"not the smoke parameters {parameters}: {again}"
+        )
+    by_source = {cell["source"]: cell["outputs"] for cell in recorded["cells"]}
+    notebook = nbformat.read(prepared, as_version=4)
     count = 0
-    for i, cell in enumerate(original.cells):
-        if cell.cell_type != "code":
-            continue
-        if i in goldens:
-            match = ran_by_source.get(cell.source)
-            if match is None:
-                raise ValueError(f"golden cell {i} of {source.name} not found in {executed}")
-            outputs = copy.deepcopy(match.get("outputs", []))
-            count += 1
-            for output in outputs:
-                if output.get("output_type") == "error":
-                    raise ValueError(f"golden cell {i} of {source.name} raised an error")
-                if output.get("output_type") == "execute_result":
-                    output["execution_count"] = count
-            cell.outputs = outputs
-            cell.execution_count = count
-            cell.metadata["keep_output"] = True
-        else:
-            cell.outputs = []
-            cell.execution_count = None
-            cell.metadata.pop("keep_output", None)
-        cell.metadata.pop("execution", None)
-        cell.metadata.pop("papermill", None)
-    nbformat.write(original, source)
+    for i in golden_cells(notebook):
+        cell = notebook.cells[i]
+        if cell.source not in by_source:
+            raise ValueError(f"golden cell {i} of {prepared.name} has no recorded output: {again}")
+        count += 1
+        outputs = [nbformat.from_dict(o) for o in copy.deepcopy(by_source[cell.source])]
+        for output in outputs:
+            if output.get("output_type") == "execute_result":
+                output["execution_count"] = count
+        cell.outputs = outputs
+        cell.execution_count = count  # nbval compares only cells that have one
+    nbformat.write(notebook, prepared)
     return count
 
 
 def strip(path: Path) -> None:
-    """Normalises a notebook as the lint session expects (nbstripout, keeping counts)."""
+    """Removes every output and execution count from a notebook, as git keeps it (`nox -s
+    lint` checks with `nbstripout --verify`). A `keep_output` mark, which would make
+    nbstripout keep a cell's output, is dropped first."""
     try:
         import nbstripout  # noqa: F401
     except ImportError:
         raise SystemExit("nbstripout is not installed: pip install -e '.[lint]'") from None
-    subprocess.run([sys.executable, "-m", "nbstripout", "--keep-count", str(path)], check=True)
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("keep_output", None)
+    nbformat.write(notebook, path)
+    subprocess.run([sys.executable, "-m", "nbstripout", str(path)], check=True)
