@@ -10,23 +10,14 @@ import tensorflow_probability as tfp
 
 tfb = tfp.bijectors
 
-__all__ = ["PadEye", "fill_scale_tril", "num_tril_entries"]
+__all__ = ["PadEye"]
 
 
-def fill_scale_tril(dtype=tf.float32) -> tfb.Bijector:
-    """`FillScaleTriL` (softplus diagonal plus a small shift) with constants of `dtype`."""
-    return tfb.FillScaleTriL(diag_bijector=tfb.Softplus(), diag_shift=tf.constant(1e-5, dtype))
-
-
-def num_tril_entries(num_rows: int) -> int:
-    """Entries in the lower triangle of a `num_rows x num_rows` matrix."""
-    return num_rows * (num_rows + 1) // 2
-
-
-def _tril_rows(num_entries: tf.Tensor) -> tf.Tensor:
-    """Inverse of `num_tril_entries` for a (possibly dynamic) integer tensor."""
-    entries = tf.cast(num_entries, tf.float64)
-    return tf.cast(tf.round(tf.sqrt(0.25 + 2.0 * entries) - 0.5), tf.int32)
+def _bijector_or_none(name: str, value):
+    """`value` if it is a TFP bijector or None; TypeError naming the argument otherwise."""
+    if value is not None and not isinstance(value, tfb.Bijector):
+        raise TypeError(f"{name} must be a tfp Bijector, got {type(value).__name__}")
+    return value
 
 
 class PadEye(tfb.Bijector):
@@ -49,11 +40,7 @@ class PadEye(tfb.Bijector):
 
     def __init__(self, tril_bijector=None, validate_args: bool = False, name: str = "pad_eye"):
         parameters = dict(locals())
-        if tril_bijector is not None and not isinstance(tril_bijector, tfb.Bijector):
-            raise TypeError(
-                f"tril_bijector must be a tfp Bijector, got {type(tril_bijector).__name__}"
-            )
-        self._tril_bijector = tril_bijector
+        self._tril_bijector = _bijector_or_none("tril_bijector", tril_bijector)
         super().__init__(
             forward_min_event_ndims=2,
             inverse_min_event_ndims=2,
@@ -73,10 +60,11 @@ class PadEye(tfb.Bijector):
 
     def _identity_row(self, x):
         shape = tf.shape(x)
-        rows = _tril_rows(shape[-1])
-        eye = tf.eye(rows, dtype=x.dtype)
-        tril = self._tril_bijector or fill_scale_tril(x.dtype)
-        row = tf.reshape(tril.inverse(eye), [1, -1])
+        # d(d+1)/2 entries in a row -> d, from the run-time shape (no static size needed)
+        entries = tf.cast(shape[-1], tf.float64)
+        d = tf.cast(tf.round(tf.sqrt(0.25 + 2.0 * entries) - 0.5), tf.int32)
+        tril = self._tril_bijector or tfb.FillScaleTriL(diag_shift=tf.constant(1e-5, x.dtype))
+        row = tf.reshape(tril.inverse(tf.eye(d, dtype=x.dtype)), [1, -1])
         return tf.broadcast_to(row, tf.concat([shape[:-2], [1], shape[-1:]], axis=0))
 
     def _forward(self, x):
@@ -85,12 +73,14 @@ class PadEye(tfb.Bijector):
     def _inverse(self, y):
         return y[..., 1:, :]
 
+    # The prepended row is a constant, so it adds no volume: log|det J| is 0 both ways.
     def _forward_log_det_jacobian(self, x):
         return tf.zeros([], dtype=x.dtype)
 
     def _inverse_log_det_jacobian(self, y):
         return tf.zeros([], dtype=y.dtype)
 
+    # Event shapes: one more row forward, one fewer inverse (static shapes, then tensors).
     @staticmethod
     def _shift_rows(shape: tf.TensorShape, delta: int) -> tf.TensorShape:
         if shape.rank is None:

@@ -3,7 +3,7 @@
 `fit_maximum_likelihood` trains any distribution's variables on samples with
 `support.training.fit`; `example_targets` gives a known target for each `support.zoo`
 builder; `initial_locs_from` starts mixture means at k-means centres; `match_components`
-undoes mixture relabelling; `describe` and `effective_parameters` show what a model holds;
+undoes mixture relabelling; `effective_parameters` gives the parameters a model uses;
 `held_out_nll` scores a model on fresh samples (an `Estimate` with its standard error) and
 `mean_nll` is the plain average.
 
@@ -23,7 +23,6 @@ from support.training import History, fit
 tfd = tfp.distributions
 
 __all__ = [
-    "describe",
     "effective_parameters",
     "example_targets",
     "fit_maximum_likelihood",
@@ -139,18 +138,7 @@ def match_components(true_locs, fitted_locs) -> np.ndarray:
     return order
 
 
-# ---------------------------------------------------------------------------- showing
-
-
-def describe(distribution, decimals: int = 4) -> str:
-    """The distribution and its trainable variables (name, shape, values rounded), as text."""
-    lines = [str(distribution)]
-    with np.printoptions(precision=decimals, suppress=True, floatmode="fixed"):
-        for variable in distribution.trainable_variables:
-            values = np.round(variable.numpy(), decimals) + 0.0  # no "-0."
-            lines.append(f"  {variable.name} {tuple(variable.shape)}")
-            lines.extend("    " + row for row in str(values).splitlines())
-    return "\n".join(lines)
+# ---------------------------------------------------------------------------- inspecting
 
 
 def effective_parameters(distribution) -> dict[str, np.ndarray]:

@@ -27,8 +27,10 @@ def _without_docstring(source: str) -> str:
         return source
     lines = source.splitlines(keepends=True)
     # Drop the docstring's lines (1-based, inclusive); the rest of the body stays as written.
-    kept = lines[: first.lineno - 1] + lines[first.end_lineno :]
-    return "".join(kept)
+    rest = lines[first.end_lineno :]
+    if rest and not rest[0].strip():  # the blank line that separated the docstring
+        rest = rest[1:]
+    return "".join(lines[: first.lineno - 1] + rest)
 
 
 def source_text(obj, *, docstring: bool = False) -> str:

@@ -1,21 +1,25 @@
 """Learnable ("trainable") distributions built from variables and bijectors.
 
 Six builders, from a single Gaussian to mixtures whose first weight or first component is
-held fixed (through `tfb.Pad` and `support.bijectors.PadEye`, re-exported here). Every
-builder returns a `tfd.Distribution` whose `trainable_variables` are exactly the free
-parameters; `support.fitting` fits and inspects them.
+held fixed (`tfb.Pad`, and `support.bijectors.PadEye`, re-exported here); each returns a
+`tfd.Distribution` whose `trainable_variables` are exactly its free parameters. Each body is
+plain TFP, the lesson notebook 01 shows with `support.show_source`; the argument checks run
+before it, in the `_checked` decorator, out of the code the learner reads.
 
 Serves notebook 01 (distribution zoo).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks
-from support.bijectors import PadEye, fill_scale_tril, num_tril_entries
+from support.bijectors import PadEye
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -28,28 +32,29 @@ __all__ = [
     "mixture_spherical_first_weight_fixed",
     "mvn_diag",
     "mvn_scaled_identity",
-    "num_tril_entries",
 ]
 
 # ---------------------------------------------------------------------------- validation
 
 
-def _mixture_arguments(
-    event_size,
-    num_components,
-    initial_scale,
-    logit_decay,
-    dtype,
-    *,
-    min_components: int,
-    full_covariance: bool = False,
-):
-    """The mixture builders' shared arguments, checked, and their size against memory."""
-    event_size = _checks.positive_int("event_size", event_size)
-    num_components = _checks.integer("num_components", num_components, min=min_components)
-    initial_scale = _checks.positive_float("initial_scale", initial_scale)
-    logit_decay = _checks.positive_float("logit_decay", logit_decay)
-    dtype = _checks.floating_dtype("dtype", dtype)
+def _check_arguments(arguments: dict, *, min_components: int, full_covariance: bool) -> dict:
+    """A builder's arguments (all of them, defaults applied), checked and normalised."""
+    checked = dict(arguments)
+    checked["event_size"] = event_size = _checks.positive_int("event_size", arguments["event_size"])
+    mixture = "num_components" in arguments
+    if mixture:
+        checked["num_components"] = _checks.integer(
+            "num_components", arguments["num_components"], min=min_components
+        )
+    checked["initial_scale"] = _checks.positive_float("initial_scale", arguments["initial_scale"])
+    if mixture:
+        checked["logit_decay"] = _checks.positive_float("logit_decay", arguments["logit_decay"])
+    checked["dtype"] = dtype = _checks.floating_dtype("dtype", arguments["dtype"])
+    if "seed" in arguments:
+        checked["seed"] = _checks.seed("seed", arguments["seed"])
+    if not mixture:
+        return checked
+    num_components = checked["num_components"]
     per_component = event_size * (event_size + 1) if full_covariance else event_size + 1
     # each variable is held twice while it is built (its initial value and the variable)
     _checks.fits_in_memory(
@@ -57,46 +62,54 @@ def _mixture_arguments(
         2 * dtype.size * num_components * per_component,
         what=f"{num_components} components of dimension {event_size}",
     )
-    return event_size, num_components, initial_scale, logit_decay, dtype
+    if arguments["initial_loc"] is not None:
+        loc = _checks.finite_array(
+            "initial_loc", arguments["initial_loc"], dtype=dtype.as_numpy_dtype
+        )
+        what = f"[{num_components}, {event_size}] (num_components, event_size)"
+        _checks.shape("initial_loc", loc, (num_components, event_size), what=what)
+        checked["initial_loc"] = tf.constant(loc)
+    return checked
 
 
-def _initial_loc(initial_loc, num_components: int, event_size: int, dtype):
-    """`initial_loc` as a `[num_components, event_size]` tensor, or None if not given."""
-    if initial_loc is None:
-        return None
-    loc = _checks.finite_array("initial_loc", initial_loc, dtype=dtype.as_numpy_dtype)
-    what = f"[{num_components}, {event_size}] (num_components, event_size)"
-    _checks.shape("initial_loc", loc, (num_components, event_size), what=what)
-    return tf.constant(loc)
+def _checked(*, min_components: int = 1, full_covariance: bool = False):
+    """Checks a builder's arguments (errors name the argument) before its body runs.
 
+    `min_components`: the fewest components accepted; `full_covariance`: a `d x d` scale each.
+    """
 
-def _zeros_or(initial_loc, num_components: int, event_size: int, dtype):
-    loc = _initial_loc(initial_loc, num_components, event_size, dtype)
-    return tf.zeros([num_components, event_size], dtype) if loc is None else loc
+    def decorate(build):
+        signature = inspect.signature(build)
 
+        @functools.wraps(build)
+        def checked_build(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = _check_arguments(
+                bound.arguments, min_components=min_components, full_covariance=full_covariance
+            )
+            return build(**arguments)
 
-def _geometric_logits(num_components: int, decay: float, dtype) -> tf.Tensor:
-    """Logits `-log(decay) * [0, 1, ..., K-1]`: equal weights for decay 1, shrinking above."""
-    return -np.log(decay) * tf.range(num_components, dtype=dtype)
+        return checked_build
+
+    return decorate
 
 
 # ---------------------------------------------------------------------------- builders
 
 
+@_checked()
 def mvn_scaled_identity(event_size: int = 4, *, initial_scale: float = 1.0, dtype=tf.float32):
     """A Gaussian with a learnable mean and one learnable scale shared by every dimension.
 
     Trainable variables: `loc` `[event_size]` (starts at 0) and `scale` `[1]` (stored as its
     log through `tfb.Exp`, so it stays positive).
     """
-    event_size = _checks.positive_int("event_size", event_size)
-    initial_scale = _checks.positive_float("initial_scale", initial_scale)
-    dtype = _checks.floating_dtype("dtype", dtype)
     return tfd.Independent(
         tfd.Normal(
             loc=tf.Variable(tf.zeros([event_size], dtype), name="loc"),
             scale=tfp.util.TransformedVariable(
-                tf.fill([1], tf.constant(initial_scale, dtype)), bijector=tfb.Exp(), name="scale"
+                initial_scale * tf.ones([1], dtype), bijector=tfb.Exp(), name="scale"
             ),
         ),
         reinterpreted_batch_ndims=1,
@@ -104,18 +117,14 @@ def mvn_scaled_identity(event_size: int = 4, *, initial_scale: float = 1.0, dtyp
     )
 
 
+@_checked()
 def mvn_diag(event_size: int = 4, *, initial_scale: float = 1.0, dtype=tf.float32):
     """A Gaussian with a learnable mean and a learnable scale per dimension (Softplus)."""
-    event_size = _checks.positive_int("event_size", event_size)
-    initial_scale = _checks.positive_float("initial_scale", initial_scale)
-    dtype = _checks.floating_dtype("dtype", dtype)
     return tfd.Independent(
         tfd.Normal(
             loc=tf.Variable(tf.zeros([event_size], dtype), name="loc"),
             scale=tfp.util.TransformedVariable(
-                tf.fill([event_size], tf.constant(initial_scale, dtype)),
-                bijector=tfb.Softplus(),
-                name="scale",
+                initial_scale * tf.ones([event_size], dtype), bijector=tfb.Softplus(), name="scale"
             ),
         ),
         reinterpreted_batch_ndims=1,
@@ -123,20 +132,7 @@ def mvn_diag(event_size: int = 4, *, initial_scale: float = 1.0, dtype=tf.float3
     )
 
 
-def _spherical_components(loc, num_components, initial_scale, dtype):
-    return tfd.Independent(
-        tfd.Normal(
-            loc=loc,
-            scale=tfp.util.TransformedVariable(
-                tf.fill([num_components, 1], tf.constant(initial_scale, dtype)),
-                bijector=tfb.Softplus(),
-                name="scale",
-            ),
-        ),
-        reinterpreted_batch_ndims=1,
-    )
-
-
+@_checked()
 def mixture_spherical(
     event_size: int = 4,
     num_components: int = 3,
@@ -150,27 +146,35 @@ def mixture_spherical(
     """A mixture of spherical Gaussians: learnable weights, means and one scale per component.
 
     Means start at `initial_loc` (`[num_components, event_size]`) or, by default, at
-    standard-normal draws from `seed`; scales at `initial_scale`; logits at
-    `-log(logit_decay) * k` (equal weights for the default 1).
+    standard-normal draws from `seed`; scales at `initial_scale`; logit k at
+    `k * log(1 / logit_decay)` (equal weights for the default 1).
     """
-    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
-        event_size, num_components, initial_scale, logit_decay, dtype, min_components=1
-    )
-    seed = _checks.seed("seed", seed)
-    loc = _initial_loc(initial_loc, num_components, event_size, dtype)
-    if loc is None:
-        loc = tf.random.stateless_normal([num_components, event_size], seed=[seed, 0], dtype=dtype)
+    if initial_loc is None:  # random means, the same for the same seed
+        initial_loc = tf.random.stateless_normal(
+            [num_components, event_size], [seed, 0], dtype=dtype
+        )
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
-            logits=tf.Variable(_geometric_logits(num_components, logit_decay, dtype), name="logits")
+            logits=tf.Variable(
+                np.log(1 / logit_decay) * tf.range(num_components, dtype=dtype), name="logits"
+            )
         ),
-        components_distribution=_spherical_components(
-            tf.Variable(loc, name="loc"), num_components, initial_scale, dtype
+        components_distribution=tfd.Independent(
+            tfd.Normal(
+                loc=tf.Variable(initial_loc, name="loc"),
+                scale=tfp.util.TransformedVariable(  # one scale per component
+                    initial_scale * tf.ones([num_components, 1], dtype),
+                    bijector=tfb.Softplus(),
+                    name="scale",
+                ),
+            ),
+            reinterpreted_batch_ndims=1,
         ),
         name="mixture_spherical",
     )
 
 
+@_checked(min_components=2)
 def mixture_spherical_first_weight_fixed(
     event_size: int = 4,
     num_components: int = 3,
@@ -187,28 +191,32 @@ def mixture_spherical_first_weight_fixed(
     prepends the fixed 0. Means start at `initial_loc` or, by default, at Rademacher (+-1)
     draws from `seed`.
     """
-    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
-        event_size, num_components, initial_scale, logit_decay, dtype, min_components=2
-    )
-    seed = _checks.seed("seed", seed)
-    loc = _initial_loc(initial_loc, num_components, event_size, dtype)
-    if loc is None:
-        loc = tfp.random.rademacher([num_components, event_size], seed=[seed, 1], dtype=dtype)
+    if initial_loc is None:  # random +-1 means, the same for the same seed
+        initial_loc = tfp.random.rademacher([num_components, event_size], dtype, seed=[seed, 1])
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
             logits=tfp.util.TransformedVariable(
-                _geometric_logits(num_components, logit_decay, dtype),
-                bijector=tfb.Pad(paddings=[[1, 0]], constant_values=0),
+                np.log(1 / logit_decay) * tf.range(num_components, dtype=dtype),
+                bijector=tfb.Pad(paddings=[[1, 0]]),  # prepends the fixed logit 0
                 name="logits",
             )
         ),
-        components_distribution=_spherical_components(
-            tf.Variable(loc, name="loc"), num_components, initial_scale, dtype
+        components_distribution=tfd.Independent(
+            tfd.Normal(
+                loc=tf.Variable(initial_loc, name="loc"),
+                scale=tfp.util.TransformedVariable(
+                    initial_scale * tf.ones([num_components, 1], dtype),
+                    bijector=tfb.Softplus(),
+                    name="scale",
+                ),
+            ),
+            reinterpreted_batch_ndims=1,
         ),
         name="mixture_spherical_first_weight_fixed",
     )
 
 
+@_checked(full_covariance=True)
 def mixture_full_covariance(
     event_size: int = 4,
     num_components: int = 3,
@@ -221,27 +229,25 @@ def mixture_full_covariance(
     """A mixture of full-covariance Gaussians (scale_tril through `tfb.FillScaleTriL`).
 
     Means start at `initial_loc` (default 0) and each scale at `initial_scale * I`; the
-    scale variable holds the
-    `d(d+1)/2` unconstrained lower-triangular entries of each component.
+    scale variable holds the `d(d+1)/2` unconstrained lower-triangular entries of each
+    component.
     """
-    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
-        event_size,
-        num_components,
-        initial_scale,
-        logit_decay,
-        dtype,
-        min_components=1,
-        full_covariance=True,
-    )
+    if initial_loc is None:
+        initial_loc = tf.zeros([num_components, event_size], dtype)
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
-            logits=tf.Variable(_geometric_logits(num_components, logit_decay, dtype), name="logits")
+            logits=tf.Variable(
+                np.log(1 / logit_decay) * tf.range(num_components, dtype=dtype), name="logits"
+            )
         ),
         components_distribution=tfd.MultivariateNormalTriL(
-            loc=tf.Variable(_zeros_or(initial_loc, num_components, event_size, dtype), name="loc"),
+            loc=tf.Variable(initial_loc, name="loc"),
             scale_tril=tfp.util.TransformedVariable(
                 initial_scale * tf.eye(event_size, batch_shape=[num_components], dtype=dtype),
-                bijector=fill_scale_tril(dtype),
+                # free entries -> lower-triangular L with a positive (softplus) diagonal
+                bijector=tfb.FillScaleTriL(
+                    diag_bijector=tfb.Softplus(), diag_shift=tf.constant(1e-5, dtype)
+                ),
                 name="scale_tril",
             ),
         ),
@@ -249,6 +255,7 @@ def mixture_full_covariance(
     )
 
 
+@_checked(min_components=2, full_covariance=True)
 def mixture_full_covariance_first_fixed(
     event_size: int = 4,
     num_components: int = 3,
@@ -265,32 +272,26 @@ def mixture_full_covariance_first_fixed(
     K-1 components' logits, means and scales are trainable. `initial_loc`, if given, is
     `[num_components, event_size]`; its first row is ignored (component 0 sits at 0).
     """
-    event_size, num_components, initial_scale, logit_decay, dtype = _mixture_arguments(
-        event_size,
-        num_components,
-        initial_scale,
-        logit_decay,
-        dtype,
-        min_components=2,
-        full_covariance=True,
-    )
-    tril = fill_scale_tril(dtype)
+    if initial_loc is None:
+        initial_loc = tf.zeros([num_components, event_size], dtype)
+    tril = tfb.FillScaleTriL(diag_bijector=tfb.Softplus(), diag_shift=tf.constant(1e-5, dtype))
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
             logits=tfp.util.TransformedVariable(
-                _geometric_logits(num_components, logit_decay, dtype),
-                bijector=tfb.Pad(paddings=[(1, 0)]),
+                np.log(1 / logit_decay) * tf.range(num_components, dtype=dtype),
+                bijector=tfb.Pad(paddings=[(1, 0)]),  # prepends the fixed logit 0
                 name="logits",
             )
         ),
         components_distribution=tfd.MultivariateNormalTriL(
             loc=tfp.util.TransformedVariable(
-                _zeros_or(initial_loc, num_components, event_size, dtype),
-                bijector=tfb.Pad(paddings=[(1, 0)], axis=-2),
+                initial_loc,
+                bijector=tfb.Pad(paddings=[(1, 0)], axis=-2),  # prepends the mean 0 as a row
                 name="loc",
             ),
             scale_tril=tfp.util.TransformedVariable(
                 initial_scale * tf.eye(event_size, batch_shape=[num_components], dtype=dtype),
+                # right to left: PadEye prepends the row that `tril` maps to I, then `tril`
                 bijector=tfb.Chain([tril, PadEye(tril)]),
                 name="scale_tril",
             ),

@@ -4,6 +4,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support.bijectors import PadEye
+from support.source import source_text
 
 tfb = tfp.bijectors
 
@@ -68,3 +69,21 @@ def test_pad_eye_works_with_unknown_batch_and_row_sizes_inside_tf_function(event
 def test_pad_eye_rejects_a_non_bijector():
     with pytest.raises(TypeError, match="tril_bijector"):
         PadEye(tril_bijector="softplus")
+
+
+def test_pad_eye_needs_no_private_tfp_module_and_reads_sizes_at_run_time():
+    text = source_text(PadEye)
+    assert "prefer_static" not in text
+    assert "tensorflow_probability.python" not in text
+    assert "tf.shape(x)" in text
+
+
+def test_pad_eye_builds_its_own_tril_bijector_in_the_inputs_dtype(dtype):
+    x = tf.zeros([2, TRIL], dtype)
+    y = PadEye().forward(x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(
+        tfb.FillScaleTriL(diag_shift=tf.constant(1e-5, dtype)).forward(y[0]).numpy(),
+        np.eye(EVENT),
+        atol=1e-6,
+    )

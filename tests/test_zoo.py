@@ -1,9 +1,12 @@
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import zoo
+from support.source import source_text
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -134,10 +137,18 @@ def test_spherical_first_logit_stays_zero_while_the_others_move():
         (zoo.mixture_full_covariance, {"dtype": tf.int32}, "dtype", ValueError),
         (zoo.mixture_spherical, {"seed": "a"}, "seed", TypeError),
         (zoo.mixture_spherical_first_weight_fixed, {"seed": -1}, "seed", ValueError),
+        (zoo.mixture_spherical, {"initial_loc": np.zeros((2, 4))}, "initial_loc", ValueError),
+        (
+            zoo.mixture_full_covariance,
+            {"initial_loc": np.full((3, 4), np.nan)},
+            "initial_loc",
+            ValueError,
+        ),
+        (zoo.mixture_full_covariance_first_fixed, {"initial_loc": "abc"}, "initial_loc", TypeError),
     ],
 )
 def test_invalid_arguments_name_the_argument(builder, kwargs, argument, error):
-    with pytest.raises(error, match=f"^{argument} must be"):
+    with pytest.raises(error, match=f"^{argument} must "):
         builder(**kwargs)
 
 
@@ -148,3 +159,36 @@ def test_a_mixture_too_large_for_memory_is_refused_up_front_naming_its_sizes(bui
     monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "8")
     with pytest.raises(ValueError, match=r"^event_size and num_components too large: .* GiB"):
         builder(10**6, 10**4)
+
+
+def test_a_builder_binds_its_arguments_like_its_signature():
+    with pytest.raises(TypeError, match="positional"):
+        zoo.mvn_diag(4, 2.0)  # initial_scale is keyword-only
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        zoo.mixture_spherical(scale=1.0)
+
+
+@pytest.mark.parametrize("builder", BUILDERS, ids=IDS)
+def test_each_builder_keeps_its_signature_and_docstring(builder):
+    parameters = inspect.signature(builder).parameters
+    assert parameters["event_size"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert parameters["dtype"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert builder.__doc__ and builder.__name__ in source_text(builder)
+
+
+@pytest.mark.parametrize("builder", BUILDERS, ids=IDS)
+def test_the_source_a_notebook_shows_is_the_builders_tfp_body_without_checks(builder):
+    text = source_text(builder)
+    assert text.startswith("@_checked(")
+    assert f"def {builder.__name__}(" in text
+    assert "_checks." not in text
+    assert "raise" not in text
+    assert "tfd." in text
+
+
+def test_the_checks_run_before_the_body(monkeypatch):
+    calls = []
+    monkeypatch.setattr(zoo.tfd, "Independent", lambda *a, **k: calls.append(a))
+    with pytest.raises(ValueError, match="^event_size must be"):
+        zoo.mvn_diag(0)
+    assert calls == []

@@ -1,0 +1,228 @@
+"""The TFP code a notebook teaches is on its page.
+
+A lesson counts as on the page when it is written in a code cell, or when it is in the source
+of a `support` function or class that the notebook renders with `support.show_source(...)`
+(what the learner reads is then the code that runs). These tests read the notebooks as stored,
+without running them.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from support.source import source_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ---------------------------------------------------------------------------- reading a page
+
+
+def _python(source: str) -> str:
+    """A code cell as plain Python: IPython magics and shell lines become `pass`."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            line = line[: len(line) - len(stripped)] + "pass"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def code_cells(notebook) -> list[ast.Module]:
+    """Each code cell's syntax tree, in page order."""
+    return [ast.parse(_python(c.source)) for c in notebook.cells if c.cell_type == "code"]
+
+
+def _imports(cells: list[ast.Module]) -> dict:
+    """The names the notebook's import statements bind, imported here."""
+    namespace: dict = {}
+    for tree in cells:
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Import | ast.ImportFrom)
+                and getattr(node, "module", "") != "__future__"
+            ):
+                exec(compile(ast.Module([node], []), "<notebook>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def _is_show_source(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name == "show_source"
+
+
+def shown_objects(cells: list[ast.Module]) -> list[tuple[int, object]]:
+    """(cell index, object) for every argument of every `show_source(...)` call."""
+    namespace = _imports(cells)
+    shown = []
+    for index, tree in enumerate(cells):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _is_show_source(node):
+                for arg in node.args:
+                    expression = compile(ast.Expression(arg), "<notebook>", "eval")
+                    shown.append((index, eval(expression, namespace)))  # noqa: S307
+    return shown
+
+
+def page_code(notebook) -> str:
+    """All the code a learner reads: the code cells, then the source each one shows."""
+    cells = code_cells(notebook)
+    texts = [c.source for c in notebook.cells if c.cell_type == "code"]
+    texts += [source_text(obj) for _, obj in shown_objects(cells)]
+    return "\n".join(texts)
+
+
+def missing_lessons(notebook, lessons) -> list[str]:
+    text = page_code(notebook)
+    return [lesson for lesson in lessons if lesson not in text]
+
+
+def module_calls(cells: list[ast.Module], module: str) -> list[tuple[int, str]]:
+    """(cell index, attribute) for every call `module.attribute(...)`, in page order."""
+    calls = []
+    for index, tree in enumerate(cells):
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == module
+            ):
+                calls.append((index, node.func.attr))
+    return sorted(calls)
+
+
+def _notebook(*sources: str):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    return notebook
+
+
+def test_a_lesson_only_called_through_support_is_not_on_the_page():
+    hidden = _notebook("from support import zoo", "zoo.mvn_diag(4)")
+    shown = _notebook(
+        "import support\nfrom support import zoo", "support.show_source(zoo.mvn_diag)"
+    )
+    assert missing_lessons(hidden, ["tfb.Softplus()"]) == ["tfb.Softplus()"]
+    assert missing_lessons(shown, ["tfb.Softplus()"]) == []
+
+
+def test_magics_in_a_setup_cell_do_not_stop_the_page_from_being_read():
+    notebook = _notebook("if True:\n    %pip install -q x\nimport support\nfrom support import zoo")
+    assert "zoo" in _imports(code_cells(notebook))
+
+
+# ---------------------------------------------------------------------------- notebook 01
+
+NOTEBOOK_01 = ROOT / "notebooks" / "01_distribution_zoo.ipynb"
+
+# The original zoo's TFP code: every name must be readable on notebook 01's page.
+LESSONS_01 = [
+    "tf.Variable(",
+    "tfp.util.TransformedVariable(",
+    "tfb.Exp()",
+    "tfb.Softplus()",
+    "tfb.FillScaleTriL(",
+    "tfb.Pad(",
+    "axis=-2",
+    "tfb.Chain(",
+    "tfd.Independent(",
+    "reinterpreted_batch_ndims=1",
+    "tfd.Categorical(",
+    "tfd.MixtureSameFamily(",
+    "tfd.MultivariateNormalTriL(",
+    "tf.random.stateless_normal(",
+    "tfp.random.rademacher(",
+    "class PadEye(tfb.Bijector)",
+    "def _forward(",
+    "def _inverse(",
+    "def _forward_log_det_jacobian(",
+    "def _inverse_log_det_jacobian(",
+    "PadEye(tril)",
+    ".trainable_variables",
+    ".pretransformed_input",
+]
+
+
+@pytest.fixture(scope="module")
+def notebook_01():
+    return nbformat.read(NOTEBOOK_01, as_version=4)
+
+
+@pytest.mark.parametrize("lesson", LESSONS_01)
+def test_notebook_01_page_shows_the_zoos_tfp_code(notebook_01, lesson):
+    assert missing_lessons(notebook_01, [lesson]) == []
+
+
+def test_notebook_01_shows_every_zoo_builder_before_it_first_calls_it(notebook_01):
+    from support import zoo
+
+    cells = code_cells(notebook_01)
+    first_shown = {}
+    for index, obj in shown_objects(cells):
+        first_shown.setdefault(obj, index)
+    called = {}
+    for index, name in module_calls(cells, "zoo"):
+        called.setdefault(name, index)
+    assert set(called) == set(zoo.__all__), "every builder and PadEye is used on the page"
+    for name, index in called.items():
+        shown_at = first_shown.get(getattr(zoo, name))
+        assert shown_at is not None, f"zoo.{name} runs but its source is not shown"
+        assert shown_at <= index, f"zoo.{name} is called before its source is shown"
+
+
+def test_notebook_01_prints_each_distributions_trainable_variables(notebook_01):
+    cells = code_cells(notebook_01)
+    built, printed = [], set()
+    for tree in cells[: min(i for i, _ in module_calls(cells, "fitting"))]:
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and ast.unparse(node.value.func).startswith("zoo.")
+                and ast.unparse(node.value.func) != "zoo.PadEye"
+            ):
+                built.append(ast.unparse(node.targets[0]))
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "print":
+                printed.update(ast.unparse(arg) for arg in node.args)
+    assert len(built) == 6, built
+    for name in built:
+        assert name in printed, f"{name} is built but not printed"
+        assert f"{name}.trainable_variables" in printed, f"{name}'s variables are not printed"
+
+
+def test_notebook_01_shown_source_carries_no_argument_checks(notebook_01):
+    for _, obj in shown_objects(code_cells(notebook_01)):
+        text = source_text(obj)
+        assert "_checks." not in text, obj
+        assert not re.search(r"\braise\b", text), obj
+
+
+def test_notebook_01_pad_eye_needs_no_private_tfp_module_nor_static_sizes(notebook_01):
+    from support.bijectors import PadEye
+
+    text = source_text(PadEye)
+    assert "prefer_static" not in text
+    assert "tensorflow_probability.python" not in text
+    assert "tf.shape(x)" in text  # the size is read at run time
+
+
+def test_notebook_01_headings_say_what_is_pinned(notebook_01):
+    headings = [
+        line
+        for cell in notebook_01.cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("## ")
+    ]
+    pinned = [h for h in headings if "pinned" in h]
+    assert any("first logit" in h and "component" not in h for h in pinned), headings
+    assert any("first logit" in h and "first component" in h for h in pinned), headings
+    assert not any("first weight" in h for h in headings), "the first weight is not pinned"
