@@ -1,16 +1,14 @@
 """Mixture density networks with `tf_keras` and `tfp.layers`, and their mixture parameters.
 
 A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture
-of normals over `y`, so it can say "y is near -4, or near 0, or near 0.5" where a regression
-can only give one number. `build_mdn` makes one from plain arguments; calling the model on
-`x` gives the distribution p(y | x) (not a sample, which is what `model.predict` returns);
-`mixture_params` turns that distribution into named arrays of weights, means and standard
-deviations, one row per input.
+of normals over `y`. `notebooks/03_mdn_cardioid.ipynb` builds and trains the question's model
+in its own cells (`tfp.layers.MixtureNormal`, `compile`, `fit`); this module holds what is not
+that lesson: `floored_mixture_normal`, the floored variant's head (its source is shown on the
+page), `mixture_params` (the tested form of the answer's three calls), held-out NLL, the
+density grid for heatmaps, and `build_mdn`, a checked builder for tests and scripts.
 
 `tfp.layers` only works with `tf_keras` (Keras 2): on TensorFlow >= 2.16 `tf.keras` is
 Keras 3 and refuses TFP's layers, so this module imports `tf_keras` explicitly.
-
-Used by `notebooks/03_mdn_cardioid.ipynb`.
 
 #### References
 
@@ -43,6 +41,7 @@ __all__ = [
     "conditional_density_grid",
     "density_grid_bytes",
     "describe_error",
+    "floored_mixture_normal",
     "held_out_nll",
     "make_dataset",
     "mdn_loss",
@@ -62,20 +61,47 @@ def params_size(num_components: int, event_size: int = 1) -> int:
     return num_components * (1 + 2 * event_size)
 
 
-def _floored_mixture_normal(params, num_components: int, event_size: int, scale_floor: float):
-    """The `MixtureNormal` layout, with scales `scale_floor + softplus(raw)`."""
-    logits = params[..., :num_components]
+def floored_mixture_normal(params, num_components: int, scale_floor: float, event_size: int = 1):
+    """`tfp.layers.MixtureNormal`'s distribution, with every scale `scale_floor + softplus(raw)`.
+
+    For a `tfp.layers.DistributionLambda` head after a `Dense(params_size)` layer: it reads
+    `params` in `MixtureNormal`'s layout (K logits, then for each component D locations and
+    D raw scales), so with `scale_floor=0` it is the same distribution as `MixtureNormal`.
+
+    Args:
+      params: tensor of shape `batch + (params_size(num_components, event_size),)`.
+      num_components: number of mixture components K.
+      scale_floor: non-negative lower bound on every component's standard deviation.
+      event_size: dimension D of `y`.
+
+    Returns:
+      A `tfd.MixtureSameFamily` of `Independent(Normal)` components, batch shape `batch`.
+
+    Raises:
+      ValueError / TypeError: naming the argument, for a non-positive size or a negative
+        or non-finite `scale_floor` (checked before any TensorFlow work).
+    """
+    num_components, scale_floor, event_size = _check_head(num_components, scale_floor, event_size)
+    logits = params[..., :num_components]  # the mixture weights' logits
     batch = tf.shape(params)[:-1]
-    components = tf.reshape(
+    components = tf.reshape(  # one row of (D locations, D raw scales) per component
         params[..., num_components:], tf.concat([batch, [num_components, 2 * event_size]], 0)
     )
     loc, raw_scale = tf.split(components, 2, axis=-1)
-    scale = scale_floor + tf.math.softplus(raw_scale)
+    scale = scale_floor + tf.math.softplus(raw_scale)  # MixtureNormal: softplus(raw_scale)
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(logits=logits),
         components_distribution=tfd.Independent(
             tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=1
         ),
+    )
+
+
+def _check_head(num_components, scale_floor, event_size) -> tuple[int, float, int]:
+    return (
+        _checks.positive_int("num_components", num_components),
+        _checks.real("scale_floor", scale_floor, min=0),
+        _checks.positive_int("event_size", event_size),
     )
 
 
@@ -128,7 +154,7 @@ def build_mdn(
     else:
         head = tfpl.DistributionLambda(
             functools.partial(
-                _floored_mixture_normal,
+                floored_mixture_normal,
                 num_components=num_components,
                 event_size=event_size,
                 scale_floor=float(scale_floor),

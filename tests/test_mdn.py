@@ -42,6 +42,41 @@ def test_mdn_without_a_floor_uses_tfp_mixture_normal():
     assert isinstance(model.layers[-1], tfp.layers.MixtureNormal)
 
 
+@pytest.mark.parametrize("event_size", [1, 2])
+def test_floored_head_at_floor_zero_is_the_mixture_normal_distribution(seed, event_size):
+    components = 3
+    size = mdn.params_size(components, event_size)
+    params = tf.random.stateless_normal([7, size], seed=[seed % 2**31, 1], stddev=2.0)
+    y = tf.random.stateless_normal([5, 7, event_size], seed=[seed % 2**31, 2], stddev=3.0)
+    ours = mdn.floored_mixture_normal(params, components, 0.0, event_size)
+    theirs = tfp.layers.MixtureNormal.new(params, components, [event_size])
+    np.testing.assert_allclose(ours.log_prob(y), theirs.log_prob(y), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ours.components_distribution.stddev(), theirs.components_distribution.stddev(), rtol=1e-6
+    )
+
+
+def test_floored_head_adds_the_floor_to_mixture_normal_scales(seed):
+    params = tf.random.stateless_normal([4, 9], seed=[seed % 2**31, 3], stddev=3.0)
+    ours = mdn.floored_mixture_normal(params, 3, 0.25).components_distribution.stddev()
+    theirs = tfp.layers.MixtureNormal.new(params, 3, [1]).components_distribution.stddev()
+    np.testing.assert_allclose(ours - theirs, 0.25, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "name"),
+    [
+        ((0, 0.1), ValueError, "num_components"),
+        ((3, -0.1), ValueError, "scale_floor"),
+        ((3, float("inf")), ValueError, "scale_floor"),
+        ((3, 0.1, 0), ValueError, "event_size"),
+    ],
+)
+def test_floored_head_rejects_bad_arguments_before_reading_params(args, error, name):
+    with pytest.raises(error, match=name):
+        mdn.floored_mixture_normal("not a tensor", *args)
+
+
 def _set_params_layer(model, raw_scale: float):
     # Zero kernel: every input gets the same parameters; raw scale slots set to `raw_scale`.
     layer = model.get_layer("mixture_params")
