@@ -47,7 +47,7 @@ def test_the_divergence_message_names_the_step_the_reason_and_the_variables_stat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed_offset", [0, 1])
-def test_fit_stops_the_notebook_mdn_at_a_learning_rate_of_a_million(seed, seed_offset):
+def test_fit_stops_an_mdn_at_a_learning_rate_of_a_million(seed, seed_offset):
     from support import data, mdn, runtime
     from support.training import fit
 
