@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from fit_models import Regression, assert_bit_identical, nan_at_step, run, stop_
 from python_child import start_python
 
 from support.checkpoints import CheckpointWarning, best_checkpoint
+from support.guards import Terminated
 from support.training import TrainingDiverged, fit
 
 
@@ -103,6 +105,85 @@ def test_ctrl_c_mid_epoch_finishes_the_step_saves_and_resumes_exactly(seed, tmp_
     assert history.resumed_from == 1  # one full epoch of 8 steps, then 4 steps of the next
     assert history.steps == 3 * 8
     assert_bit_identical(resumed.values(), reference.values())
+
+
+TRAIN_UNTIL_SIGTERM = """
+import os, pathlib, sys, time
+sys.path.insert(0, "tests")
+import support, tensorflow as tf
+from fit_models import Regression
+from support.training import fit
+
+seed, directory = int(sys.argv[1]), pathlib.Path(sys.argv[2])
+tf.config.experimental.enable_op_determinism()
+tf.random.set_seed(seed)
+model = Regression(seed)
+calls = tf.Variable(0)
+
+def wait_for_the_signal_during_step_12(step):
+    if int(step) == 12:  # mid-epoch: 8 steps an epoch
+        print("in step 12", flush=True)
+        while not (directory / "signal-sent").exists():
+            time.sleep(0.05)
+    return step
+
+def loss(x, y):
+    tf.py_function(wait_for_the_signal_during_step_12, [calls.assign_add(1)], tf.int32)
+    return model.loss(x, y)
+
+fit(loss, [model.w, model.b], model.dataset, epochs=3, progress=False, checkpoint_dir=directory)
+print("not stopped", flush=True)
+"""
+
+
+def test_sigterm_mid_epoch_finishes_the_step_saves_exits_143_and_resumes_exactly(seed, tmp_path):
+    child = start_python("-c", TRAIN_UNTIL_SIGTERM, seed, tmp_path, stderr=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == "in step 12"
+        child.send_signal(signal.SIGTERM)  # delivered while step 12 runs: it must finish
+        (tmp_path / "signal-sent").touch()
+        out, err = child.communicate(timeout=300)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "not stopped" not in out
+    assert "stopped by SIGTERM: saved" in err and "ckpt-2" in err
+    assert "Call fit again with the same checkpoint_dir" in err
+
+    reference = Regression(seed)
+    run(reference, epochs=3)
+    resumed = Regression(seed)
+    history = run(resumed, epochs=3, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 1  # one full epoch of 8 steps, then 4 steps of the next
+    assert history.steps == 3 * 8
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_second_sigterm_while_saving_changes_nothing_and_handlers_come_back(seed, tmp_path):
+    model = Regression(seed)
+    before = signal.getsignal(signal.SIGTERM)
+
+    def terminate_twice_after_epoch_1(epoch, history):
+        if epoch == 1:
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+        return epoch
+
+    with pytest.raises(Terminated, match="stopped by SIGTERM: saved .*ckpt-1") as stopped:
+        run(model, epochs=3, checkpoint_dir=tmp_path, on_epoch_end=terminate_twice_after_epoch_1)
+    assert stopped.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert run(Regression(seed), epochs=3, checkpoint_dir=tmp_path).resumed_from == 1
+
+
+def test_sigterm_without_checkpoint_dir_still_stops_after_the_step_and_says_so(seed):
+    model = Regression(seed)
+    with pytest.raises(Terminated, match="nothing was saved .*no checkpoint_dir"):
+        run(model, epochs=3, on_epoch_end=lambda epoch, h: signal.raise_signal(signal.SIGTERM))
+    reference = Regression(seed)
+    run(reference, epochs=1)
+    assert_bit_identical(model.values(), reference.values())
 
 
 def test_a_finished_run_resumed_trains_no_further(seed, tmp_path):
