@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import shutil
 import signal
 import subprocess
 
@@ -14,6 +17,7 @@ from python_child import start_python
 
 from support.checkpoints import CheckpointWarning, best_checkpoint
 from support.guards import Terminated
+from support.storage import DiskFull
 from support.training import TrainingDiverged, fit
 
 
@@ -577,3 +581,87 @@ def test_a_hutchinson_run_resumes_exactly_when_its_probe_generator_is_checkpoint
         assert_bit_identical(weights, expected)
     else:  # the fresh generator redrew the first epoch's probes
         assert any(not np.array_equal(a, b) for a, b in zip(weights, expected, strict=True))
+
+
+def fill_the_disk_at_save(monkeypatch, failing_save):
+    """Makes save number `failing_save` fail as a full disk does: a partial `_temp` file, then
+    TensorFlow's `ResourceExhaustedError ... No space left on device [Op:SaveV2]`."""
+    original, calls = tf.train.CheckpointManager.save, []
+
+    def save(manager, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == failing_save:
+            number = kwargs["checkpoint_number"]
+            partial = os.path.join(manager.directory, f"ckpt-{number}_temp")
+            os.makedirs(partial)
+            data = os.path.join(partial, "part-00000-of-00001.data-00000-of-00001")
+            with open(data, "wb") as file:
+                file.write(b"\0" * 100)
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"{{{{function_node __wrapped__SaveV2}}}} {data}; "
+                "No space left on device [Op:SaveV2]"
+            )  # fmt: skip
+        return original(manager, *args, **kwargs)
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
+
+
+def test_a_disk_that_fills_up_stops_the_run_naming_the_directory_space_and_last_checkpoint(
+    seed, tmp_path, monkeypatch
+):
+    directory = tmp_path / "full"
+    fill_the_disk_at_save(monkeypatch, failing_save=3)
+    with pytest.raises(DiskFull) as caught:
+        run(Regression(seed), epochs=4, checkpoint_dir=directory)
+    error, message = caught.value, str(caught.value)
+    assert error.errno == errno.ENOSPC and isinstance(error, OSError)
+    assert f"checkpoint_dir {str(directory)!r} has no room for ckpt-3" in message
+    assert re.search(r"needs about [\d.]+ kB and its file system has [\d.]+ [kMGT]B free", message)
+    assert 0 < error.needed < 10**6 and error.free > 0
+    assert (
+        error.latest.endswith("ckpt-2") and f"last intact checkpoint is {error.latest}" in message
+    )
+    assert "Free some space" in message and "resume from it" in message
+    assert not [p for p in directory.rglob("*") if "_temp" in p.name]
+    assert {name.split(".")[0] for name in checkpoint_files(directory)} == {"ckpt-1", "ckpt-2"}
+
+    monkeypatch.undo()
+    elsewhere = tmp_path / "elsewhere"  # resumed on another disk: the directory copied there
+    shutil.copytree(directory, elsewhere)
+    reference = Regression(seed)
+    run(reference, epochs=4)
+    resumed = Regression(seed)
+    history = run(resumed, epochs=4, checkpoint_dir=elsewhere)
+    assert history.resumed_from == 2
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_disk_without_room_for_one_checkpoint_fails_before_training(seed, tmp_path, monkeypatch):
+    model = Regression(seed)
+    needed = []
+
+    def nearly_full(path):
+        return shutil._ntuple_diskusage(10**9, 10**9 - 5000, 5000)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    with pytest.raises(DiskFull, match="before training.*has 5.0 kB free. Nothing has been saved"):
+        run(model, epochs=2, checkpoint_dir=tmp_path, on_epoch_end=lambda *a: needed.append(a))
+    assert not needed and not model.w.numpy().any()
+    assert checkpoint_files(tmp_path) == [] and checkpoint_files(tmp_path / "best") == []
+
+
+def test_best_shares_the_newest_checkpoints_files_instead_of_a_second_copy(seed, tmp_path):
+    run(Regression(seed), epochs=2, checkpoint_dir=tmp_path)  # the loss falls: ckpt-2 is best
+    assert best_checkpoint(tmp_path).endswith(os.path.join("best", "ckpt-2"))
+    for name in os.listdir(tmp_path / "best"):
+        if name.startswith("ckpt-2."):
+            assert os.path.samefile(tmp_path / "best" / name, tmp_path / name)
+
+
+def test_leftover_temp_files_of_a_killed_save_are_removed_when_the_run_resumes(seed, tmp_path):
+    run(Regression(seed), epochs=1, checkpoint_dir=tmp_path)
+    for folder in (tmp_path / "ckpt-2_temp", tmp_path / "best" / "ckpt-2_temp"):
+        folder.mkdir()
+        (folder / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 10)
+    assert run(Regression(seed), epochs=2, checkpoint_dir=tmp_path).resumed_from == 1
+    assert not [p for p in tmp_path.rglob("*") if "_temp" in p.name]
