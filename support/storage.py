@@ -18,6 +18,7 @@ The file-system side of checkpoints (layers: history -> storage -> checkpoints -
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -109,9 +110,10 @@ def lock(directory: str):
             f"checkpoint_dir {directory!r} is in use by {owner}: two runs must not write the same "
             "checkpoints. Wait for that run to finish, stop it, or use another checkpoint_dir."
         ) from None
-    handle.truncate(0)
-    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-    handle.flush()
+    os.ftruncate(handle.fileno(), 0)
+    owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
+    with contextlib.suppress(OSError):  # a full disk: held all the same, without the owner
+        os.write(handle.fileno(), owner)
     return handle
 
 

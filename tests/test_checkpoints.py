@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import errno
 import os
 import re
@@ -665,3 +668,55 @@ def test_leftover_temp_files_of_a_killed_save_are_removed_when_the_run_resumes(s
         (folder / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 10)
     assert run(Regression(seed), epochs=2, checkpoint_dir=tmp_path).resumed_from == 1
     assert not [p for p in tmp_path.rglob("*") if "_temp" in p.name]
+
+
+@pytest.fixture
+def small_file_system(tmp_path):
+    """A 1 MB tmpfs under `tmp_path`, where this process may mount one (root on Linux)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    point = tmp_path / "small"
+    point.mkdir()
+    if libc.mount(b"tmpfs", bytes(point), b"tmpfs", 0, b"size=1m") != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {os.strerror(ctypes.get_errno())}")
+    try:
+        yield point
+    finally:
+        libc.umount2(bytes(point), 2)  # MNT_DETACH
+
+
+def fill(directory):
+    with open(directory / "filler", "wb", buffering=0) as file:
+        with contextlib.suppress(OSError):
+            while True:
+                file.write(b"\0" * 4096)
+
+
+def test_a_real_full_file_system_mid_save_gives_disk_full_and_no_temp_files(
+    seed, small_file_system, tmp_path, monkeypatch
+):
+    import support.checkpoints
+
+    # No check before the save: TensorFlow itself meets the full disk, as when it fills up
+    # between the check and the write.
+    monkeypatch.setattr(support.checkpoints, "check_room", lambda *args: None)
+    directory = small_file_system / "run"
+
+    def fill_after_epoch_2(epoch, history):
+        if epoch == 2:
+            fill(small_file_system)
+        return epoch
+
+    with pytest.raises(DiskFull, match="no room for ckpt-3.*last intact checkpoint is .*ckpt-2"):
+        run(Regression(seed), epochs=4, checkpoint_dir=directory, on_epoch_end=fill_after_epoch_2)
+    assert not [p for p in directory.rglob("*") if "_temp" in p.name]
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(directory, elsewhere)
+    assert run(Regression(seed), epochs=4, checkpoint_dir=elsewhere).resumed_from == 2
+
+
+def test_a_real_nearly_full_file_system_is_refused_before_training(seed, small_file_system):
+    fill(small_file_system)
+    model = Regression(seed)
+    with pytest.raises(DiskFull, match="before training.* free. Nothing has been saved yet"):
+        run(model, epochs=2, checkpoint_dir=small_file_system / "run")
+    assert not model.w.numpy().any()
