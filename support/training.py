@@ -1,22 +1,22 @@
 """One fit loop for every notebook: a loss, its variables, a dataset, epochs.
 
 `fit` repeats `support.steps.train_step` over a `tf.data.Dataset` for a number of epochs,
-shows a tqdm progress bar with the running loss (a widget in Jupyter, text under papermill
-or in a terminal) and returns the per-epoch `History`. It loses nothing:
+shows a tqdm progress bar with the running loss and returns the per-epoch `History`. It
+loses nothing (README.md's "Training that loses nothing" says what survives what):
 
 * **Checkpoints.** With `checkpoint_dir=`, `support.checkpoints` saves after every epoch the
   variables (and any `checkpoint_objects` that own them), the optimizer's state and the
-  history, locks the directory against a second run, verifies what it restores and always
-  keeps the best checkpoint (lowest epoch loss) besides the newest ones.
+  history, locks the directory, checks its free space, verifies what it restores and keeps
+  the best checkpoint (lowest epoch loss) besides the newest ones.
 * **Resume.** Calling `fit` again with the same `checkpoint_dir` continues where the last run
   stopped; `epochs` is the total to reach. An interrupted run plus its resume ends with the
   same variables, bit for bit, as one uninterrupted run (deterministic ops on CPU).
-* **Interruption.** Ctrl-C (a Jupyter "interrupt kernel") finishes the current step, saves a
-  checkpoint and re-raises `KeyboardInterrupt`; a second Ctrl-C stops at once. A SIGTERM
-  (a scheduler's stop) does the same and raises `support.guards.Terminated` (exit 143).
-* **Divergence.** A non-finite loss, gradient or variable, or a loss that blows up (see
-  `support.guards.BlowupWatch`), stops the run: the last good checkpoint (if any) is
-  restored and `TrainingDiverged` names the step, the value and what to try.
+* **Interruption.** Ctrl-C (a Jupyter "interrupt kernel") or SIGTERM (a scheduler's stop)
+  finishes the current step, saves a checkpoint and raises `KeyboardInterrupt` or
+  `support.guards.Terminated` (exit 143); a second Ctrl-C stops at once.
+* **Divergence.** A non-finite loss, gradient or variable, or a blow-up (`guards.BlowupWatch`)
+  stops the run: the last good checkpoint (if any) is restored and `TrainingDiverged` names
+  the step, the value and what to try.
 * **Scale-out.** `strategy=` runs each step on every replica of a `tf.distribute.Strategy`.
 """
 
@@ -264,8 +264,8 @@ def fit(
         and disk hold the last good state; resume with a lower learning rate.
       KeyboardInterrupt: re-raised after saving a checkpoint (with `checkpoint_dir`).
       Terminated: after a SIGTERM, once the step is done and saved (a `SystemExit`, code 143).
-
-    README.md's "Training that loses nothing" says what survives what.
+      DiskFull: an `OSError` naming `checkpoint_dir`, the space needed and free and the last
+        intact checkpoint, before training or at a save (see `support.storage`).
     """
     options = dict(checkpoint_dir=checkpoint_dir, checkpoint_objects=checkpoint_objects,
                    resume=resume, save_every=save_every, on_epoch_end=on_epoch_end,
