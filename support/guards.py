@@ -115,6 +115,12 @@ class Terminated(SystemExit):
     A `SystemExit` whose code is 143 (128 + 15, the status of a process killed by SIGTERM):
     uncaught, it ends a script quietly with that status after `fit`'s message on stderr;
     in Jupyter it stops the cell. `except Exception` does not catch it, as it should not.
+
+    This is what `tf.distribute.experimental.PreemptionCheckpointHandler` promises outside
+    Google's platforms: SIGTERM is the notice; the current step is wrapped up, a checkpoint
+    saved and the program exits (there with an arbitrary code, 42; here 143, so whatever
+    started the run sees what stopped it). Unlike it, `fit` does not coordinate workers:
+    with several, each must get the SIGTERM (as when a scheduler stops the whole job).
     """
 
     def __init__(self, message: str):
