@@ -167,7 +167,7 @@ def test_sigterm_mid_epoch_finishes_the_step_saves_exits_143_and_resumes_exactly
     assert_bit_identical(resumed.values(), reference.values())
 
 
-def test_a_second_sigterm_while_saving_changes_nothing_and_handlers_come_back(seed, tmp_path):
+def test_a_repeated_sigterm_changes_nothing_and_the_handlers_come_back(seed, tmp_path):
     model = Regression(seed)
     before = signal.getsignal(signal.SIGTERM)
 
