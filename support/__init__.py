@@ -5,8 +5,9 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 
 * `runtime`: quiet logs, one seed, determinism, versions (every notebook)
 * `training`: the one fit loop (every notebook)
-* `history`, `checkpoints`, `guards`, `steps`: behind `fit`, importing one way: the run's
-  history, checkpoints and resume, divergence guards, the public `train_step` (every notebook)
+* `history`, `storage`, `checkpoints`, `guards`, `steps`: behind `fit`, importing one way:
+  the run's history, `checkpoint_dir` on disk (lock, free space), checkpoints and resume,
+  divergence guards and Ctrl-C / SIGTERM, the public `train_step` (every notebook)
 * `report`: headline numbers, tagged for the suite's report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
 * `estimate`: `Estimate(mean, stderr)` and `mean_and_stderr`, for every error bar (all)

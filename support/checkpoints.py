@@ -3,17 +3,18 @@
 `Checkpoints` keeps a run's state in `checkpoint_dir` so that `fit` can stop at any point and
 continue bit for bit, and it refuses to lose work on the way:
 
-* **One run per directory.** An exclusive lock (`fit.lock`, holding the owner's pid and
-  host) stops a second run; the operating system releases it when its process dies.
-* **Checked before training.** A directory that cannot be created or written is refused
-  with an error naming `checkpoint_dir` before any step.
+* **One run per directory.** An exclusive lock (`fit.lock`) stops a second run.
+* **Checked before training.** A directory that cannot be written, or whose disk has no room
+  for a checkpoint, is refused naming `checkpoint_dir` before any step; a disk that fills up
+  later stops the run with `storage.DiskFull` and a failed save's partial files are removed.
 * **Found without the index.** Checkpoints are the `ckpt-N` files on disk: a missing or
   unreadable `checkpoint` index file is rebuilt from them, never taken to mean "none".
 * **Verified on restore.** A checkpoint that cannot be read completely or holds non-finite
   values is skipped with a `CheckpointWarning`, renamed `corrupt-ckpt-N.*` (never deleted)
   and the newest intact one is restored instead.
 * **The best is kept.** Besides the newest `MAX_TO_KEEP`, `best/` holds the saved state with
-  the lowest epoch loss (`best_checkpoint(checkpoint_dir)` gives its path).
+  the lowest epoch loss (`best_checkpoint(checkpoint_dir)` gives its path), as hard links to
+  the newest checkpoint's files: no second copy on disk.
 
 A checkpoint holds the variables, the optimizer, any `checkpoint_objects` and the `RunState`
 (history, position); not the data: `fit` re-creates the iterator and skips the used batches.
@@ -22,17 +23,26 @@ A checkpoint holds the variables, the optimizer, any `checkpoint_objects` and th
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import re
-import socket
-import tempfile
 import warnings
 
 import tensorflow as tf
 
 from support.history import RunState
+from support.storage import (
+    OVERHEAD,
+    DiskFull,
+    check_room,
+    check_writable,
+    estimate_bytes,
+    free_bytes,
+    is_disk_full,
+    link_or_copy,
+    lock,
+    remove_partial,
+    saved_bytes,
+)
 
 __all__ = [
     "BEST",
@@ -50,7 +60,6 @@ MAX_TO_KEEP = 2
 """How many of the newest checkpoints are kept (the best one is kept besides them)."""
 BEST = "best"
 """The subdirectory of `checkpoint_dir` that holds the best checkpoint."""
-LOCK_FILE = "fit.lock"
 _LIVE = re.compile(r"ckpt-(\d+)\.index")
 _ANY = re.compile(r"(?:[a-z]+-)?ckpt-(\d+)\.index")
 
@@ -78,37 +87,6 @@ def worker_directory(directory: str, strategy) -> str:
         task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().jobs
     )
     return directory if chief else os.path.join(directory, f"worker-{task_type}-{task_id}")
-
-
-def _check_writable(directory: str) -> None:
-    try:
-        os.makedirs(os.path.join(directory, BEST), exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as error:
-        raise ValueError(
-            f"checkpoint_dir {directory!r} is not a writable directory "
-            f"({type(error).__name__}: {error.strerror or error})"
-        ) from error
-
-
-def _lock(directory: str):
-    """Takes the directory's exclusive lock; returns the open lock file (close to release)."""
-    handle = open(os.path.join(directory, LOCK_FILE), "a+")  # noqa: SIM115 (held until close)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.seek(0)
-        owner = handle.read().strip() or "another process"
-        handle.close()
-        raise RuntimeError(
-            f"checkpoint_dir {directory!r} is in use by {owner}: two runs must not write the same "
-            "checkpoints. Wait for that run to finish, stop it, or use another checkpoint_dir."
-        ) from None
-    handle.truncate(0)
-    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
-    handle.flush()
-    return handle
 
 
 def _numbers(directory: str, pattern=_LIVE) -> list[int]:
@@ -169,15 +147,20 @@ class Checkpoints:
 
     def __init__(self, directory, objects, state: RunState, strategy=None):
         self.directory = worker_directory(os.fspath(directory), strategy)
-        _check_writable(self.directory)
-        self._lock = _lock(self.directory)
+        check_writable(self.directory, BEST)
+        self._lock = lock(self.directory)
         self.state = state
         self.objects = dict(objects, state=state.variable)
         self.saved_steps = -1
         try:
-            _repair_index(self.directory)
-            _repair_index(os.path.join(self.directory, BEST))
+            for folder in (self.directory, os.path.join(self.directory, BEST)):
+                remove_partial(folder)  # what a save killed mid-way left
+                _repair_index(folder)
             self._build()
+            self.needed = estimate_bytes(self.checkpoint)
+            check_room(
+                self.directory, self.needed, self.latest, "for a checkpoint (before training)"
+            )
         except BaseException:
             self.close()
             raise
@@ -187,12 +170,10 @@ class Checkpoints:
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, self.directory, max_to_keep=MAX_TO_KEEP
         )
-        best = os.path.join(self.directory, BEST)
-        self.best = tf.train.CheckpointManager(self.checkpoint, best, max_to_keep=2)
-        self.best_loss = float("inf")
-        if self.best.latest_checkpoint:
+        best, self.best_loss = best_checkpoint(self.directory), float("inf")
+        if best:
             try:
-                self.best_loss = _read_state(self.best.latest_checkpoint).history.loss[-1]
+                self.best_loss = _read_state(best).history.loss[-1]
             except Exception:  # unreadable: the next epoch end saves a new best
                 pass
 
@@ -208,17 +189,36 @@ class Checkpoints:
         """Saves the current state (once: an unchanged state is not written twice).
 
         At the end of an epoch whose loss is the lowest saved so far, `best/` gets it too.
+
+        Raises:
+          DiskFull: when the disk has no room for it (checked first, or found by the save);
+            the partial files are removed and the last intact checkpoint is left as it was.
         """
         history = self.state.history
         if self.latest and self.saved_steps == history.steps:
             return self.latest
-        self.saved_steps = history.steps
         self.state.dump()
         number = max(_numbers(self.directory, _ANY), default=0) + 1
-        path = self.manager.save(checkpoint_number=number)
-        if self.state.step_in_epoch == 0 and history.loss and history.loss[-1] < self.best_loss:
-            self.best_loss = history.loss[-1]
-            self.best.save(checkpoint_number=number)
+        check_room(self.directory, self.needed, self.latest, f"for ckpt-{number}")
+        path, best = None, os.path.join(self.directory, BEST)
+        try:
+            path = self.manager.save(checkpoint_number=number)
+            self.saved_steps = history.steps
+            self.needed = max(self.needed, saved_bytes(path) + OVERHEAD)
+            if self.state.step_in_epoch == 0 and history.loss and history.loss[-1] < self.best_loss:
+                link_or_copy(path, best)  # the best is the newest: its files, not a copy
+                self.best_loss = history.loss[-1]
+                for old in _numbers(best)[:-2]:  # two kept: a diverged best leaves one
+                    remove_partial(best, old)
+                _write_index(best, _numbers(best))
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            for directory in (best, self.directory) if path is None else (best,):
+                remove_partial(directory, number)
+            free = free_bytes(self.directory)
+            when = f"for ckpt-{number}"
+            raise DiskFull(self.directory, self.needed, free, self.latest, when) from error
         return path
 
     def restore_newest(self, optimizer, before_step: int | None = None) -> str | None:

@@ -1,11 +1,13 @@
-"""What stops a `support.training.fit` run early: divergence, loss blow-ups and Ctrl-C.
+"""What stops a `support.training.fit` run early: divergence, loss blow-ups, Ctrl-C, SIGTERM.
 
 * `TrainingDiverged`: the error `fit` raises when a loss, a gradient or a variable stops
   being finite, or the loss explodes.
 * `BlowupWatch`: the rule that decides when a finite loss has exploded.
-* `DeferredInterrupt`: holds a Ctrl-C until the current step is done.
+* `DeferredInterrupt`: holds a Ctrl-C or a SIGTERM until the current step is done.
+* `Terminated`: what `fit` raises after a SIGTERM, once the step is done and saved.
 
-Used by every notebook through `fit`; notebooks only ever see `TrainingDiverged`.
+Used by every notebook through `fit`; notebooks only ever see `TrainingDiverged` (and
+`Terminated` when a scheduler stops them).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import signal
 import statistics
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 
-__all__ = ["BLOWUP_FACTOR", "BlowupWatch", "DeferredInterrupt", "TrainingDiverged"]
+__all__ = ["BLOWUP_FACTOR", "BlowupWatch", "DeferredInterrupt", "Terminated", "TrainingDiverged"]
 
 BLOWUP_FACTOR = 10.0
 """`fit`'s default `blowup_factor` (see `BlowupWatch`). In the notebooks' default runs (seeds 0
@@ -106,25 +109,94 @@ class BlowupWatch:
         return found
 
 
+class Terminated(SystemExit):
+    """Raised by `fit` after a SIGTERM, once the step in progress is done and saved.
+
+    A `SystemExit` whose code is 143 (128 + 15, the status of a process killed by SIGTERM):
+    uncaught, it ends a script quietly with that status after `fit`'s message on stderr;
+    in Jupyter it stops the cell. `except Exception` does not catch it, as it should not.
+
+    This is what `tf.distribute.experimental.PreemptionCheckpointHandler` promises outside
+    Google's platforms: SIGTERM is the notice; the current step is wrapped up, a checkpoint
+    saved and the program exits (there with an arbitrary code, 42; here 143, so whatever
+    started the run sees what stopped it). Unlike it, `fit` does not coordinate workers:
+    with several, each must get the SIGTERM (as when a scheduler stops the whole job).
+    """
+
+    def __init__(self, message: str):
+        super().__init__(128 + signal.SIGTERM)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_SAID = set()  # what `DeferredInterrupt` has already warned about, said once per process
+
+
 class DeferredInterrupt:
-    """Holds a Ctrl-C until the current step is done (a second Ctrl-C stops at once)."""
+    """Holds a Ctrl-C (SIGINT) or a SIGTERM until the current step is done.
+
+    A schedulers' stop (Slurm before a pre-emption, Kubernetes, `docker stop`) is a SIGTERM
+    and then, after a grace period, a SIGKILL: the step and the save must fit in between.
+    A second Ctrl-C stops at once; a repeated SIGTERM changes nothing (a stop forwarded to
+    a whole process group may arrive twice). The previous handlers are put back on exit.
+    Signals can only be handled in the main thread: elsewhere this warns once and does
+    nothing (the process's own handlers, or the defaults, apply).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
 
     def _handler(self, signum, frame):
-        if self.requested:
+        if signum == signal.SIGINT and self.signal is not None:
             raise KeyboardInterrupt
-        self.requested = True
-        print("interrupt: stopping after this step (press again to stop now)", file=sys.stderr)
+        if self.signal is not None:
+            return
+        self.signal = signum
+        if signum == signal.SIGTERM:
+            print("SIGTERM: stopping after this step, and saving", file=sys.stderr)
+        else:
+            print("interrupt: stopping after this step (press again to stop now)",
+                  file=sys.stderr)  # fmt: skip
+
+    def stop(self, saved: str | None) -> None:
+        """Says what was kept (`saved`: None without checkpoints); after a SIGTERM, raises
+        `Terminated`, else returns for the `KeyboardInterrupt` to go on."""
+        if self.signal != signal.SIGTERM:
+            if saved is not None:
+                print(f"interrupted: {saved}", file=sys.stderr)
+            return
+        saved = saved or "nothing was saved (fit was given no checkpoint_dir)"
+        message = f"stopped by SIGTERM: {saved}"
+        print(message, file=sys.stderr)
+        raise Terminated(message) from None
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+        if threading.current_thread() is not threading.main_thread():
+            if "thread" not in _SAID:
+                _SAID.add("thread")
+                warnings.warn(
+                    "fit runs outside the main thread, where Python cannot handle signals: a "
+                    "Ctrl-C or SIGTERM will not wait for the step to finish and save",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            return self
+        for number in self.SIGNALS:
+            self._previous[number] = signal.signal(number, self._handler)
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for number, previous in self._previous.items():
+            # None: a handler installed outside Python, which cannot be put back
+            signal.signal(number, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
         return False

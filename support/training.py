@@ -1,21 +1,22 @@
 """One fit loop for every notebook: a loss, its variables, a dataset, epochs.
 
 `fit` repeats `support.steps.train_step` over a `tf.data.Dataset` for a number of epochs,
-shows a tqdm progress bar with the running loss (a widget in Jupyter, text under papermill
-or in a terminal) and returns the per-epoch `History`. It loses nothing:
+shows a tqdm progress bar with the running loss and returns the per-epoch `History`. It
+loses nothing (README.md's "Training that loses nothing" says what survives what):
 
 * **Checkpoints.** With `checkpoint_dir=`, `support.checkpoints` saves after every epoch the
   variables (and any `checkpoint_objects` that own them), the optimizer's state and the
-  history, locks the directory against a second run, verifies what it restores and always
-  keeps the best checkpoint (lowest epoch loss) besides the newest ones.
+  history, locks the directory, checks its free space, verifies what it restores and keeps
+  the best checkpoint (lowest epoch loss) besides the newest ones.
 * **Resume.** Calling `fit` again with the same `checkpoint_dir` continues where the last run
   stopped; `epochs` is the total to reach. An interrupted run plus its resume ends with the
   same variables, bit for bit, as one uninterrupted run (deterministic ops on CPU).
-* **Interruption.** Ctrl-C (a Jupyter "interrupt kernel") finishes the current step, saves a
-  checkpoint and re-raises `KeyboardInterrupt`; a second Ctrl-C stops at once.
-* **Divergence.** A non-finite loss, gradient or variable, or a loss that blows up (see
-  `support.guards.BlowupWatch`), stops the run: the last good checkpoint (if any) is
-  restored and `TrainingDiverged` names the step, the value and what to try.
+* **Interruption.** Ctrl-C (a Jupyter "interrupt kernel") or SIGTERM (a scheduler's stop)
+  finishes the current step, saves a checkpoint and raises `KeyboardInterrupt` or
+  `support.guards.Terminated` (exit 143); a second Ctrl-C stops at once.
+* **Divergence.** A non-finite loss, gradient or variable, or a blow-up (`guards.BlowupWatch`)
+  stops the run: the last good checkpoint (if any) is restored and `TrainingDiverged` names
+  the step, the value and what to try.
 * **Scale-out.** `strategy=` runs each step on every replica of a `tf.distribute.Strategy`.
 """
 
@@ -157,17 +158,14 @@ class _Loop:
         where = (epoch + 1, steps + 1, result.loss, result.bad_gradients, restored)
         raise TrainingDiverged(*where, reason=reason, changed=bool(changed))
 
-    def interrupted(self) -> None:
+    def interrupted(self) -> str | None:  # what was kept; None without checkpoints
         if self.checkpoints is None:
-            return
+            return None
         if self.in_step:
             note = f"stopped mid-step; the last checkpoint is {self.checkpoints.latest}"
         else:
             note = f"saved {self.checkpoints.save()}"
-        print(
-            f"interrupted: {note}. Call fit again with the same checkpoint_dir to continue.",
-            file=sys.stderr,
-        )
+        return f"{note}. Call fit again with the same checkpoint_dir to continue."
 
 
 def _open_checkpoints(options, variables, optimizer, state) -> Checkpoints | None:
@@ -265,8 +263,9 @@ def fit(
         variables that produced a bad loss is set aside as `diverged-ckpt-N`), so memory
         and disk hold the last good state; resume with a lower learning rate.
       KeyboardInterrupt: re-raised after saving a checkpoint (with `checkpoint_dir`).
-
-    README.md's "Training that loses nothing" says what survives what.
+      Terminated: after a SIGTERM, once the step is done and saved (a `SystemExit`, code 143).
+      DiskFull: an `OSError` naming `checkpoint_dir`, the space needed and free and the last
+        intact checkpoint, before training or at a save (see `support.storage`).
     """
     options = dict(checkpoint_dir=checkpoint_dir, checkpoint_objects=checkpoint_objects,
                    resume=resume, save_every=save_every, on_epoch_end=on_epoch_end,
@@ -283,16 +282,17 @@ def fit(
     loop = _Loop(step, data, state, checkpoints, bar, options)
     try:
         data.start(state.history.steps)
-        with DeferredInterrupt() as interrupt:
-            for epoch in range(start, epochs):
-                loop.run_epoch(epoch, interrupt)
-                loop.end_epoch(epoch, epochs)
-                if interrupt.requested:
-                    raise KeyboardInterrupt
+        with DeferredInterrupt() as interrupt:  # the save below happens under it too
+            try:
+                for epoch in range(start, epochs):
+                    loop.run_epoch(epoch, interrupt)
+                    loop.end_epoch(epoch, epochs)
+                    if interrupt.requested:
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                interrupt.stop(loop.interrupted())  # raises Terminated after a SIGTERM
+                raise
         use_averages(optimizer, variables)  # a no-op unless the optimizer keeps an average
-    except KeyboardInterrupt:
-        loop.interrupted()
-        raise
     finally:
         bar.close()
         if checkpoints is not None:

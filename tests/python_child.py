@@ -38,11 +38,13 @@ def run_python(*args, timeout: float = 300) -> str:
     return done.stdout
 
 
-def start_python(*args) -> subprocess.Popen:
-    """Starts `python *args` in the background, its standard output readable as text."""
+def start_python(*args, stderr=None) -> subprocess.Popen:
+    """Starts `python *args` in the background, its standard output readable as text (and
+    its standard error, with `stderr=subprocess.PIPE`)."""
     return subprocess.Popen(
         [sys.executable, *map(str, args)],
         stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env=child_env(),
         cwd=ROOT,

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import errno
 import os
+import re
+import shutil
 import signal
+import subprocess
 
 import numpy as np
 import pytest
@@ -12,6 +19,8 @@ from fit_models import Regression, assert_bit_identical, nan_at_step, run, stop_
 from python_child import start_python
 
 from support.checkpoints import CheckpointWarning, best_checkpoint
+from support.guards import Terminated
+from support.storage import DiskFull
 from support.training import TrainingDiverged, fit
 
 
@@ -103,6 +112,85 @@ def test_ctrl_c_mid_epoch_finishes_the_step_saves_and_resumes_exactly(seed, tmp_
     assert history.resumed_from == 1  # one full epoch of 8 steps, then 4 steps of the next
     assert history.steps == 3 * 8
     assert_bit_identical(resumed.values(), reference.values())
+
+
+TRAIN_UNTIL_SIGTERM = """
+import os, pathlib, sys, time
+sys.path.insert(0, "tests")
+import support, tensorflow as tf
+from fit_models import Regression
+from support.training import fit
+
+seed, directory = int(sys.argv[1]), pathlib.Path(sys.argv[2])
+tf.config.experimental.enable_op_determinism()
+tf.random.set_seed(seed)
+model = Regression(seed)
+calls = tf.Variable(0)
+
+def wait_for_the_signal_during_step_12(step):
+    if int(step) == 12:  # mid-epoch: 8 steps an epoch
+        print("in step 12", flush=True)
+        while not (directory / "signal-sent").exists():
+            time.sleep(0.05)
+    return step
+
+def loss(x, y):
+    tf.py_function(wait_for_the_signal_during_step_12, [calls.assign_add(1)], tf.int32)
+    return model.loss(x, y)
+
+fit(loss, [model.w, model.b], model.dataset, epochs=3, progress=False, checkpoint_dir=directory)
+print("not stopped", flush=True)
+"""
+
+
+def test_sigterm_mid_epoch_finishes_the_step_saves_exits_143_and_resumes_exactly(seed, tmp_path):
+    child = start_python("-c", TRAIN_UNTIL_SIGTERM, seed, tmp_path, stderr=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == "in step 12"
+        child.send_signal(signal.SIGTERM)  # delivered while step 12 runs: it must finish
+        (tmp_path / "signal-sent").touch()
+        out, err = child.communicate(timeout=300)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "not stopped" not in out
+    assert "stopped by SIGTERM: saved" in err and "ckpt-2" in err
+    assert "Call fit again with the same checkpoint_dir" in err
+
+    reference = Regression(seed)
+    run(reference, epochs=3)
+    resumed = Regression(seed)
+    history = run(resumed, epochs=3, checkpoint_dir=tmp_path)
+    assert history.resumed_from == 1  # one full epoch of 8 steps, then 4 steps of the next
+    assert history.steps == 3 * 8
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_repeated_sigterm_changes_nothing_and_the_handlers_come_back(seed, tmp_path):
+    model = Regression(seed)
+    before = signal.getsignal(signal.SIGTERM)
+
+    def terminate_twice_after_epoch_1(epoch, history):
+        if epoch == 1:
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+        return epoch
+
+    with pytest.raises(Terminated, match="stopped by SIGTERM: saved .*ckpt-1") as stopped:
+        run(model, epochs=3, checkpoint_dir=tmp_path, on_epoch_end=terminate_twice_after_epoch_1)
+    assert stopped.value.code == 143
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert run(Regression(seed), epochs=3, checkpoint_dir=tmp_path).resumed_from == 1
+
+
+def test_sigterm_without_checkpoint_dir_still_stops_after_the_step_and_says_so(seed):
+    model = Regression(seed)
+    with pytest.raises(Terminated, match="nothing was saved .*no checkpoint_dir"):
+        run(model, epochs=3, on_epoch_end=lambda epoch, h: signal.raise_signal(signal.SIGTERM))
+    reference = Regression(seed)
+    run(reference, epochs=1)
+    assert_bit_identical(model.values(), reference.values())
 
 
 def test_a_finished_run_resumed_trains_no_further(seed, tmp_path):
@@ -496,3 +584,139 @@ def test_a_hutchinson_run_resumes_exactly_when_its_probe_generator_is_checkpoint
         assert_bit_identical(weights, expected)
     else:  # the fresh generator redrew the first epoch's probes
         assert any(not np.array_equal(a, b) for a, b in zip(weights, expected, strict=True))
+
+
+def fill_the_disk_at_save(monkeypatch, failing_save):
+    """Makes save number `failing_save` fail as a full disk does: a partial `_temp` file, then
+    TensorFlow's `ResourceExhaustedError ... No space left on device [Op:SaveV2]`."""
+    original, calls = tf.train.CheckpointManager.save, []
+
+    def save(manager, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == failing_save:
+            number = kwargs["checkpoint_number"]
+            partial = os.path.join(manager.directory, f"ckpt-{number}_temp")
+            os.makedirs(partial)
+            data = os.path.join(partial, "part-00000-of-00001.data-00000-of-00001")
+            with open(data, "wb") as file:
+                file.write(b"\0" * 100)
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"{{{{function_node __wrapped__SaveV2}}}} {data}; "
+                "No space left on device [Op:SaveV2]"
+            )  # fmt: skip
+        return original(manager, *args, **kwargs)
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
+
+
+def test_a_disk_that_fills_up_stops_the_run_naming_the_directory_space_and_last_checkpoint(
+    seed, tmp_path, monkeypatch
+):
+    directory = tmp_path / "full"
+    fill_the_disk_at_save(monkeypatch, failing_save=3)
+    with pytest.raises(DiskFull) as caught:
+        run(Regression(seed), epochs=4, checkpoint_dir=directory)
+    error, message = caught.value, str(caught.value)
+    assert error.errno == errno.ENOSPC and isinstance(error, OSError)
+    assert f"checkpoint_dir {str(directory)!r} has no room for ckpt-3" in message
+    assert re.search(r"needs about [\d.]+ kB and its file system has [\d.]+ [kMGT]B free", message)
+    assert 0 < error.needed < 10**6 and error.free > 0
+    assert (
+        error.latest.endswith("ckpt-2") and f"last intact checkpoint is {error.latest}" in message
+    )
+    assert "Free some space" in message and "resume from it" in message
+    assert not [p for p in directory.rglob("*") if "_temp" in p.name]
+    assert {name.split(".")[0] for name in checkpoint_files(directory)} == {"ckpt-1", "ckpt-2"}
+
+    monkeypatch.undo()
+    elsewhere = tmp_path / "elsewhere"  # resumed on another disk: the directory copied there
+    shutil.copytree(directory, elsewhere)
+    reference = Regression(seed)
+    run(reference, epochs=4)
+    resumed = Regression(seed)
+    history = run(resumed, epochs=4, checkpoint_dir=elsewhere)
+    assert history.resumed_from == 2
+    assert_bit_identical(resumed.values(), reference.values())
+
+
+def test_a_disk_without_room_for_one_checkpoint_fails_before_training(seed, tmp_path, monkeypatch):
+    model = Regression(seed)
+    needed = []
+
+    def nearly_full(path):
+        return shutil._ntuple_diskusage(10**9, 10**9 - 5000, 5000)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    with pytest.raises(DiskFull, match="before training.*has 5.0 kB free. Nothing has been saved"):
+        run(model, epochs=2, checkpoint_dir=tmp_path, on_epoch_end=lambda *a: needed.append(a))
+    assert not needed and not model.w.numpy().any()
+    assert checkpoint_files(tmp_path) == [] and checkpoint_files(tmp_path / "best") == []
+
+
+def test_best_shares_the_newest_checkpoints_files_instead_of_a_second_copy(seed, tmp_path):
+    run(Regression(seed), epochs=2, checkpoint_dir=tmp_path)  # the loss falls: ckpt-2 is best
+    assert best_checkpoint(tmp_path).endswith(os.path.join("best", "ckpt-2"))
+    for name in os.listdir(tmp_path / "best"):
+        if name.startswith("ckpt-2."):
+            assert os.path.samefile(tmp_path / "best" / name, tmp_path / name)
+
+
+def test_leftover_temp_files_of_a_killed_save_are_removed_when_the_run_resumes(seed, tmp_path):
+    run(Regression(seed), epochs=1, checkpoint_dir=tmp_path)
+    for folder in (tmp_path / "ckpt-2_temp", tmp_path / "best" / "ckpt-2_temp"):
+        folder.mkdir()
+        (folder / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 10)
+    assert run(Regression(seed), epochs=2, checkpoint_dir=tmp_path).resumed_from == 1
+    assert not [p for p in tmp_path.rglob("*") if "_temp" in p.name]
+
+
+@pytest.fixture
+def small_file_system(tmp_path):
+    """A 1 MB tmpfs under `tmp_path`, where this process may mount one (root on Linux)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    point = tmp_path / "small"
+    point.mkdir()
+    if libc.mount(b"tmpfs", bytes(point), b"tmpfs", 0, b"size=1m") != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {os.strerror(ctypes.get_errno())}")
+    try:
+        yield point
+    finally:
+        libc.umount2(bytes(point), 2)  # MNT_DETACH
+
+
+def fill(directory):
+    with open(directory / "filler", "wb", buffering=0) as file:
+        with contextlib.suppress(OSError):
+            while True:
+                file.write(b"\0" * 4096)
+
+
+def test_a_real_full_file_system_mid_save_gives_disk_full_and_no_temp_files(
+    seed, small_file_system, tmp_path, monkeypatch
+):
+    import support.checkpoints
+
+    # No check before the save: TensorFlow itself meets the full disk, as when it fills up
+    # between the check and the write.
+    monkeypatch.setattr(support.checkpoints, "check_room", lambda *args: None)
+    directory = small_file_system / "run"
+
+    def fill_after_epoch_2(epoch, history):
+        if epoch == 2:
+            fill(small_file_system)
+        return epoch
+
+    with pytest.raises(DiskFull, match="no room for ckpt-3.*last intact checkpoint is .*ckpt-2"):
+        run(Regression(seed), epochs=4, checkpoint_dir=directory, on_epoch_end=fill_after_epoch_2)
+    assert not [p for p in directory.rglob("*") if "_temp" in p.name]
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(directory, elsewhere)
+    assert run(Regression(seed), epochs=4, checkpoint_dir=elsewhere).resumed_from == 2
+
+
+def test_a_real_nearly_full_file_system_is_refused_before_training(seed, small_file_system):
+    fill(small_file_system)
+    model = Regression(seed)
+    with pytest.raises(DiskFull, match="before training.* free. Nothing has been saved yet"):
+        run(model, epochs=2, checkpoint_dir=small_file_system / "run")
+    assert not model.w.numpy().any()

@@ -1,11 +1,22 @@
-"""Tests of `support.guards`: the blow-up rule and the `TrainingDiverged` message."""
+"""Tests of `support.guards`: the blow-up rule, the `TrainingDiverged` message, signals."""
 
 from __future__ import annotations
+
+import signal
+import threading
+import warnings
 
 import numpy as np
 import pytest
 
-from support.guards import BLOWUP_FACTOR, BlowupWatch, TrainingDiverged
+from support import guards
+from support.guards import (
+    BLOWUP_FACTOR,
+    BlowupWatch,
+    DeferredInterrupt,
+    Terminated,
+    TrainingDiverged,
+)
 
 
 def feed(watch, losses):
@@ -59,3 +70,53 @@ def test_fit_stops_an_mdn_at_a_learning_rate_of_a_million(seed, seed_offset):
     with pytest.raises(TrainingDiverged, match="the loss blew up"):
         fit(mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=2,
             learning_rate=1e6, progress=False)  # fmt: skip
+
+
+def test_deferred_interrupt_holds_sigterm_and_puts_the_previous_handlers_back():
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: seen.append("own handler"))
+    try:
+        mine = signal.getsignal(signal.SIGTERM)
+        interrupt_handler = signal.getsignal(signal.SIGINT)
+        with DeferredInterrupt() as interrupt:
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)  # repeated: still one request, no exit
+            assert interrupt.requested and interrupt.signal == signal.SIGTERM
+            with pytest.raises(Terminated, match="stopped by SIGTERM: saved ckpt-3") as caught:
+                interrupt.stop("saved ckpt-3")
+            assert caught.value.code == 128 + signal.SIGTERM
+        assert seen == []
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) is interrupt_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_a_first_one_is_a_keyboard_interrupt():
+    with DeferredInterrupt() as interrupt:
+        signal.raise_signal(signal.SIGINT)
+        assert interrupt.signal == signal.SIGINT
+        interrupt.stop("saved ckpt-1")  # returns: the caller re-raises KeyboardInterrupt
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_outside_the_main_thread_signals_are_left_alone_with_one_warning(monkeypatch):
+    monkeypatch.setattr(guards, "_SAID", set())
+    before = signal.getsignal(signal.SIGTERM)
+    caught = []
+
+    def enter_twice():
+        with warnings.catch_warnings(record=True) as found:
+            warnings.simplefilter("always")
+            for _ in range(2):
+                with DeferredInterrupt() as interrupt:
+                    assert not interrupt.requested
+            caught.extend(found)
+
+    thread = threading.Thread(target=enter_twice)
+    thread.start()
+    thread.join()
+    assert [str(w.message)[:40] for w in caught] == ["fit runs outside the main thread, where "]
+    assert caught[0].category is RuntimeWarning and "SIGTERM" in str(caught[0].message)
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -1,6 +1,8 @@
-"""Tests of tools.notebooks, tools.goldens and the `python -m tools` command line."""
+"""Tests of tools.notebooks and its kernels, tools.goldens and the `python -m tools` commands."""
 
 import json
+import os
+import signal
 
 import nbformat
 import pytest
@@ -235,3 +237,81 @@ def test_run_exits_non_zero_when_a_notebooks_claim_fails_and_the_results_say_so(
 def test_python_dash_m_tools_runs_from_the_checkout():
     output = run_python("-m", "tools", "list", "--only", "01")
     assert output.startswith("01_distribution_zoo.ipynb {")
+
+
+def _code_notebook(path, *sources):
+    notebook = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("SEED = 0")
+    params.metadata["tags"] = ["parameters"]
+    notebook.cells = [params] + [nbformat.v4.new_code_cell(source) for source in sources]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def _text_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            found.append(output.get("text") or f"{output.get('ename')}: {output.get('evalue')}")
+    return "".join(found)
+
+
+@pytest.mark.slow
+def test_the_kernel_runs_over_private_unix_sockets_without_a_transport_warning(tmp_path, capfd):
+    source = _code_notebook(
+        tmp_path / "01_transport.ipynb",
+        "from ipykernel.kernelapp import IPKernelApp\n"
+        "app = IPKernelApp.instance()\n"
+        "print(app.transport, app.ip)",
+    )
+    executed = tmp_path / "out" / "01_transport.ipynb"
+    nbtools.execute(source, executed, {})
+    captured = capfd.readouterr()
+    transport, address = _text_outputs(executed).split()
+    assert transport == "ipc"
+    assert len(address) + len("-100") < 100  # a Unix socket path has at most ~107 characters
+    assert not os.path.exists(os.path.dirname(address))  # the sockets' directory is gone
+    assert "without encryption" not in captured.out + captured.err
+
+
+TRAIN_AND_STOP_THE_RUNNER = """
+import os, signal, time
+import numpy as np, tensorflow as tf
+import support
+
+x = np.linspace(-1, 1, 64, dtype="float32")
+w, calls = tf.Variable(0.0), tf.Variable(0)
+dataset = tf.data.Dataset.from_tensor_slices((x, 2 * x)).batch(8)
+
+def stop_the_runner_in_step_3(step):
+    if int(step) == 3:
+        os.kill(os.getppid(), signal.SIGTERM)  # the runner passes it on to this kernel
+        time.sleep(2)
+    return step
+
+def loss(x, y):
+    tf.py_function(stop_the_runner_in_step_3, [calls.assign_add(1)], tf.int32)
+    return tf.reduce_mean((w * x - y) ** 2)
+
+support.fit(loss, [w], dataset, epochs=200, progress=False, checkpoint_dir=CHECKPOINTS)
+"""
+
+
+@pytest.mark.slow
+def test_a_sigterm_to_the_runner_reaches_the_kernel_which_saves_and_the_runner_exits_143(
+    tmp_path,
+):
+    source = _code_notebook(tmp_path / "01_stop.ipynb", TRAIN_AND_STOP_THE_RUNNER)
+    checkpoints = tmp_path / "checkpoints"
+    executed = tmp_path / "out" / "01_stop.ipynb"
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stopped:
+        nbtools.execute(source, executed, {"CHECKPOINTS": str(checkpoints)})
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before
+    outputs = _text_outputs(executed)
+    assert "Terminated: stopped by SIGTERM: saved" in outputs, outputs[-2000:]
+    assert (checkpoints / "ckpt-1.index").exists()

@@ -9,8 +9,13 @@ notebook's configuration from it. Command-line values are read as YAML, so `-p E
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
+import signal
+import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ __all__ = [
     "check_overrides",
     "declared_parameters",
     "execute",
+    "ipc_kernel_manager",
     "load_smoke_parameters",
     "notebooks",
     "parameters_for",
@@ -155,20 +161,87 @@ def check_overrides(paths: Sequence[Path], overrides: Sequence[tuple[str, str]])
         )
 
 
+def ipc_kernel_manager(socket_dir: str) -> type:
+    """A kernel manager whose kernel talks over Unix sockets in `socket_dir`, not TCP.
+
+    A kernel on TCP listens on 127.0.0.1, where any local user can connect (each message is
+    signed with the connection file's key, but travels unencrypted), and ipykernel warns
+    "Kernel is running over TCP without encryption" on every start. Unix sockets in a
+    private temporary directory (mode 0700) are reachable by this user only, and the warning
+    has no cause. The socket paths (`<socket_dir>/kernel-N`) stay far below the ~107
+    characters a Unix socket path may have, and a directory per run keeps concurrent runs
+    apart. The manager also remembers the kernels it starts (`pids`), for `execute`.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        pids: list[int] = []
+
+        def __init__(self, **kwargs):
+            kwargs.update(transport="ipc", ip=os.path.join(socket_dir, "kernel"))
+            super().__init__(**kwargs)
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if pid is not None:
+                IPCKernelManager.pids.append(pid)
+
+    return IPCKernelManager
+
+
+class _PassOnSigterm:
+    """While a notebook runs, a SIGTERM to the runner goes on to the kernel and the runner
+    waits for the kernel to stop: inside `support.fit` the kernel finishes its step, saves
+    and fails the cell, which ends the run. (Were the runner to die at once, the kernel would
+    follow it within a second, mid-save.) Then `execute` exits with 143, as SIGTERM would."""
+
+    def __init__(self, manager):
+        self.manager, self.received, self.previous = manager, False, None
+
+    def _handler(self, signum, frame):
+        self.received = True
+        for pid in self.manager.pids:
+            with contextlib.suppress(OSError):  # already gone
+                os.kill(pid, signal.SIGTERM)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        if self.received:
+            print("SIGTERM: the notebook was stopped", file=sys.stderr, flush=True)
+            raise SystemExit(128 + signal.SIGTERM)
+        return False
+
+
 def execute(src: Path, dst: Path, parameters: dict[str, Any], prepare_only: bool = False):
-    """Runs (or, with `prepare_only`, only parameterises) one notebook with papermill."""
+    """Runs (or, with `prepare_only`, only parameterises) one notebook with papermill.
+
+    The kernel talks over Unix sockets (`ipc_kernel_manager`), so no TCP port is opened. A
+    SIGTERM during the run reaches the kernel (`support.fit` saves) and ends the runner with
+    exit status 143 once the kernel has stopped.
+    """
     import papermill
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SUPPORT_PROGRESS", "text")  # the kernel inherits it: text bars
-    papermill.execute_notebook(
-        str(src),
-        str(dst),
-        parameters=parameters,
-        prepare_only=prepare_only,
-        kernel_name="python3",
-        cwd=str(src.parent),
-        progress_bar=False,
-        log_output=not prepare_only,
-        stdout_file=None,
-    )
+    with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:
+        manager = ipc_kernel_manager(sockets)
+        with _PassOnSigterm(manager):
+            papermill.execute_notebook(
+                str(src),
+                str(dst),
+                parameters=parameters,
+                prepare_only=prepare_only,
+                kernel_name="python3",
+                cwd=str(src.parent),
+                progress_bar=False,
+                log_output=not prepare_only,
+                stdout_file=None,
+                kernel_manager_class=manager,
+            )
