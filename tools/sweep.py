@@ -48,9 +48,11 @@ def _git_commit() -> str:
     )
 
 
-def run_sweep(plan: Plan, engine, echo=print) -> list[dict[str, Any]]:
+def run_sweep(plan: Plan, engine, echo=None) -> list[dict[str, Any]]:
     """Runs what is not finished yet, saving each run as it ends; returns every record."""
     from tools.sweep_results import finished, plot_headlines, read_record, write_record
+
+    echo = echo or (lambda text: print(text, flush=True))
 
     runs_dir, swept, by_name = plan.folder / "runs", list(plan.grid), {r.name: r for r in plan.runs}
     info = {"notebook": plan.notebook.name, "grid": plan.grid, "seeds": plan.seeds}
