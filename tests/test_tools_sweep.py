@@ -45,6 +45,7 @@ def tiny_notebook(path, check=None):
     calling support.check_parameters with those rules (and support.setup after it)."""
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.metadata["kernelspec"]["language"] = "python"
     cells = [nbformat.v4.new_markdown_cell("# Tiny")]
     if check:
         cells.append(nbformat.v4.new_code_cell("%matplotlib inline\nimport support"))
