@@ -26,7 +26,7 @@ from tools.sweep_run import execute_run
 BODY = """\
 import os, time
 from IPython.display import display
-if PID_FILE:
+if PID_FILE and X >= WAIT_FROM:  # the kernel that is about to wait says who it is
     with open(PID_FILE, "w") as handle:
         handle.write(str(os.getpid()))
 while X >= WAIT_FROM and os.path.exists(HOLD):
@@ -267,7 +267,7 @@ def test_a_killed_sweep_keeps_what_ended_and_resumes(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
-        _wait_for(lambda: (folder / "runs" / "X=1" / "result.json").exists())
+        _wait_for(lambda: (folder / "runs" / "X=1,seed=0" / "result.json").exists())
         _wait_for(lambda: pid_file.exists() and pid_file.read_text())
         kernel = int(pid_file.read_text())  # run X=2's kernel, waiting on the hold file
         process.send_signal(signal.SIGTERM)
@@ -277,16 +277,16 @@ def test_a_killed_sweep_keeps_what_ended_and_resumes(tmp_path):
             process.kill()
     _wait_for(lambda: not _alive(kernel), 30)
     rows = _rows(folder)
-    assert rows["X=1"]["status"] == "ok"
-    assert rows["X=2"]["status"] == "terminated"
-    assert "X=3" not in rows and not (folder / "runs" / "X=3").exists()
+    assert rows["X=1,seed=0"]["status"] == "ok"
+    assert rows["X=2,seed=0"]["status"] == "terminated"
+    assert "X=3,seed=0" not in rows and not (folder / "runs" / "X=3,seed=0").exists()
     hold.unlink()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "1 finished already, 2 to run" in done.stdout
     rows = _rows(folder)
-    assert [rows[f"X={x}"]["status"] for x in (1, 2, 3)] == ["ok"] * 3
-    assert [rows[f"X={x}"]["score"] for x in (1, 2, 3)] == ["10", "20", "30"]
+    assert [rows[f"X={x},seed=0"]["status"] for x in (1, 2, 3)] == ["ok"] * 3
+    assert [rows[f"X={x},seed=0"]["score"] for x in (1, 2, 3)] == ["10", "20", "30"]
 
 
 @pytest.mark.slow
