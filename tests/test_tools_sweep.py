@@ -200,7 +200,7 @@ def test_a_page_shows_the_points_the_runs_and_the_plots(tmp_path):
     page = sweep_page.sweep_page(sweep_page.read_sweep(tmp_path), "figures")
     assert "3 runs (1 failed, 2 ok)" in page.replace("\\", "")
     assert "RuntimeError: X is 2" in page.replace("\\", "")
-    assert "  - 2 of 2\n  - 2\n  - 1\n  - 0\\.5\n  - 10\n" in page  # seeds 1, 3: s.e. 1
+    assert "* - score\n  - 1\n  - 2 of 2\n  - 2\n  - 1\n  - 0\\.5\n  - 10\n" in page  # s.e. 1
     assert "![score](figures/score.png)" in page
 
 

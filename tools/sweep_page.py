@@ -77,25 +77,22 @@ def sweep_page(info: dict, figures: str) -> str:
         "",
     ]
     headlines = [c[: -len(" mean")] for c in (info["aggregate"] or [{}])[0] if c.endswith(" mean")]
-    rows = []
-    for row in info["aggregate"]:
-        cells = [row[n] for n in swept] + [f"{row['ok']} of {row['runs']}"]
-        for h in headlines:
+    rows = []  # long: a row per headline and grid point, so many headlines stay readable
+    for h in headlines:
+        for row in info["aggregate"]:
+            cells = [h, *(row[n] for n in swept), f"{row['ok']} of {row['runs']}"]
             cells += [_number(row[f"{h} mean"]), _number(row[f"{h} se"], 2)]
             cells += [_number(row[f"{h} mean stderr"], 2), _number(row[f"{h} reference"])]
-        rows.append([_text(c) for c in cells])
-    header = [*swept, "ok"]
-    for h in headlines:
-        header += [f"{h} mean", "s.e.", "stderr", "reference"]
+            rows.append([_text(c) for c in cells])
+    header = ["headline", *swept, "ok", "mean", "s.e.", "stderr", "reference"]
     parts.append(_list_table("Per grid point", f"sweep-{anchor}-points", header, rows))
     for plot in info["plots"]:
         parts += [f"![{_text(plot.stem)}]({figures}/{plot.name})", ""]
     rows = []
     for row in info["results"]:
         error = f"{row['error_name']}: {row['error_value']}" if row["error_name"] else ""
-        values = [_number(row.get(h, "")) for h in headlines]
         cells = [row["run"], row["status"], error, _number(row["seconds"], 3), row["host"]]
-        rows.append([_text(c) for c in [*cells, *values]])
-    header = ["run", "status", "error", "seconds", "host", *headlines]
+        rows.append([_text(c) for c in cells])
+    header = ["run", "status", "error", "seconds", "host"]  # the headlines: results.csv
     parts.append(_list_table("Every run", f"sweep-{anchor}-runs", header, rows))
     return "\n".join(parts)
