@@ -321,3 +321,25 @@ def test_a_kernel_that_fails_to_start_is_retried_once(tmp_path, monkeypatch):
     outcome = execute_run(path.read_bytes(), {"X": 4}, timeout=300)
     assert marker.exists()
     assert (outcome["status"], outcome["attempts"], outcome["kernel_retried"]) == ("ok", 2, True)
+
+
+def test_the_site_stages_a_sweep_page_with_its_plots(tmp_path):
+    from tools import site
+
+    folder = tmp_path / "sweeps" / "tiny-X"
+    records = [_record(1, 0, value=1.0), _record(2, 0, value=3.0)]
+    sweep_results.write_tables(folder, ["X"], records)
+    sweep_results.plot_headlines(folder, ["X"], records)
+    info = {"notebook": "tiny.ipynb", "grid": {"X": [1, 2]}, "seeds": [0], "fixed": {}}
+    info |= {"swept": ["X"], "runs": [r["run"] for r in records]}
+    (folder / "sweep.json").write_text(json.dumps(info))
+    src = tmp_path / "src"
+    assert site.stage(None, src, sweeps=[folder]) == []
+    index = (src / "index.md").read_text()
+    assert ":caption: Sweeps" in index and "sweeps/tiny-X" in index
+    assert ":caption: Notebooks" not in index and not (src / "results.md").exists()
+    page = (src / "sweeps" / "tiny-X.md").read_text()
+    assert "![score](tiny-X/score.png)" in page
+    assert (src / "sweeps" / "tiny-X" / "score.png").read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(FileNotFoundError, match="python -m tools sweep"):
+        site.stage(None, tmp_path / "src2", sweeps=[tmp_path / "nothing"])
