@@ -88,6 +88,8 @@ def test_the_plan_is_the_product_of_the_axes_times_the_seeds(tmp_path):
     assert {run.name for run in plan.runs} >= {"X=1,HOLD=a,seed=0", "X=3,HOLD=b,seed=5"}
     run = next(r for r in plan.runs if r.name == "X=2,HOLD=b,seed=5")
     assert run.parameters == {"FAIL_AT": 2, "X": 2, "HOLD": "b", "SEED": 5}
+    assert plan.fixed == {"FAIL_AT": 2}
+    assert make_plan(path, [["X", "1"]], None, [("X", "5")], out=tmp_path).fixed == {}
     assert len({r.key for r in plan.runs}) == 12
     again = make_plan(path, grid, [0, 5], [("FAIL_AT", "2")], out=tmp_path)
     assert [r.key for r in again.runs] == [r.key for r in plan.runs]

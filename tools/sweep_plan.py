@@ -191,7 +191,10 @@ def make_plan(
     if seeds is not None and SEED_NAME not in declared:
         raise SweepError(f"{notebook.name} declares no {SEED_NAME}: drop --seeds")
     base = parameters_for(notebook, list(fixed), smoke=smoke)
-    plan = Plan(notebook, Path(out) / (name or _default_name(notebook, axes)), axes, [], base)
+    fixed_values = {k: v for k, v in base.items() if k not in axes}  # the grid wins
+    plan = Plan(
+        notebook, Path(out) / (name or _default_name(notebook, axes)), axes, [], fixed_values
+    )
     plan.seeds = seeds if seeds is not None else [declared.get(SEED_NAME)]
     total = len(plan.seeds) * len(list(itertools.product(*axes.values())))
     if total > limit and not yes:
