@@ -1,5 +1,5 @@
 """Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`,
-`gallery`, `bench`, `lock`, `site`.
+`gallery`, `bench`, `lock`, `site`, `sweep`.
 
 nox -s notebooks                      # run every notebook, then build/site/index.html of them
 nox -s notebooks -- --smoke           # the small CI parameters
@@ -15,6 +15,7 @@ nox -s gallery                        # refresh docs/gallery/ from a default run
 nox -s browser -- --notebooks build/notebooks # the browser check on the main job's notebooks
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
 nox -s site                           # rebuild the static site of build/notebooks alone
+nox -s sweep -- 04 -g NUM_SAMPLES 1000 4000 --seeds 0:3 --smoke   # 6 runs, a table, a page
 """
 
 from __future__ import annotations
@@ -324,6 +325,24 @@ def site(session: nox.Session) -> None:
     """
     _locked(session, *_site_requirements())
     session.run("python", "-m", "tools.site", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def sweep(session: nox.Session) -> None:
+    """One notebook over a grid of parameters times seeds, here or on a Dask cluster, into
+    build/sweeps/<sweep>/ (results.csv, aggregate.csv), then the sweep's site page in its
+    site/ folder. The arguments are `python -m tools sweep`'s (`-- -h` lists them).
+
+    nox -s sweep -- 04 -g NUM_SAMPLES 1000 4000 --seeds 0:3 --smoke
+    nox -s sweep -- 02 -g TRACE exact hutchinson --seeds 0:5 --workers 2
+    nox -s sweep -- 02 -g EPOCHS 50 100 --scheduler tcp://HOST:8786
+    """
+    _install(session, "sweep")
+    _locked(session, *_site_requirements())
+    args = list(session.posargs)
+    if not {"-h", "--help", "--dry-run"} & set(args):
+        args.append("--site")
+    session.run("python", "-m", "tools", "sweep", *args)
 
 
 def _site_for_browser(session: nox.Session, notebooks: str) -> str:

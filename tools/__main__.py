@@ -1,5 +1,5 @@
 """`python -m tools <command>`: run the notebooks, prepare the regression run, re-record
-golden cells, refresh the gallery. See `tools/__init__.py`."""
+golden cells, refresh the gallery, sweep a grid. See `tools/__init__.py`."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ COMMANDS = {
     "gallery": (_gallery, "refresh docs/gallery from the default run in OUT/notebooks"),
     "list": (_list, "print each notebook's parameters and defaults"),
 }
+SWEEP_HELP = "one notebook over a grid of parameters times seeds (`python -m tools sweep -h`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,10 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=text, description=text)
         if name == "run":
             sub.add_argument("--smoke", action="store_true", help="the CI smoke parameters")
+    commands.add_parser("sweep", help=SWEEP_HELP, add_help=False)  # its own parser: tools.sweep
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sweep"]:
+        from tools import sweep
+
+        return sweep.main(argv[1:])
     args = build_parser().parse_args(argv)
     paths = notebooks(args.only)
     overrides = [tuple(p) for p in args.parameter]

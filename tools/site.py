@@ -14,6 +14,10 @@
 
 python -m tools.site                                   # build/notebooks -> build/site
 python -m tools.site --notebooks build/notebooks-smoke/notebooks --out build/site
+python -m tools.site --sweep build/sweeps/04_entropy_monte_carlo-NUM_SAMPLES --out DIR
+
+A sweep folder (`python -m tools sweep`) given with `--sweep` gets a page of its own
+(`tools.sweep_page`); with no `--notebooks`, the site holds the sweeps alone.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from tools.site_results import (
     read_results,
     results_page,
 )
+from tools.sweep_page import read_sweep, sweep_page
 
 __all__ = ["CONF_DIR", "check_site", "home_page", "stage", "build", "main"]
 
@@ -48,21 +53,14 @@ REPOSITORY = "https://github.com/tfp-notebooks/tfp-notebooks"
 REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:https?:)?//[^)\s]+\)")
 LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
 
-HOME_TOC = """
+TOC = """
 
 ```{{toctree}}
 :hidden:
-:caption: Notebooks
+:caption: {caption}
 :maxdepth: 1
 
-{notebooks}
-```
-
-```{{toctree}}
-:hidden:
-:caption: Results
-
-results
+{entries}
 ```
 """
 
@@ -91,9 +89,15 @@ def home_page(readme: str, staged: set[str]) -> str:
             return match.group(0)
         return f"]({REPOSITORY}/blob/main/{target.removeprefix('./')})"
 
-    text = LINK_TARGET.sub(retarget, _local_images_only(readme))
-    notebooks = "\n".join(p[: -len(".ipynb")] for p in sorted(staged) if p.endswith(".ipynb"))
-    return text.rstrip() + HOME_TOC.format(notebooks=notebooks)
+    text = LINK_TARGET.sub(retarget, _local_images_only(readme)).rstrip()
+    notebooks = [p[: -len(".ipynb")] for p in sorted(staged) if p.endswith(".ipynb")]
+    sweeps = [p[: -len(".md")] for p in sorted(staged) if p.startswith("sweeps/")]
+    for caption, entries in (("Notebooks", notebooks), ("Results", ["results"] * bool(notebooks))):
+        if entries:
+            text += TOC.format(caption=caption, entries="\n".join(entries))
+    if sweeps:
+        text += TOC.format(caption="Sweeps", entries="\n".join(sweeps))
+    return text
 
 
 def _staged_notebook(path: Path, target: Path) -> None:
@@ -108,13 +112,33 @@ def _staged_notebook(path: Path, target: Path) -> None:
     nbformat.write(notebook, target)
 
 
-def stage(notebooks_dir: str | Path, src: str | Path, root: Path = ROOT) -> list[Path]:
+def _stage_sweep(folder: Path, src: Path) -> str:
+    """Writes a sweep's page (`tools.sweep_page`) and its plots; returns the page's path."""
+    info = read_sweep(folder)
+    (src / "sweeps" / info["name"]).mkdir(parents=True)
+    for plot in info["plots"]:
+        shutil.copy2(plot, src / "sweeps" / info["name"] / plot.name)
+    page = f"sweeps/{info['name']}.md"
+    (src / page).write_text(sweep_page(info, info["name"]), encoding="utf-8")
+    return page
+
+
+def stage(
+    notebooks_dir: str | Path | None,
+    src: str | Path,
+    root: Path = ROOT,
+    sweeps: Sequence[str | Path] = (),
+) -> list[Path]:
     """Writes the site's sources into `src` (emptied first) and returns the notebooks staged.
 
+    With `sweeps` (folders of `python -m tools sweep`), each gets a page; `notebooks_dir`
+    None then makes a site of the sweeps alone.
+
     Raises:
-      FileNotFoundError: if `notebooks_dir` holds no executed notebooks (with what to run).
+      FileNotFoundError: if `notebooks_dir` holds no executed notebooks (with what to run),
+        or a sweep folder has no `sweep.json`.
     """
-    executed = executed_notebooks(notebooks_dir)
+    executed = [] if notebooks_dir is None and sweeps else executed_notebooks(notebooks_dir)
     src = Path(src)
     if src.exists():
         shutil.rmtree(src)
@@ -135,9 +159,11 @@ def stage(notebooks_dir: str | Path, src: str | Path, root: Path = ROOT) -> list
     if gallery.is_dir():
         shutil.copytree(gallery, src / "docs" / "gallery")
         staged |= {f"docs/gallery/{p.name}" for p in gallery.iterdir()}
+    staged |= {_stage_sweep(Path(folder), src) for folder in sweeps}
     readme = (root / "README.md").read_text(encoding="utf-8")
     (src / "index.md").write_text(home_page(readme, staged), encoding="utf-8")
-    (src / "results.md").write_text(results_page(results), encoding="utf-8")
+    if executed:
+        (src / "results.md").write_text(results_page(results), encoding="utf-8")
     return executed
 
 
@@ -208,7 +234,12 @@ def check_site(site: str | Path) -> list[str]:
     return problems
 
 
-def build(notebooks_dir: str | Path, out: str | Path, root: Path = ROOT) -> Path:
+def build(
+    notebooks_dir: str | Path | None,
+    out: str | Path,
+    root: Path = ROOT,
+    sweeps: Sequence[str | Path] = (),
+) -> Path:
     """Stages the sources, runs Sphinx (warnings are errors) and checks the built site.
 
     Returns:
@@ -220,7 +251,7 @@ def build(notebooks_dir: str | Path, out: str | Path, root: Path = ROOT) -> Path
     """
     out = Path(out)
     src = out.with_name(out.name + "-src")
-    executed = stage(notebooks_dir, src, root)
+    executed = stage(notebooks_dir, src, root, sweeps)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going"]
     command += ["-n", "-q", "-c", str(CONF_DIR), str(src), str(out)]
     if subprocess.run(command, check=False).returncode:
@@ -237,13 +268,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.site", description=__doc__)
     parser.add_argument(
         "--notebooks",
-        default=str(ROOT / "build" / "notebooks"),
-        help="the executed notebooks (nox -s notebooks writes build/notebooks)",
+        help="the executed notebooks (default build/notebooks, which nox -s notebooks writes; "
+        "with --sweep, none unless given)",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        help="a sweep's folder (python -m tools sweep): it gets a page; may be repeated",
     )
     parser.add_argument("--out", default=str(ROOT / "build" / "site"), help="the site's folder")
     args = parser.parse_args(argv)
+    notebooks = args.notebooks
+    if notebooks is None and not args.sweep:
+        notebooks = str(ROOT / "build" / "notebooks")
     try:
-        index = build(args.notebooks, args.out)
+        index = build(notebooks, args.out, sweeps=args.sweep)
     except (FileNotFoundError, RuntimeError) as error:
         print(f"site: {error}", file=sys.stderr)
         return 1

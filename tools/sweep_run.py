@@ -1,0 +1,239 @@
+"""One run of a sweep, wherever it executes (the engines are in `tools.sweep_engines`).
+
+`execute_run` is what travels: it takes the notebook's bytes and its parameters, runs
+papermill in a child process of its own (its own process group; the kernel papermill starts
+leads a session of its own, so the child stops it itself on SIGTERM), and returns the
+executed notebook's bytes with the run's status. It needs only the standard library and
+papermill on the machine that runs it, and no file system shared with the sweep: the Dask
+engine sends it by value (`cloudpickle.register_pickle_by_value`), so a worker needs the
+project's packages (`pip install -c requirements/lock.txt -e .[sweep]`) but not `tools`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["DRIVER", "execute_run", "stop_all"]
+
+# The child process: papermill in-process, the kernel its child. On SIGTERM (the sweep
+# stopping, or a timeout) or when its parent goes away, it stops the kernel's session first
+# (papermill has saved the notebook after every cell), then exits.
+DRIVER = r"""
+import json, os, signal, sys, threading, time
+
+src, dst, params_file, status_file = sys.argv[1:5]
+
+def kill_children(signum):
+    me = str(os.getpid())
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                ppid = handle.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if ppid == me:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(int(pid), signum)
+                    break
+                except OSError:
+                    pass
+
+def write_status(**status):
+    with open(status_file + ".tmp", "w") as handle:
+        json.dump(status, handle)
+    os.replace(status_file + ".tmp", status_file)
+
+def stop(signum, frame):
+    kill_children(signal.SIGTERM)
+    write_status(error_name="Terminated", error_value="the run was stopped", started=True)
+    os._exit(143)
+
+def watch(parent=os.getppid()):
+    while os.getppid() == parent:
+        time.sleep(1)
+    kill_children(signal.SIGKILL)
+    os._exit(1)
+
+signal.signal(signal.SIGTERM, stop)
+threading.Thread(target=watch, daemon=True).start()
+import papermill
+
+with open(params_file) as handle:
+    parameters = json.load(handle)
+status = {"error_name": None, "error_value": None}
+try:
+    papermill.execute_notebook(src, dst, parameters=parameters, kernel_name="python3",
+                               cwd=os.path.dirname(src), progress_bar=False, log_output=True)
+except papermill.PapermillExecutionError as error:
+    status.update(error_name=error.ename, error_value=error.evalue)
+except BaseException as error:
+    status.update(error_name=type(error).__name__, error_value=str(error))
+started = False
+try:
+    with open(dst) as handle:
+        cells = json.load(handle)["cells"]
+    started = any(c.get("metadata", {}).get("papermill", {}).get("start_time") for c in cells)
+except (OSError, ValueError, KeyError):
+    pass
+write_status(started=started, **status)
+"""
+
+_RUNNING: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def _read(path: str) -> bytes | None:
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _terminate(process: subprocess.Popen, grace: float = 20.0) -> None:
+    """SIGTERM to the child's process group (it stops its kernel), SIGKILL after `grace`."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, signum)
+        except OSError:
+            return
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stop_all() -> None:
+    """Stops every run in flight in this process (the sweep got SIGTERM or Ctrl-C)."""
+    _STOPPING.set()
+    with _LOCK:
+        running = list(_RUNNING)
+    threads = [threading.Thread(target=_terminate, args=(p,)) for p in running]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _attempt(folder: str, timeout: float | None, env: dict[str, str]) -> dict[str, Any]:
+    paths = [os.path.join(folder, name) for name in ("in.ipynb", "out.ipynb", "p.json", "s")]
+    if _STOPPING.is_set():
+        value = "the sweep stopped before this run began"
+        return {"status": "terminated", "error_name": "Terminated", "error_value": value}
+    with open(os.path.join(folder, "log.txt"), "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, *paths],
+            cwd=folder,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        with _LOCK:
+            _RUNNING.add(process)
+        try:
+            if _STOPPING.is_set():  # stop_all ran between the check above and Popen
+                _terminate(process)
+            process.wait(timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            _terminate(process)
+            timed_out = True
+        finally:
+            with _LOCK:
+                _RUNNING.discard(process)
+    status = {"error_name": None, "error_value": None, "started": True}
+    if os.path.exists(paths[3]):
+        with open(paths[3]) as handle:
+            status.update(json.load(handle))
+    elif not timed_out:  # the child died without a word (killed, out of memory)
+        status.update(error_name="ChildDied", error_value=f"exit code {process.returncode}")
+    if timed_out:
+        status.update(error_name="Timeout", error_value=f"no result after {timeout:g} s")
+        status["status"] = "timed out"
+    elif status["error_name"] == "Terminated":
+        status["status"] = "terminated"
+    else:
+        status["status"] = "failed" if status["error_name"] else "ok"
+    return status
+
+
+def execute_run(
+    notebook: bytes,
+    parameters: dict[str, Any],
+    *,
+    timeout: float | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Runs one notebook with papermill in a child process and returns what happened.
+
+    Args:
+      notebook: the notebook file's bytes.
+      parameters: what papermill injects.
+      timeout: seconds before the run (and its kernel) is stopped; None waits for ever.
+      threads: TensorFlow's intra- and inter-op threads (`TF_NUM_INTRAOP_THREADS`,
+        `TF_NUM_INTEROP_THREADS`, which TensorFlow reads at start-up), so that runs side by
+        side share the cores; None leaves TensorFlow's default (every core).
+
+    Returns:
+      A dict: `status` ("ok", "failed", "timed out" or "terminated"), `error_name` and
+      `error_value` (papermill's, or None), `started` (ISO time, UTC), `seconds`, `host`,
+      `attempts` (2 when the kernel failed to start once), `kernel_retried`, `tensorflow`
+      and `tensorflow_probability` (the versions where it ran), `notebook` (the executed
+      notebook's bytes, None if none was written) and `log` (the end of papermill's log).
+    """
+    env = dict(os.environ, SUPPORT_PROGRESS="text", PYTHONUNBUFFERED="1")
+    if threads:
+        env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(int(threads))
+    started, clock = datetime.now(UTC).isoformat(timespec="seconds"), time.monotonic()
+    folder = tempfile.mkdtemp(prefix="sweep-run-")
+    try:
+        attempts = 0
+        while attempts < 2:
+            attempts += 1
+            for name in ("out.ipynb", "s"):
+                if os.path.exists(os.path.join(folder, name)):
+                    os.remove(os.path.join(folder, name))
+            with open(os.path.join(folder, "in.ipynb"), "wb") as handle:
+                handle.write(notebook)
+            with open(os.path.join(folder, "p.json"), "w") as handle:
+                json.dump(parameters, handle)
+            outcome = _attempt(folder, timeout, env)
+            if outcome.pop("started", True) or outcome["status"] != "failed":
+                break  # the kernel ran: a second attempt would fail the same way
+        executed, log = (_read(os.path.join(folder, n)) for n in ("out.ipynb", "log.txt"))
+        log = log[-4000:].decode("utf-8", errors="replace") if log else ""
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return outcome | {
+        "started": started,
+        "seconds": round(time.monotonic() - clock, 3),
+        "host": socket.gethostname(),
+        "attempts": attempts,
+        "kernel_retried": attempts > 1,
+        "tensorflow": _version("tensorflow"),
+        "tensorflow_probability": _version("tensorflow-probability"),
+        "notebook": executed,
+        "log": log,
+    }
