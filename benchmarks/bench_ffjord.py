@@ -129,7 +129,7 @@ def _run_fast(args, train, held_out):
         rtol=FAST["RTOL"],
         trace=FAST["TRACE"],
     )
-    if args.fast_epochs is None:  # the notebook's EPOCHS = None: its fast recipe's epochs
+    if args.fast_epochs is None:  # the notebook's EPOCHS = 0: its fast recipe's epochs
         args.fast_epochs = ffjord.RECIPE_EPOCHS["fast"]
     dataset = moons_dataset(train, FAST["BATCH_SIZE"], seed=args.seed)
     total_steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
@@ -375,7 +375,7 @@ def main(argv=None) -> int:
     FAST.update({name: defaults[name] for name in FAST_PARAMETERS})
     FAST.update(json.loads(args.fast_config))
     if args.fast_epochs is None:
-        args.fast_epochs = FAST["EPOCHS"]
+        args.fast_epochs = FAST["EPOCHS"] or None  # 0: the child takes the fast recipe's
     if args.seeds is None:
         args.seeds = 1 if args.smoke else 3
     if args.smoke:

@@ -67,7 +67,7 @@ DEMO = {
     "BATCH_SIZE": 256,
     "EPOCHS": 40,
 }
-#: Notebook 02's epochs for each `RECIPE` when `EPOCHS` is None.
+#: Notebook 02's epochs for each `RECIPE` when `EPOCHS` is 0 (its default).
 RECIPE_EPOCHS = {"fast": 150, "demo": DEMO["EPOCHS"]}
 
 
