@@ -129,6 +129,8 @@ def _run_fast(args, train, held_out):
         rtol=FAST["RTOL"],
         trace=FAST["TRACE"],
     )
+    if args.fast_epochs is None:  # the notebook's EPOCHS = 0: its fast recipe's epochs
+        args.fast_epochs = ffjord.RECIPE_EPOCHS["fast"]
     dataset = moons_dataset(train, FAST["BATCH_SIZE"], seed=args.seed)
     total_steps = args.fast_epochs * (len(train) // FAST["BATCH_SIZE"])
     optimizer = optimizers.decaying_adam(
@@ -373,13 +375,13 @@ def main(argv=None) -> int:
     FAST.update({name: defaults[name] for name in FAST_PARAMETERS})
     FAST.update(json.loads(args.fast_config))
     if args.fast_epochs is None:
-        args.fast_epochs = FAST["EPOCHS"]
+        args.fast_epochs = FAST["EPOCHS"] or None  # 0: the child takes the fast recipe's
     if args.seeds is None:
         args.seeds = 1 if args.smoke else 3
     if args.smoke:
         args.baseline_epochs, args.fast_epochs, args.torch_epochs = 2, 3, 2
     for name in ("baseline_epochs", "fast_epochs", "torch_epochs", "seeds"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     if args.path:
         _child(args)
@@ -409,7 +411,9 @@ def main(argv=None) -> int:
             command = [sys.executable, __file__, "--path", name, "--out", str(out)]
             command += [f"--seed={seed}", f"--target={args.target}"]
             command += [f"--baseline-epochs={args.baseline_epochs}"]
-            command += [f"--fast-epochs={args.fast_epochs}", f"--fast-config={json.dumps(FAST)}"]
+            if args.fast_epochs is not None:  # else the child takes the fast recipe's
+                command.append(f"--fast-epochs={args.fast_epochs}")
+            command.append(f"--fast-config={json.dumps(FAST)}")
             command += [f"--torch-epochs={args.torch_epochs}"]
             if not args.stop_at_target:
                 command.append("--keep-going")

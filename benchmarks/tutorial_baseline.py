@@ -7,7 +7,9 @@ pipeline from_tensor_slices -> prefetch -> cache -> shuffle(8192) -> batch(256);
 2 x (Linear(8), tanh) + Linear(2) with time concatenated to the state and broadcast to the
 state's static shape; `tfp.math.ode.DormandPrince(atol=1e-5)` (default rtol 1e-3, gradients
 by the adjoint method); the exact trace; Sonnet's Adam at 1e-2; loss -mean(log_prob(batch));
-a `tf.function` train step without XLA (XLA cannot compile the adjoint).
+a `tf.function` train step without XLA (XLA cannot compile the adjoint). The field is
+`support.ode.DemoMLPODE` and the numbers are `support.ffjord.DEMO`: the one definition of the
+demo's set-up, which notebook 02 trains with `-p RECIPE demo`.
 
 Two things are added that do not change the computation: the data is seeded (the tutorial
 sets no seed) so both benchmark paths see the same points, and the solver's forward
@@ -24,6 +26,9 @@ import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support.ffjord import DEMO
+from support.ode import DemoMLPODE
+
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
@@ -32,38 +37,18 @@ __all__ = [
     "DATASET_SIZE",
     "LEARNING_RATE",
     "NUM_FLOWS",
-    "TutorialMLP",
     "build_baseline",
     "make_dataset",
     "make_train_step",
 ]
 
+# The demo's set-up, from the one definition notebook 02's `-p RECIPE demo` uses too.
 DATASET_SIZE = 8192
-BATCH_SIZE = 256
-NUM_FLOWS = 4
-HIDDEN = 8
-LEARNING_RATE = 1e-2
-ATOL = 1e-5
-
-
-class TutorialMLP(snt.Module):
-    """The tutorial's state derivative: time concatenated to the state, 2 tanh layers of 8.
-
-    Time is broadcast to the state's static shape, as in the tutorial (so a new batch size
-    retraces; the 8192 / 256 split never produces a ragged batch).
-    """
-
-    def __init__(self, num_hidden: int = HIDDEN, num_layers: int = 3, num_output: int = 2):
-        super().__init__(name="tutorial_mlp")
-        layers = []
-        for _ in range(num_layers - 1):
-            layers += [snt.Linear(num_hidden), tf.math.tanh]
-        layers.append(snt.Linear(num_output))
-        self._model = snt.Sequential(layers)
-
-    def __call__(self, t, state):
-        time = tf.broadcast_to(tf.cast(t, state.dtype), state.shape)
-        return self._model(tf.concat([time, state], axis=-1))
+BATCH_SIZE = DEMO["BATCH_SIZE"]
+NUM_FLOWS = DEMO["NUM_FLOWS"]
+HIDDEN_SIZES = DEMO["HIDDEN_SIZES"]
+LEARNING_RATE = DEMO["LEARNING_RATE"]
+ATOL = DEMO["ATOL"]
 
 
 class _CountingSolve:
@@ -96,8 +81,8 @@ def build_baseline(num_flows: int = NUM_FLOWS, atol: float = ATOL):
     base = tfd.MultivariateNormalDiag(
         loc=np.zeros(2, np.float32), scale_diag=np.full(2, 0.8, np.float32)
     )
-    counter = _CountingSolve(tfp.math.ode.DormandPrince(atol=atol))
-    fields = [TutorialMLP() for _ in range(num_flows)]
+    counter = _CountingSolve(tfp.math.ode.DormandPrince(atol=atol, rtol=DEMO["RTOL"]))
+    fields = [DemoMLPODE(hidden_sizes=HIDDEN_SIZES, output_size=2) for _ in range(num_flows)]
     bijectors = [
         tfb.FFJORD(
             state_time_derivative_fn=field,

@@ -1,12 +1,14 @@
-"""FFJORD continuous normalizing flows from plain arguments.
+"""FFJORD continuous normalizing flows: the plumbing around a stack of `tfb.FFJORD`.
 
-Used by `notebooks/02_ffjord_moons.ipynb` and `benchmarks/bench_ffjord.py`. `build_ffjord`
-stacks FFJORD bijectors, each integrating its own `support.ode.MLPODE` vector field, on top of
-a Gaussian base. The ODE solver is chosen by name from `SOLVERS` (extend it with
-`register_solver`) or passed as a `tfp.math.ode.Solver`; the trace of the Jacobian is computed
-exactly or estimated with Hutchinson's trick (`support.traces`). `xla_trainable` says whether
-a configuration's training step compiles with XLA (the notebook trains with
-`support.optimizers.decaying_adam`).
+Notebook 02 builds its `tfb.Chain` of `tfb.FFJORD` on the page and hands it to `FFJORDFlow`
+(`FFJORDFlow.of`), which evaluation (`support.flow_eval`) and the fused training loss
+(`FFJORDFlow.loss`, `support.single_solve`) take. `build_ffjord` builds the same chain from
+plain arguments (`benchmarks/bench_ffjord.py`, the tests): one `tfb.FFJORD` per
+`support.ode.MLPODE` field, `ode_solve_fn=solver.solve`, `trace_augmentation_fn` from
+`support.traces.augmentation_for`. The solver is named in `SOLVERS` (extend it with
+`register_solver`) or passed as a `tfp.math.ode.Solver`. `xla_trainable` says whether a
+training step compiles with XLA. `DEMO` is the TFP demo's set-up (notebook 02's
+`-p RECIPE demo`, the benchmark's baseline).
 
 The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve`
 -> `ffjord` -> `flow_eval`.
@@ -22,6 +24,7 @@ Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,13 +33,15 @@ import tensorflow_probability as tfp
 
 from support import _checks, single_solve
 from support.ode import MLPODE
-from support.solvers import FixedStepSolver
+from support.solvers import SOLVERS, FixedStepSolver, make_solver, register_solver
 from support.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
 __all__ = [
+    "DEMO",
+    "RECIPE_EPOCHS",
     "SOLVERS",
     "TRACE_ESTIMATORS",
     "FFJORDFlow",
@@ -47,45 +52,23 @@ __all__ = [
     "xla_trainable",
 ]
 
-SolverFactory = Callable[[float, float], tfp.math.ode.Solver]
-
-#: Solver name -> `factory(atol, rtol)` returning a `tfp.math.ode.Solver`. "rk4" is the
-#: fixed-step fast path (`support.solvers`: 12 RK4 steps per flow, XLA-compilable with the
-#: exact trace; tolerances do not apply to it).
-SOLVERS: dict[str, SolverFactory] = {
-    "rk4": lambda atol, rtol: FixedStepSolver(num_steps=12, method="rk4"),
-    "dormand_prince": lambda atol, rtol: tfp.math.ode.DormandPrince(atol=atol, rtol=rtol),
-    "bdf": lambda atol, rtol: tfp.math.ode.BDF(atol=atol, rtol=rtol),
+#: The TFP FFJORD demo's set-up by notebook 02's parameter names: 4 `ode.DemoMLPODE` fields
+#: of [8, 8], `DormandPrince(atol=1e-5)` (adjoint gradients), `tfb.ffjord.trace_jacobian_exact`,
+#: Adam at 1e-2 (no schedule, no average), 40 epochs (its loop runs half of the 80 it sets).
+DEMO = {
+    "NUM_FLOWS": 4,
+    "HIDDEN_SIZES": [8, 8],
+    "SOLVER": "dormand_prince",
+    "ATOL": 1e-5,
+    "RTOL": 1e-3,
+    "TRACE": "exact",
+    "LEARNING_RATE": 1e-2,
+    "AVERAGE": 0.0,
+    "BATCH_SIZE": 256,
+    "EPOCHS": 40,
 }
-
-
-def register_solver(name: str, factory: SolverFactory) -> None:
-    """Adds (or replaces) a named solver: `factory(atol, rtol)` returns a `Solver`.
-
-    Raises:
-      TypeError: if `name` is not a string or `factory` is not callable.
-      ValueError: if `name` is empty.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, got {name!r}")
-    if not name:
-        raise ValueError("name must be a non-empty string, got ''")
-    SOLVERS[name] = _checks.callable_("factory", factory)
-
-
-def make_solver(solver="dormand_prince", *, atol: float = 1e-5, rtol: float = 1e-3):
-    """A `tfp.math.ode.Solver` from a name in `SOLVERS`, or the given instance unchanged.
-
-    Raises:
-      ValueError: for an unknown name or non-positive tolerances.
-      TypeError: if `solver` is neither a name nor a `Solver`.
-    """
-    atol, rtol = _checks.positive_float("atol", atol), _checks.positive_float("rtol", rtol)
-    if isinstance(solver, tfp.math.ode.Solver):
-        return solver
-    if not isinstance(solver, str):
-        raise TypeError(f"solver must be a name or a tfp.math.ode.Solver, got {solver!r}")
-    return SOLVERS[_checks.choice("solver", solver, SOLVERS)](atol, rtol)
+#: Notebook 02's epochs for each `RECIPE` when `EPOCHS` is 0 (its default).
+RECIPE_EPOCHS = {"fast": 150, "demo": DEMO["EPOCHS"]}
 
 
 @dataclass(eq=False)
@@ -111,6 +94,28 @@ class FFJORDFlow:
     trace: str
     generator: tf.random.Generator | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, distribution, state_derivatives, solver, trace="exact", generator=None):
+        """Wraps a `TransformedDistribution` over a hand-built `tfb.Chain` of `tfb.FFJORD`:
+        `state_derivatives` in the order they warp the base (the chain's last bijector
+        first), the `Solver` they integrate with, their trace's name, Hutchinson's generator.
+
+        Raises:
+          ValueError: if the bijector is not a chain of FFJORDs of those fields, in that
+            order, or for an unknown trace.
+        """
+        trace, fields, bijector = check_trace(trace), list(state_derivatives), distribution.bijector
+        # `tfb.Chain(...)` of FFJORDs is a `_Chain`, the base of `tfb.Chain`, not an instance of it.
+        chained = isinstance(bijector, tfb.Composition) and "Chain" in type(bijector).__name__
+        chain = bijector.bijectors[::-1] if chained else [bijector]
+        used = [getattr(b, "_state_time_derivative_fn", None) for b in chain]
+        if len(used) != len(fields) or any(map(operator.is_not, used, fields)):
+            raise ValueError(
+                "distribution must be a TransformedDistribution over a tfb.Chain of tfb.FFJORD "
+                "whose fields are state_derivatives, the first warping the base first"
+            )
+        return cls(distribution, distribution.distribution, fields, solver, trace, generator)
 
     @property
     def trainable_variables(self) -> tuple[tf.Variable, ...]:
@@ -193,7 +198,7 @@ def _stack(state_derivatives, solver, trace, dtype, generator=None) -> tfb.Chain
         tfb.FFJORD(
             state_time_derivative_fn=field_,
             ode_solve_fn=solver.solve,
-            trace_augmentation_fn=augmentation_for(trace, field_, generator),
+            trace_augmentation_fn=augmentation_for(trace, generator),
             dtype=dtype,
             name=f"ffjord_{i}",
         )
@@ -281,9 +286,8 @@ def build_ffjord(
 def xla_trainable(solver, trace: str) -> bool:
     """Whether a FFJORD training step with this solver and trace name compiles with XLA.
 
-    True for a `FixedStepSolver` with either trace (`support.traces`' estimators both
-    compile). The adaptive solvers' adjoint needs a tensor list whose size XLA cannot fix
-    at compile time.
+    True for a `FixedStepSolver` with either trace (both compile); the adaptive solvers'
+    adjoint needs a tensor list whose size XLA cannot fix at compile time.
 
     Example:
       >>> rk4 = make_solver("rk4")

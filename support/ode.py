@@ -5,8 +5,12 @@
 state, so the vector field may change along the flow. With a named activation it also gives
 the diagonal of its Jacobian in the same pass (`value_and_jacobian_diagonal`, computed by
 `support.mlp_diagonal` with its own backward pass), which
-`support.traces.trace_jacobian_exact_of` turns into FFJORD's exact trace without a gradient
+`support.traces.trace_jacobian_exact_fast` turns into FFJORD's exact trace without a gradient
 tape.
+
+`DemoMLPODE` is the TFP FFJORD demo's own field, as published (notebook 02's `-p RECIPE demo`
+and the baseline of `benchmarks/bench_ffjord.py` both use it): the time is broadcast to the
+state's *static* shape and concatenated to it, so a new batch size retraces.
 
 #### References
 
@@ -25,7 +29,13 @@ import tensorflow as tf
 from support import _checks
 from support.mlp_diagonal import ACTIVATION_SLOPES, ACTIVATIONS, mlp_value_and_jacobian_diagonal
 
-__all__ = ["ACTIVATIONS", "ACTIVATION_SLOPES", "MLPODE", "mlp_value_and_jacobian_diagonal"]
+__all__ = [
+    "ACTIVATIONS",
+    "ACTIVATION_SLOPES",
+    "MLPODE",
+    "DemoMLPODE",
+    "mlp_value_and_jacobian_diagonal",
+]
 
 
 class MLPODE(snt.Module):
@@ -167,3 +177,51 @@ class MLPODE(snt.Module):
     def activation_name(self) -> str | None:
         """The activation's name in `ACTIVATIONS`, or None for a callable."""
         return self._activation_name
+
+
+class DemoMLPODE(snt.Module):
+    """The TFP FFJORD demo's field `f(t, z)`: tanh layers on `[t, ..., t, z]`.
+
+    As the demo's `MLP_ODE` does, the time is broadcast to the state's static shape (one time
+    column per state coordinate, so 2 + 2 inputs for the moons) and concatenated in front of
+    it. The static shape means a new batch size traces the solver again. It has no one-pass
+    Jacobian diagonal: `support.traces.trace_jacobian_exact_fast` falls back to a tape.
+
+    Example:
+      >>> field = DemoMLPODE(hidden_sizes=(8, 8), output_size=2)
+      >>> field(0.5, tf.zeros([3, 2])).shape
+      TensorShape([3, 2])
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_sizes: Sequence[int] = (8, 8),
+        output_size: int = 2,
+        name: str | None = "demo_mlp_ode",
+    ):
+        """Builds the layers (`snt.Sequential` of `Linear` and tanh, as the demo's).
+
+        Args:
+          hidden_sizes: widths of the hidden layers, at least one, each a positive integer.
+          output_size: size of the state (and of the derivative), a positive integer.
+          name: the module's name.
+
+        Raises:
+          ValueError: if `hidden_sizes` is empty or holds a non-positive size, or
+            `output_size` is not a positive integer.
+        """
+        super().__init__(name=name)
+        self.hidden_sizes = _checks.integer_list("hidden_sizes", hidden_sizes, min=1, min_length=1)
+        self.output_size = _checks.positive_int("output_size", output_size)
+        layers = []
+        for size in self.hidden_sizes:
+            layers += [snt.Linear(size), tf.math.tanh]
+        layers.append(snt.Linear(self.output_size))
+        self._model = snt.Sequential(layers)
+
+    def __call__(self, t, state: tf.Tensor) -> tf.Tensor:
+        """`dz/dt` at time `t` for a `[batch, output_size]` `state` of static shape."""
+        state = tf.convert_to_tensor(state)
+        time = tf.broadcast_to(tf.cast(t, state.dtype), state.shape)
+        return self._model(tf.concat([time, state], axis=-1))

@@ -8,20 +8,20 @@ compile the adjoint ("XLA compilation requires a fixed tensor list size").
 
 `FixedStepSolver` takes a fixed number of explicit Runge-Kutta steps instead (classic RK4 by
 default, `support.runge_kutta`) in a `tf.while_loop` with a fixed trip count. Every step has
-the same cost, the whole training step compiles with XLA (`jit_compile=True`, together with
-`support.traces.trace_jacobian_exact_unrolled`), and gradients come from backpropagating
+the same cost, the whole training step compiles with XLA (`jit_compile=True`, with
+`support.traces`' estimators), and gradients come from backpropagating
 through the steps ("discretise, then optimise"), so they are the exact gradients of the
 computed solution. By default a second loop backpropagates step by step from the stored
 start of each step (`backprop="recompute"`), which traces, compiles and runs faster than
 letting TensorFlow differentiate the loop (`backprop="autodiff"`).
-It implements the `tfp.math.ode.Solver` interface, so `tfb.FFJORD` takes its `solve` method
-as `ode_solve_fn`. Whether a step count is accurate enough is checked, not assumed:
-`tests/test_solvers.py` compares it with DormandPrince at tight tolerances, and both
-`benchmarks/bench_ffjord.py` and the notebook (`support.flow_eval.compare_with_adaptive`)
-score the trained model with an adaptive solver too.
+It implements the `tfp.math.ode.Solver` interface, so any `tfb.FFJORD`, for any field, takes
+its `solve` method as `ode_solve_fn` (a reusable extension point). Whether a step count is
+accurate enough is checked, not assumed: `tests/test_solvers.py` compares it with
+DormandPrince at tight tolerances, and both `benchmarks/bench_ffjord.py` and the notebook
+(`support.flow_eval.compare_with_adaptive`) score the trained model with an adaptive solver.
 
-Serves `notebooks/02_ffjord_moons.ipynb` (through `support.ffjord`, which registers it as
-the solver "rk4") and `benchmarks/bench_ffjord.py`.
+`SOLVERS` names it "rk4" beside TFP's adaptive solvers (`make_solver`, `register_solver`).
+Serves `notebooks/02_ffjord_moons.ipynb` and `benchmarks/bench_ffjord.py`.
 
 #### References
 
@@ -33,6 +33,8 @@ the solver "rk4") and `benchmarks/bench_ffjord.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -42,8 +44,11 @@ from support.runge_kutta import BACKPROP, METHODS, integrate
 __all__ = [
     "BACKPROP",
     "METHODS",
+    "SOLVERS",
     "FixedStepDiagnostics",
     "FixedStepSolver",
+    "make_solver",
+    "register_solver",
 ]
 
 
@@ -246,3 +251,44 @@ def _static_times(solution_times, dtype) -> list[tf.Tensor]:
     if not times:
         raise ValueError("solution_times must hold at least one time")
     return times
+
+
+SolverFactory = Callable[[float, float], tfp.math.ode.Solver]
+
+#: Solver name -> `factory(atol, rtol)` returning a `tfp.math.ode.Solver`. "rk4" is the
+#: fixed-step fast path (`FixedStepSolver`: 12 RK4 steps per flow, XLA-compilable with the
+#: exact trace; tolerances do not apply to it).
+SOLVERS: dict[str, SolverFactory] = {
+    "rk4": lambda atol, rtol: FixedStepSolver(num_steps=12, method="rk4"),
+    "dormand_prince": lambda atol, rtol: tfp.math.ode.DormandPrince(atol=atol, rtol=rtol),
+    "bdf": lambda atol, rtol: tfp.math.ode.BDF(atol=atol, rtol=rtol),
+}
+
+
+def register_solver(name: str, factory: SolverFactory) -> None:
+    """Adds (or replaces) a named solver: `factory(atol, rtol)` returns a `Solver`.
+
+    Raises:
+      TypeError: if `name` is not a string or `factory` is not callable.
+      ValueError: if `name` is empty.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name:
+        raise ValueError("name must be a non-empty string, got ''")
+    SOLVERS[name] = _checks.callable_("factory", factory)
+
+
+def make_solver(solver="dormand_prince", *, atol: float = 1e-5, rtol: float = 1e-3):
+    """A `tfp.math.ode.Solver` from a name in `SOLVERS`, or the given instance unchanged.
+
+    Raises:
+      ValueError: for an unknown name or non-positive tolerances.
+      TypeError: if `solver` is neither a name nor a `Solver`.
+    """
+    atol, rtol = _checks.positive_float("atol", atol), _checks.positive_float("rtol", rtol)
+    if isinstance(solver, tfp.math.ode.Solver):
+        return solver
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a name or a tfp.math.ode.Solver, got {solver!r}")
+    return SOLVERS[_checks.choice("solver", solver, SOLVERS)](atol, rtol)

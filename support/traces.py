@@ -2,16 +2,17 @@
 
 A continuous normalizing flow changes its log density by the integral of the trace of the
 field's Jacobian. `tfb.FFJORD` takes a `trace_augmentation_fn` that computes it next to the
-field. `TRACE_ESTIMATORS` names the two that `notebooks/02_ffjord_moons.ipynb` compares:
-"exact" (one vector-Jacobian product per dimension, `trace_jacobian_exact_unrolled`) and
-"hutchinson" (an unbiased one-probe estimate, `trace_jacobian_hutchinson`).
-`augmentation_for` picks the one a bijector uses: for the exact trace of a
-`support.ode.MLPODE` it is `trace_jacobian_exact_of`, which reads the diagonal off the
-field's own forward pass. Both compile with XLA inside a fixed-step solver's differentiated
-loop: neither uses a `tf.while_loop` over dimensions or TFP's `vectorized_map` over probes
-(whose gradient has a shape XLA cannot fix), and the Hutchinson probe is drawn from a seed
-tensor by a stateless integer op, which gives the same bits with and without XLA
-(TensorFlow's stateless *float* samplers do not).
+field: the functions here are such extension points, for any field, so a learner can pass
+them to their own `tfb.FFJORD`. `TRACE_ESTIMATORS` names the two that
+`notebooks/02_ffjord_moons.ipynb` compares: "exact" (`trace_jacobian_exact_fast`: the
+field's own one-pass diagonal for a `support.ode.MLPODE`, read off its forward pass with no
+gradient tape; for any other field `trace_jacobian_exact_unrolled`, one vector-Jacobian
+product per dimension) and "hutchinson" (an unbiased one-probe estimate,
+`trace_jacobian_hutchinson`); `augmentation_for` picks one by name. All compile with XLA
+inside a fixed-step solver's differentiated loop: none uses a `tf.while_loop` over
+dimensions or TFP's `vectorized_map` over probes (whose gradient has a shape XLA cannot
+fix), and the Hutchinson probe is drawn from a seed tensor by a stateless integer op, which
+gives the same bits with and without XLA (TensorFlow's stateless *float* samplers do not).
 `check_trace` is the argument check every FFJORD module uses for a trace name.
 
 Serves `support.ffjord` and `support.flow_eval` (notebook 02).
@@ -31,6 +32,7 @@ from __future__ import annotations
 import functools
 
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from support import _checks
 
@@ -38,7 +40,7 @@ __all__ = [
     "TRACE_ESTIMATORS",
     "augmentation_for",
     "check_trace",
-    "trace_jacobian_exact_of",
+    "trace_jacobian_exact_fast",
     "trace_jacobian_exact_unrolled",
     "trace_jacobian_hutchinson",
 ]
@@ -91,49 +93,94 @@ def trace_jacobian_exact_unrolled(ode_fn, state_shape, dtype):
     return augmented_ode_fn
 
 
-def trace_jacobian_exact_of(field, *, final_time: float = 1.0):
-    """Exact trace for `tfb.FFJORD(field, ...)` from the field's own Jacobian diagonal.
+def trace_jacobian_exact_fast(ode_fn, state_shape, dtype):
+    """Exact Jacobian trace for any `tfb.FFJORD`: one pass for an MLP field, a tape otherwise.
 
-    For a field with `value_and_jacobian_diagonal` (a `support.ode.MLPODE` with a named
-    activation), the diagonal comes from one forward pass, with no gradient tape, so a
-    training step has no second derivatives to build: it traces, compiles and runs faster
-    than `trace_jacobian_exact_unrolled`, with the same result. Returns a
-    `trace_augmentation_fn` for a `tfb.FFJORD` whose state time derivative is `field` and
-    whose final time is `final_time`: FFJORD calls it with `field` itself (forward) or with
-    its reversed field `-field(final_time - t, z)` (inverse, its `inverse_state_time_derivative`);
-    any other `ode_fn` gets `trace_jacobian_exact_unrolled`.
+    A drop-in `trace_augmentation_fn` (TFP's signature, the semantics of
+    `tfb.ffjord.trace_jacobian_exact`: the diagonal of `d ode_fn / d state`, which FFJORD
+    sums), reusable with any field::
+
+        tfb.FFJORD(state_time_derivative_fn=field, ode_solve_fn=solver.solve,
+                   trace_augmentation_fn=trace_jacobian_exact_fast)
+
+    * When the field carries its own diagonal (`field.has_jacobian_diagonal`: a
+      `support.ode.MLPODE` with a named activation), the diagonal comes out of the field's
+      forward pass (`value_and_jacobian_diagonal`), with no gradient tape, so a training step
+      has no second derivatives to build. That holds in both directions: FFJORD calls this
+      function with the field itself (forward) or with its reversal
+      `-field(final_time - t, z)` (inverse, the `inverse_state_time_derivative` FFJORD makes),
+      which is recognised and reversed here too.
+    * Any other field falls back to a gradient tape: `trace_jacobian_exact_unrolled` (one
+      vector-Jacobian product per state dimension, XLA-compilable) when the state's last
+      dimension is static, else TFP's own `tfb.ffjord.trace_jacobian_exact`.
+
+    The fallback never changes the result, only its cost.
+
+    Args:
+      ode_fn: `callable(time, state, **kwargs)`, the state time derivative.
+      state_shape: shape of the state.
+      dtype: dtype of the state.
+
+    Returns:
+      `callable(time, (state, log_det_jacobian), **kwargs)` returning
+      `(state_time_derivative, diagonal_of_jacobian)`, both shaped like `state`.
 
     Example:
       >>> from support.ode import MLPODE
       >>> field = MLPODE(hidden_sizes=(4,), output_size=2)
       >>> z = tf.ones([1, 2])
-      >>> fast = trace_jacobian_exact_of(field)(field, z.shape, z.dtype)(0.3, (z, z))[1]
+      >>> fast = trace_jacobian_exact_fast(field, z.shape, z.dtype)(0.3, (z, z))[1]
       >>> taped = trace_jacobian_exact_unrolled(field, z.shape, z.dtype)(0.3, (z, z))[1]
       >>> bool(tf.reduce_all(tf.abs(fast - taped) < 1e-6))
       True
     """
+    field, final_time = _field_with_diagonal(ode_fn)
+    if field is not None and final_time is None:
 
-    def augmentation(ode_fn, state_shape, dtype):
-        if ode_fn is field:
+        def one_pass(time, state_and_log_det, **kwargs):
+            del kwargs  # FFJORD's condition kwargs: a MLPODE takes none
+            return field.value_and_jacobian_diagonal(time, state_and_log_det[0])
 
-            def forward(time, state_and_log_det, **kwargs):
-                del kwargs  # FFJORD's condition kwargs: a MLPODE takes none
-                return field.value_and_jacobian_diagonal(time, state_and_log_det[0])
+        return one_pass
+    if field is not None:
 
-            return forward
-        if getattr(ode_fn, "__name__", "") == "inverse_state_time_derivative":
+        def one_pass_reversed(time, state_and_log_det, **kwargs):
+            del kwargs
+            value, diagonal = field.value_and_jacobian_diagonal(
+                final_time - time, state_and_log_det[0]
+            )
+            return -value, -diagonal
 
-            def inverse(time, state_and_log_det, **kwargs):
-                del kwargs
-                value, diagonal = field.value_and_jacobian_diagonal(
-                    final_time - time, state_and_log_det[0]
-                )
-                return -value, -diagonal
+        return one_pass_reversed
+    unrolled = trace_jacobian_exact_unrolled(ode_fn, state_shape, dtype)
+    looped = tfp.bijectors.ffjord.trace_jacobian_exact(ode_fn, state_shape, dtype)
 
-            return inverse
-        return trace_jacobian_exact_unrolled(ode_fn, state_shape, dtype)
+    def taped(time, state_and_log_det, **kwargs):
+        static = state_and_log_det[0].shape[-1] is not None
+        return (unrolled if static else looped)(time, state_and_log_det, **kwargs)
 
-    return augmentation
+    return taped
+
+
+def _field_with_diagonal(ode_fn):
+    """`(field, None)` if `ode_fn` carries its own Jacobian diagonal; `(field, final_time)` if
+    it is `tfb.FFJORD`'s reversal of such a field; `(None, None)` otherwise."""
+    if getattr(ode_fn, "has_jacobian_diagonal", False):
+        return ode_fn, None
+    # `tfb.FFJORD.__init__` defines `inverse_state_time_derivative(time, state)` as
+    # `-state_time_derivative_fn(self._final_time - time, state)`: read both off its closure.
+    if getattr(ode_fn, "__name__", "") != "inverse_state_time_derivative":
+        return None, None
+    try:
+        names, cells = ode_fn.__code__.co_freevars, ode_fn.__closure__ or ()
+        captured = {name: cell.cell_contents for name, cell in zip(names, cells, strict=True)}
+    except (AttributeError, ValueError):  # not a closure of that shape: use the tape
+        return None, None
+    field = captured.get("state_time_derivative_fn")
+    final_time = getattr(captured.get("self"), "_final_time", None)
+    if final_time is None or not getattr(field, "has_jacobian_diagonal", False):
+        return None, None
+    return field, final_time
 
 
 def trace_jacobian_hutchinson(ode_fn, state_shape, dtype, *, seed=None, generator=None):
@@ -193,11 +240,12 @@ def trace_jacobian_hutchinson(ode_fn, state_shape, dtype, *, seed=None, generato
     return augmented_ode_fn
 
 
-#: Trace estimator name -> a `trace_augmentation_fn`. Both compile with XLA: "exact" computes
-#: what TFP's `trace_jacobian_exact` does without its `tf.while_loop`, "hutchinson" what TFP's
+#: Trace estimator name -> a `trace_augmentation_fn` for `tfb.FFJORD`, for any field. Both
+#: compile with XLA: "exact" computes what TFP's `trace_jacobian_exact` does (in one pass for
+#: a `support.ode.MLPODE`, else without its `tf.while_loop`), "hutchinson" what TFP's
 #: one-probe `trace_jacobian_hutchinson` does without its `vectorized_map`.
 TRACE_ESTIMATORS = {
-    "exact": trace_jacobian_exact_unrolled,
+    "exact": trace_jacobian_exact_fast,
     "hutchinson": trace_jacobian_hutchinson,
 }
 
@@ -216,22 +264,20 @@ def check_trace(trace) -> str:
     return _checks.choice("trace", trace, TRACE_ESTIMATORS)
 
 
-def augmentation_for(trace: str, field, generator=None):
-    """The `trace_augmentation_fn` a `tfb.FFJORD` integrating `field` uses for `trace`.
+def augmentation_for(trace: str, generator=None):
+    """The `trace_augmentation_fn` for `tfb.FFJORD` named `trace`, for any field.
 
-    "exact": the field's own one-pass diagonal (`trace_jacobian_exact_of`) when it has one
-    (`field.has_jacobian_diagonal`), else `trace_jacobian_exact_unrolled`. "hutchinson":
-    `trace_jacobian_hutchinson`, seeded from `generator` when one is given.
+    "exact": `trace_jacobian_exact_fast`. "hutchinson": `trace_jacobian_hutchinson`, its
+    probes seeded from `generator` (one draw per solve) when one is given.
+
+    Raises:
+      ValueError: for an unknown trace name.
 
     Example:
-      >>> augmentation_for("exact", lambda t, z: z) is trace_jacobian_exact_unrolled
+      >>> augmentation_for("exact") is trace_jacobian_exact_fast
       True
     """
     trace = check_trace(trace)
-    if trace == "exact":
-        if getattr(field, "has_jacobian_diagonal", False):
-            return trace_jacobian_exact_of(field)
-        return trace_jacobian_exact_unrolled
-    if generator is None:
-        return trace_jacobian_hutchinson
-    return functools.partial(trace_jacobian_hutchinson, generator=generator)
+    if trace == "hutchinson" and generator is not None:
+        return functools.partial(trace_jacobian_hutchinson, generator=generator)
+    return TRACE_ESTIMATORS[trace]

@@ -149,3 +149,28 @@ def test_weights_and_biases_before_the_first_call_raise_a_value_error():
     assert field.has_weights
     assert field.activation_name == "tanh"
     assert MLPODE(hidden_sizes=(4,), activation=tf.math.sin).activation_name is None
+
+
+def test_the_demo_field_feeds_time_broadcast_to_the_state_shape_then_the_state(seed):
+    from support.ode import DemoMLPODE
+
+    field = DemoMLPODE(hidden_sizes=(8, 8), output_size=2)
+    z = tf.constant(np.random.default_rng(seed).normal(size=(5, 2)), tf.float32)
+    value = field(0.3, z)
+    first, second, last = (field._model._layers[i] for i in (0, 2, 4))
+    assert first.w.shape == (4, 8)  # two time columns (the state's shape), then the state
+    inputs = tf.concat([tf.fill([5, 2], 0.3), z], axis=-1)
+    hidden = tf.tanh(second(tf.tanh(first(inputs))))
+    np.testing.assert_allclose(value.numpy(), last(hidden).numpy(), rtol=1e-6)
+    assert not getattr(field, "has_jacobian_diagonal", False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"hidden_sizes": ()}, "hidden_sizes"), ({"output_size": 0}, "output_size")],
+)
+def test_bad_demo_field_sizes_raise_a_value_error_naming_them(kwargs, match):
+    from support.ode import DemoMLPODE
+
+    with pytest.raises(ValueError, match=match):
+        DemoMLPODE(**kwargs)

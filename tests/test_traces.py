@@ -5,11 +5,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from support.solvers import FixedStepSolver
 from support.traces import (
     TRACE_ESTIMATORS,
     augmentation_for,
     check_trace,
-    trace_jacobian_exact_of,
+    trace_jacobian_exact_fast,
     trace_jacobian_exact_unrolled,
     trace_jacobian_hutchinson,
 )
@@ -44,11 +45,12 @@ def test_unrolled_exact_trace_of_a_field_that_ignores_the_state_is_zero(dtype):
 
 
 def _ffjord_log_prob(field, trace_augmentation_fn, points, final_time):
+    # The same fixed steps for every trace: the traces' results, not the solver's, differ.
     bijector = tfb.FFJORD(
         state_time_derivative_fn=field,
         trace_augmentation_fn=trace_augmentation_fn,
         final_time=final_time,
-        ode_solve_fn=tfp.math.ode.DormandPrince(rtol=1e-8, atol=1e-8).solve,
+        ode_solve_fn=FixedStepSolver(num_steps=4).solve,
         dtype=tf.float64,
     )
     base = tfd.MultivariateNormalDiag(tf.zeros([2], tf.float64), tf.ones([2], tf.float64))
@@ -56,57 +58,94 @@ def _ffjord_log_prob(field, trace_augmentation_fn, points, final_time):
     return flow.log_prob(points), bijector.forward_log_det_jacobian(points, event_ndims=1)
 
 
-@pytest.mark.parametrize("final_time", [1.0, 0.6])
-def test_the_fields_own_diagonal_gives_ffjord_the_taped_traces_in_both_directions(seed, final_time):
-    from support.ode import MLPODE
+class _CountingMLPODE:
+    """Builds `MLPODE`s that count the calls of their one-pass Jacobian diagonal."""
 
+    @staticmethod
+    def make(**kwargs):
+        from support.ode import MLPODE
+
+        class Counting(MLPODE):
+            calls = 0
+
+            def value_and_jacobian_diagonal(self, t, state):
+                type(self).calls += 1
+                return super().value_and_jacobian_diagonal(t, state)
+
+        return Counting(**kwargs)
+
+
+@pytest.mark.parametrize("final_time", [1.0, 0.6])
+def test_the_fast_exact_trace_of_an_mlp_field_is_one_pass_and_tfps_in_both_directions(
+    seed, final_time
+):
     tf.random.set_seed(seed)
-    field = MLPODE(hidden_sizes=(6, 6), output_size=2)
+    field = _CountingMLPODE.make(hidden_sizes=(6, 6), output_size=2)
     points = tf.constant(np.random.default_rng(seed).normal(size=(32, 2)), tf.float64)
-    fast = trace_jacobian_exact_of(field, final_time=final_time)
-    # log_prob runs the inverse (the reversed field), forward_log_det_jacobian the forward.
-    ours = _ffjord_log_prob(field, fast, points, final_time)
-    taped = _ffjord_log_prob(field, trace_jacobian_exact_unrolled, points, final_time)
-    for a, b in zip(ours, taped, strict=True):
+    # log_prob runs the inverse (FFJORD's reversed field), forward_log_det_jacobian the forward.
+    ours = _ffjord_log_prob(field, trace_jacobian_exact_fast, points, final_time)
+    assert type(field).calls > 0, "the field's own diagonal was not used"
+    calls = type(field).calls
+    tfps = _ffjord_log_prob(field, tfb.ffjord.trace_jacobian_exact, points, final_time)
+    assert type(field).calls == calls
+    for a, b in zip(ours, tfps, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7, atol=1e-9)
     assert np.abs(ours[1].numpy()).max() > 1e-3  # the flow is not the identity
 
 
-def test_the_fields_own_diagonal_leaves_other_functions_to_the_tape():
+def _coupled_field(seed):
+    """Not an MLPODE: a field whose every output depends on every coordinate and on time."""
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.normal(scale=0.7, size=(2, 2)), tf.float64)
+    return lambda t, z: tf.sin(z @ w) * (1.0 + tf.cast(t, tf.float64)) + 0.3 * z[..., ::-1] ** 2
+
+
+@pytest.mark.parametrize("final_time", [1.0, 0.6])
+def test_the_fast_exact_trace_of_an_arbitrary_field_equals_tfps_exact_trace(seed, final_time):
+    field = _coupled_field(seed)
+    points = tf.constant(np.random.default_rng(seed).normal(size=(32, 2)), tf.float64)
+    ours = _ffjord_log_prob(field, trace_jacobian_exact_fast, points, final_time)
+    tfps = _ffjord_log_prob(field, tfb.ffjord.trace_jacobian_exact, points, final_time)
+    for a, b in zip(ours, tfps, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7, atol=1e-9)
+    assert np.abs(ours[1].numpy()).max() > 1e-3
+
+
+def test_a_callable_activation_field_gets_the_tape_and_tfps_diagonal(seed):
     from support.ode import MLPODE
 
-    field = MLPODE(hidden_sizes=(4,), output_size=2)
-    z = tf.ones([3, 2])
-    other = lambda t, state: 2.0 * state  # noqa: E731
-    derivative, diagonal = trace_jacobian_exact_of(field)(other, z.shape, z.dtype)(0.0, (z, z))
-    np.testing.assert_allclose(diagonal.numpy(), np.full((3, 2), 2.0))
-    np.testing.assert_allclose(derivative.numpy(), np.full((3, 2), 2.0))
-
-
-def test_an_mlp_field_gets_its_own_diagonal_and_other_fields_the_tape(seed):
-    from support.ode import MLPODE
-
-    mlp = MLPODE(hidden_sizes=(4,), output_size=2)
+    field = MLPODE(hidden_sizes=(4,), output_size=2, activation=tf.math.sin)
     z = tf.constant(np.random.default_rng(seed).normal(size=(8, 2)), tf.float32)
-    chosen = augmentation_for("exact", mlp)
-    assert chosen is not trace_jacobian_exact_unrolled
-    np.testing.assert_allclose(
-        chosen(mlp, z.shape, z.dtype)(0.2, (z, z))[1].numpy(),
-        trace_jacobian_exact_unrolled(mlp, z.shape, z.dtype)(0.2, (z, z))[1].numpy(),
-        rtol=1e-5,
-        atol=1e-6,
-    )
-    callable_field = MLPODE(hidden_sizes=(4,), output_size=2, activation=tf.math.sin)
-    assert augmentation_for("exact", callable_field) is trace_jacobian_exact_unrolled
-    assert augmentation_for("hutchinson", mlp) is trace_jacobian_hutchinson
+    ours = trace_jacobian_exact_fast(field, z.shape, z.dtype)(0.2, (z, z))
+    tfps = tfb.ffjord.trace_jacobian_exact(field, z.shape, z.dtype)(0.2, (z, z))
+    for a, b in zip(ours, tfps, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_state_of_unknown_size_falls_back_to_tfps_exact_trace(seed):
+    field = _coupled_field(seed)
+    z = tf.constant(np.random.default_rng(seed).normal(size=(8, 2)), tf.float64)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float64)])
+    def diagonal(state):
+        fn = trace_jacobian_exact_fast(field, tf.shape(state), state.dtype)
+        return fn(0.4, (state, state))[1]
+
+    expected = tfb.ffjord.trace_jacobian_exact(field, z.shape, z.dtype)(0.4, (z, z))[1]
+    np.testing.assert_allclose(diagonal(z).numpy(), expected.numpy(), rtol=1e-10)
+
+
+def test_augmentation_for_names_the_fast_exact_trace_and_the_seeded_hutchinson(seed):
+    assert augmentation_for("exact") is trace_jacobian_exact_fast
+    assert augmentation_for("hutchinson") is trace_jacobian_hutchinson
     generator = tf.random.Generator.from_seed(seed)
-    assert augmentation_for("hutchinson", mlp, generator).keywords == {"generator": generator}
+    assert augmentation_for("hutchinson", generator).keywords == {"generator": generator}
     with pytest.raises(ValueError, match="trace"):
-        augmentation_for("exactly", mlp)
+        augmentation_for("exactly")
 
 
-def test_the_named_estimators_are_the_unrolled_exact_trace_and_the_stateless_hutchinson():
-    assert TRACE_ESTIMATORS["exact"] is trace_jacobian_exact_unrolled
+def test_the_named_estimators_are_the_fast_exact_trace_and_the_stateless_hutchinson():
+    assert TRACE_ESTIMATORS["exact"] is trace_jacobian_exact_fast
     assert TRACE_ESTIMATORS["hutchinson"] is trace_jacobian_hutchinson
 
 
