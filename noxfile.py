@@ -226,6 +226,32 @@ for _version in PYTHONS:
 
 
 @nox.session(python=PYTHON)
+def seeds(session: nox.Session) -> None:
+    """The statistical tests (marker `statistical`, tests/conftest.py lists them with their
+    false-failure rates) under other seeds, one seed after another: they must pass for any.
+
+    nox -s seeds                          # seeds 1, 2, 3, 4, 5
+    nox -s seeds -- --seeds 7,8 -m "statistical and not slow"
+    """
+    _install(session, "test")
+    chosen, args = _take_option(list(session.posargs), "--seeds")
+    if not any(arg == "-m" or arg.startswith("-m") for arg in args):
+        args += ["-m", "statistical"]
+    for seed in (chosen or "1,2,3,4,5").split(","):
+        session.log(f"SUPPORT_TEST_SEED={seed.strip()}")
+        session.run(
+            "pytest",
+            "-n",
+            "auto",
+            "--dist",
+            "worksteal",
+            "tests",
+            *args,
+            env={"SUPPORT_TEST_SEED": seed.strip()},
+        )
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff on the package, tests, benchmarks and notebooks; notebooks must be stripped."""
     _locked(session, "ruff", "nbstripout")
