@@ -157,9 +157,10 @@ def _pythons(session: nox.Session) -> list[str]:
 @nox.session(python=False)
 def ci(session: nox.Session) -> None:
     """What CI runs: lint, the tests on every supported Python installed (all of them under
-    CI=true), the browser check, the Colab stand-in (on Colab's Python, when installed) and the
-    benchmark's smoke run (its own environment, as users run it)."""
-    names = ["lint", *(f"tests-{version}" for version in _pythons(session)), "browser"]
+    CI=true), the benchmark's PyTorch anchor, the browser check, the Colab stand-in (on
+    Colab's Python, when installed) and the benchmark's smoke run (its own environment, as
+    users run it)."""
+    names = ["lint", *(f"tests-{version}" for version in _pythons(session)), "torch", "browser"]
     if COLAB_PYTHON in FOUND:
         names.append("colab")
     for name in names:
@@ -249,6 +250,30 @@ def seeds(session: nox.Session) -> None:
             *args,
             env={"SUPPORT_TEST_SEED": seed.strip()},
         )
+
+
+# The benchmark's PyTorch anchor (benchmarks/torch_ffjord.py). Not an extra of the package:
+# environment.yml installs every extra, and Binder has no use for torch. pip, not uv, installs
+# it, so a CPU build of torch 2.13.0 that lies on disk (pip's find-links) is taken as it is;
+# elsewhere pip downloads PyPI's build.
+TORCH_PINS = ["torch==2.13.0", "torchdiffeq==0.2.5"]
+
+
+@nox.session(python=FOUND.get("3.11", PYTHON), venv_backend="uv", venv_params=["--seed"])
+def torch(session: nox.Session) -> None:
+    """tests/test_bench_torch.py, with torch and torchdiffeq: the mirror of the PyTorch field,
+    the benchmark's scoring of it and one epoch of the torch path (fails if torch is missing)."""
+    _install(session, "test")
+    session.run("python", "-m", "pip", "install", "--quiet", *TORCH_PINS)
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        "tests/test_bench_torch.py",
+        *session.posargs,
+        env={"SUPPORT_REQUIRE_TORCH": "1"},
+    )
 
 
 @nox.session(python=PYTHON)
