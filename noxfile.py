@@ -4,10 +4,12 @@
 nox -s notebooks                      # run every notebook, then build/site/index.html of them
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
-nox -s ci                             # what CI runs (lint, tests on 3.11 and 3.13, browser,
-                                      # colab, bench -- --smoke)
+nox -s ci                             # what CI runs (lint, tests on every installed
+                                      # supported Python, browser, colab, bench -- --smoke)
 nox -s tests                          # unit and regression tests on every supported Python
 nox -s tests-3.12                     # ... on one of them
+nox -s seeds -- --seeds 1,2,3,4,5     # the statistical tests under other seeds
+nox -s torch                          # the benchmark's PyTorch anchor (tests/test_bench_torch.py)
 nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
 nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
@@ -20,17 +22,99 @@ nox -s sweep -- 04 -g NUM_SAMPLES 1000 4000 --seeds 0:3 --smoke   # 6 runs, a ta
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).parent
-# Every Python the package supports (pyproject.toml's requires-python); CI tests the ends.
+# Every Python the package supports (pyproject.toml's requires-python).
 PYTHONS = ["3.11", "3.12", "3.13"]
-PYTHON = PYTHONS[0]
+# Nothing is downloaded: the sessions use the Pythons this machine has (see `_find_python`).
+os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+nox.options.download_python = "never"
+# Under CI (CI=true), a supported Python that is not installed is an error, not a skip.
+STRICT = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _answers(executable: str) -> tuple[str, str] | None:
+    """(X.Y, sys.executable) of the interpreter at `executable`, or None if it does not run (a
+    pyenv shim of a version that is not activated, say)."""
+    probe = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"
+    try:
+        out = subprocess.run(
+            [executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out[0], out[1]) if len(out) > 1 and out[1] else None
+
+
+def _pyenv_versions() -> list[Path]:
+    """pyenv's versions folders: $PYENV_ROOT, `pyenv root`, ~/.pyenv (pyenv need not be active)."""
+    roots = [os.environ.get("PYENV_ROOT", "")]
+    if shutil.which("pyenv"):
+        try:
+            roots.append(
+                subprocess.run(
+                    ["pyenv", "root"], capture_output=True, text=True, timeout=30
+                ).stdout.strip()
+            )
+        except (OSError, subprocess.SubprocessError):
+            pass
+    roots.append(str(Path.home() / ".pyenv"))
+    return list(dict.fromkeys(Path(r) / "versions" for r in roots if r))
+
+
+def _patch(path: Path) -> tuple[int, ...]:
+    return tuple(int(n) for n in path.parent.parent.name.split("."))
+
+
+def _candidates(version: str):
+    """Paths that may run Python `version`: the PATH, pyenv's versions, uv's managed Pythons."""
+    yield shutil.which(f"python{version}")
+    for versions in _pyenv_versions():
+        found = [
+            exe
+            for exe in versions.glob(f"{version}.*/bin/python{version}")
+            if re.fullmatch(rf"{re.escape(version)}\.\d+", exe.parent.parent.name)
+        ]
+        yield from (str(exe) for exe in sorted(found, key=_patch, reverse=True))
+    uv = shutil.which("uv")
+    if uv:
+        try:
+            yield subprocess.run(
+                [uv, "python", "find", "--system", "--no-download", version],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+
+def _find_python(version: str) -> str | None:
+    """The full path of an installed Python `version` (X.Y), or None."""
+    for candidate in _candidates(version):
+        answer = _answers(candidate) if candidate else None
+        if answer and answer[0] == version:
+            return answer[1]
+    return None
+
+
+# Each supported Python this machine has, by X.Y; `nox -s tests` tests them, and says which
+# it skipped.
+FOUND = {version: path for version in PYTHONS if (path := _find_python(version))}
+MISSING = [version for version in PYTHONS if version not in FOUND]
+_RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# The one Python of the single-interpreter sessions: the oldest supported one installed.
+PYTHON = next(iter(FOUND.values()), sys.executable if _RUNNING in PYTHONS else PYTHONS[0])
 # The exact versions every session installs: pyproject.toml holds ranges, this file the stack.
 LOCK = "requirements/lock.txt"
 # Colab's runtime: its Python and what it ships (colab/requirements.txt).
@@ -54,13 +138,36 @@ def _locked(session: nox.Session, *names: str) -> None:
     session.install("-c", LOCK, *names)
 
 
+def _pythons(session: nox.Session) -> list[str]:
+    """The supported Pythons found, logged with the ones skipped (an error under CI=true)."""
+    for version, path in FOUND.items():
+        session.log(f"Python {version}: {path}")
+    if MISSING:
+        message = (
+            f"Python {', '.join(MISSING)} not found (PATH, pyenv, uv): "
+            f"{'skipped' if not STRICT else 'CI tests every supported Python'}"
+        )
+        if STRICT:
+            session.error(message)
+        session.warn(message)
+    if not FOUND:
+        session.error(f"no supported Python ({', '.join(PYTHONS)}) found")
+    return list(FOUND)
+
+
 @nox.session(python=False)
 def ci(session: nox.Session) -> None:
-    """What CI runs: lint, the tests on the oldest and newest Python, the browser check, the
-    Colab stand-in and the benchmark's smoke run (its own environment, as users run it)."""
-    for name in ["lint", f"tests-{PYTHONS[0]}", f"tests-{PYTHONS[-1]}", "browser", "colab"]:
+    """What CI runs: lint, the tests on every supported Python installed (all of them under
+    CI=true), the benchmark's PyTorch anchor, the browser check, the Colab stand-in (on
+    Colab's Python, when installed) and the benchmark's smoke run (its own environment, as
+    users run it)."""
+    names = ["lint", *(f"tests-{version}" for version in _pythons(session)), "torch", "browser"]
+    if COLAB_PYTHON in FOUND:
+        names.append("colab")
+    for name in names:
         session.notify(name)
     session.notify("bench", ["--smoke"])
+    session.log(f"tests on Python {', '.join(FOUND)}; skipped: {', '.join(MISSING) or 'none'}")
 
 
 def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
@@ -91,8 +198,15 @@ def notebooks(session: nox.Session) -> None:
             session.run("python", "-m", "tools.site", *site)
 
 
-@nox.session(python=PYTHONS)
+@nox.session(python=False)
 def tests(session: nox.Session) -> None:
+    """Unit tests, then the notebooks' regression run, on every supported Python installed
+    (`tests-3.11` etc. run one); says which it skipped."""
+    for version in _pythons(session):
+        session.notify(f"tests-{version}", session.posargs)
+
+
+def _tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
     _install(session, "test")
     # One worker per core: the notebook-parameter tests wait on kernels, the rest on TensorFlow.
@@ -105,6 +219,61 @@ def tests(session: nox.Session) -> None:
         "-p",
         "no:cacheprovider",
         "build/prepared",
+    )
+
+
+# tests-3.11, tests-3.12, tests-3.13: each on the full path of that Python when it is installed.
+for _version in PYTHONS:
+    nox.session(name=f"tests-{_version}", python=FOUND.get(_version, _version))(_tests)
+
+
+@nox.session(python=PYTHON)
+def seeds(session: nox.Session) -> None:
+    """The statistical tests (marker `statistical`, tests/conftest.py lists them with their
+    false-failure rates) under other seeds, one seed after another: they must pass for any.
+
+    nox -s seeds                          # seeds 1, 2, 3, 4, 5
+    nox -s seeds -- --seeds 7,8 -m "statistical and not slow"
+    """
+    _install(session, "test")
+    chosen, args = _take_option(list(session.posargs), "--seeds")
+    if not any(arg == "-m" or arg.startswith("-m") for arg in args):
+        args += ["-m", "statistical"]
+    for seed in (chosen or "1,2,3,4,5").split(","):
+        session.log(f"SUPPORT_TEST_SEED={seed.strip()}")
+        session.run(
+            "pytest",
+            "-n",
+            "auto",
+            "--dist",
+            "worksteal",
+            "tests",
+            *args,
+            env={"SUPPORT_TEST_SEED": seed.strip()},
+        )
+
+
+# The benchmark's PyTorch anchor (benchmarks/torch_ffjord.py). Not an extra of the package:
+# environment.yml installs every extra, and Binder has no use for torch. pip, not uv, installs
+# it, so a CPU build of torch 2.13.0 that lies on disk (pip's find-links) is taken as it is;
+# elsewhere pip downloads PyPI's build.
+TORCH_PINS = ["torch==2.13.0", "torchdiffeq==0.2.5"]
+
+
+@nox.session(python=FOUND.get("3.11", PYTHON), venv_backend="uv", venv_params=["--seed"])
+def torch(session: nox.Session) -> None:
+    """tests/test_bench_torch.py, with torch and torchdiffeq: the mirror of the PyTorch field,
+    the benchmark's scoring of it and one epoch of the torch path (fails if torch is missing)."""
+    _install(session, "test")
+    session.run("python", "-m", "pip", "install", "--quiet", *TORCH_PINS)
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-rA",
+        "tests/test_bench_torch.py",
+        *session.posargs,
+        env={"SUPPORT_REQUIRE_TORCH": "1"},
     )
 
 
@@ -261,7 +430,12 @@ def _frozen(session: nox.Session) -> dict[str, str]:
     return {_normal(name): version for name, version in pairs}
 
 
-@nox.session(python=COLAB_PYTHON, venv_backend="uv", venv_params=["--seed"], reuse_venv=False)
+@nox.session(
+    python=FOUND.get(COLAB_PYTHON, COLAB_PYTHON),
+    venv_backend="uv",
+    venv_params=["--seed"],
+    reuse_venv=False,
+)
 def colab(session: nox.Session) -> None:
     """A Colab stand-in: Colab's Python and packages, then the notebooks' install cell exactly as
     written (pointed at this checkout), then every notebook with its smoke parameters.

@@ -1,4 +1,38 @@
-"""Shared fixtures. Monte Carlo tests take their seed from `seed` (override: SUPPORT_TEST_SEED)."""
+"""Shared fixtures. Monte Carlo tests take their seed from `seed` (override: SUPPORT_TEST_SEED).
+
+Statistical tests and their false-failure rates
+-----------------------------------------------
+A statistical test passes for any seed except with a small probability, its false-failure
+rate. Most compare m estimates with their truths within k = 4 standard errors: one comparison
+of a (near-)normal estimate fails with probability 2 (1 - Phi(4)) = 6.3e-5, so the test fails
+falsely with probability at most m x 6.3e-5 (a union bound). The modules in STATISTICAL are
+marked `statistical` (`pytest -m statistical`; `nox -s seeds` runs them under seeds 1-5):
+
+=================================  ===================================================  =======
+module                             what is compared (m: comparisons per test, largest)  rate <=
+=================================  ===================================================  =======
+test_estimators_monte_carlo        estimates vs closed forms, k = 4 (m <= 8)             5e-4
+                                   reported stderr vs spread of 400 estimates, ratio
+                                   within 0.8-1.2 (about 5.6 sd of the ratio)            1e-7
+test_estimators_entropy            entropies, -KL vs closed forms, k = 4 (m <= 8)        5e-4
+test_estimators_renyi              Renyi bounds vs closed forms, k = 4 (m <= 8)          5e-4
+test_estimators_surrogate          gradient means vs exact gradients, k = 4 (m <= 2);    1.3e-4
+                                   a baseline halves the variance (its ratio ~ 0.1)      < 1e-6
+test_estimators_closed_forms       stderr of 30 repeats within 10 %, RMSE ratio in
+                                   0.05-0.2 (0.1 expected)                               1e-3
+test_moons                         sampler vs density means, entropy vs quadrature,
+                                   Gibbs gaps, best-Gaussian NLL, k = 4 (m = 1 each)     6.3e-5
+test_cardioid                      moments, calibration, Gibbs gaps, entropy, k = 4      6.3e-5
+test_flow_eval                     Hutchinson vs exact NLL, k = 4 (m = 1)                6.3e-5
+test_traces                        Hutchinson trace vs exact trace, k = 4                6.3e-5
+=================================  ===================================================  =======
+
+Each rate is per test and seed; over the whole table (about 150 tests) and the five extra
+seeds, a false failure somewhere has a probability of about a few percent at most: rerun the
+failing test under its seed (the `SUPPORT_TEST_SEED` it names) and with a neighbouring seed
+before suspecting the code. Tests marked `bayesflow_port` are goldens (their original op
+seeds and tolerances) and are not statistical in this sense: they do not take `seed`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +48,29 @@ import pytest  # noqa: E402
 import support  # noqa: E402, F401  (quiet TensorFlow import before any test module imports it)
 
 DEFAULT_SEED = 20261122
+STATISTICAL = {
+    "test_estimators_monte_carlo",
+    "test_estimators_entropy",
+    "test_estimators_renyi",
+    "test_estimators_surrogate",
+    "test_estimators_closed_forms",
+    "test_moons",
+    "test_cardioid",
+    "test_flow_eval",
+    "test_traces",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "statistical: passes for any seed but with a stated rate (tests/conftest.py)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in STATISTICAL:
+            item.add_marker(pytest.mark.statistical)
 
 
 @pytest.fixture

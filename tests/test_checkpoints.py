@@ -720,3 +720,57 @@ def test_a_real_nearly_full_file_system_is_refused_before_training(seed, small_f
     with pytest.raises(DiskFull, match="before training.* free. Nothing has been saved yet"):
         run(model, epochs=2, checkpoint_dir=small_file_system / "run")
     assert not model.w.numpy().any()
+
+
+# worker_directory: where each worker of a multi-worker strategy saves -------------------------
+
+
+class _Resolver:
+    """A cluster resolver as a MultiWorkerMirroredStrategy holds it."""
+
+    def __init__(self, cluster, task_type, task_id):
+        self._spec = tf.train.ClusterSpec(cluster)
+        self.task_type, self.task_id = task_type, task_id
+
+    def cluster_spec(self):
+        return self._spec
+
+
+class _Strategy:
+    def __init__(self, resolver):
+        self.cluster_resolver = resolver
+
+
+WORKERS = {"worker": ["localhost:1", "localhost:2"]}
+WITH_CHIEF = {"chief": ["localhost:0"], **WORKERS}
+
+
+@pytest.mark.parametrize(
+    ("cluster", "task_type", "task_id", "expected"),
+    [
+        (WORKERS, "worker", 0, "ckpt"),  # no chief: worker 0 is the chief
+        (WORKERS, "worker", 1, os.path.join("ckpt", "worker-worker-1")),
+        (WITH_CHIEF, "chief", 0, "ckpt"),
+        (WITH_CHIEF, "worker", 0, os.path.join("ckpt", "worker-worker-0")),
+        (WITH_CHIEF, "worker", 1, os.path.join("ckpt", "worker-worker-1")),
+        (WITH_CHIEF, None, None, "ckpt"),
+    ],
+)
+def test_only_the_chief_of_a_cluster_saves_to_the_checkpoint_directory(
+    cluster, task_type, task_id, expected
+):
+    from support.checkpoints import worker_directory
+
+    strategy = _Strategy(_Resolver(cluster, task_type, task_id))
+    assert worker_directory("ckpt", strategy) == expected
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [None, tf.distribute.get_strategy(), _Strategy(None), _Strategy(_Resolver({}, None, None))],
+    ids=["none", "default", "no resolver", "empty cluster"],
+)
+def test_a_single_process_saves_to_the_checkpoint_directory(strategy):
+    from support.checkpoints import worker_directory
+
+    assert worker_directory("ckpt", strategy) == "ckpt"

@@ -1,6 +1,7 @@
 """Tests for support._checks: TypeError for a wrong type, ValueError for a wrong value."""
 
 import numpy as np
+import psutil
 import pytest
 
 from support import _checks
@@ -111,7 +112,9 @@ def test_finite_array_converts_and_refuses_nan_or_non_numbers():
 
 def test_shape_matches_none_as_any_length_and_names_the_expected_shape():
     points = np.zeros((5, 2))
-    assert _checks.shape("points", points, (None, 2)) is not None
+    assert _checks.shape("points", points, (None, 2)) is points  # the array itself, unchanged
+    listed = _checks.shape("points", [[1.0, 2.0]], (None, 2))
+    assert isinstance(listed, np.ndarray) and listed.tolist() == [[1.0, 2.0]]
     with pytest.raises(ValueError, match=r"^points must have shape \[n, 2\], got \[5, 3\]"):
         _checks.shape("points", np.zeros((5, 3)), (None, 2))
     with pytest.raises(ValueError, match=r"^points must have shape \[n, 2\], got \[5\]"):
@@ -134,7 +137,7 @@ def test_fits_in_memory_names_the_arguments_and_the_estimate():
 
 def test_memory_budget_is_half_the_memory_or_the_environment_override(monkeypatch):
     monkeypatch.delenv("SUPPORT_MEMORY_BUDGET_GB", raising=False)
-    assert 0 < _checks.memory_budget() < 2**50
+    assert _checks.memory_budget() == psutil.virtual_memory().total // 2  # half the machine's
     monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "0.5")
     assert _checks.memory_budget() == 2**29
     monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "lots")

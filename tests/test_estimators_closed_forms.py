@@ -54,12 +54,50 @@ def test_normal_normal_model_log_joint_minus_log_posterior_is_the_evidence_every
     np.testing.assert_allclose(model.log_joint(z) - log_posterior, model.log_evidence(), rtol=1e-12)
 
 
-def test_normal_normal_model_bounds_reach_the_evidence_at_the_posterior():
+def test_normal_normal_model_evidence_is_the_marginal_normal_density_of_the_data():
+    # y ~ N(prior_loc 1, noise^2 I + prior_scale^2 1 1^T) once z is integrated out (NumPy)
+    y = np.array([0.3, 1.2, 2.0])
+    model = est.NormalNormalModel(0.5, 2.0, 1.0, y)
+    cov = np.eye(3) + 4.0 * np.ones((3, 3))
+    centred = y - 0.5
+    expected = -0.5 * (
+        centred @ np.linalg.solve(cov, centred) + np.log(np.linalg.det(2 * np.pi * cov))
+    )
+    np.testing.assert_allclose(model.log_evidence(), expected, rtol=1e-12)
+
+
+# the bounds by quadrature over z of the model's own log joint, not through its posterior
+Z = np.linspace(-12.0, 12.0, 48001)
+
+
+def _quadrature_bounds(model, q_loc, q_scale, alpha):
+    log_joint = np.asarray(model.log_joint(Z), np.float64)
+    log_q = -0.5 * ((Z - q_loc) / q_scale) ** 2 - np.log(q_scale * np.sqrt(2 * np.pi))
+    q = np.exp(log_q)
+    elbo = np.trapezoid(q * (log_joint - log_q), Z)
+    mixed = alpha * log_q + (1 - alpha) * log_joint
+    peak = mixed.max()
+    renyi = (peak + np.log(np.trapezoid(np.exp(mixed - peak), Z))) / (1 - alpha)
+    peak = log_joint.max()
+    evidence = peak + np.log(np.trapezoid(np.exp(log_joint - peak), Z))
+    return elbo, renyi, evidence
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.4, -1.0])
+@pytest.mark.parametrize("widen", [1.0, 0.7, 1.5])
+def test_normal_normal_model_bounds_match_quadrature_of_the_log_joint(shift, widen):
     model = est.NormalNormalModel(0.0, 2.0, 1.0, [0.3, 1.2, 2.0])
     loc, scale = model.posterior()
-    np.testing.assert_allclose(model.elbo(loc, scale), model.log_evidence(), rtol=1e-12)
-    np.testing.assert_allclose(model.renyi_bound(loc, scale, 0.5), model.log_evidence(), rtol=1e-12)
-    assert model.elbo(loc + 0.3, scale) < model.renyi_bound(loc + 0.3, scale, 0.5)
+    q_loc, q_scale = loc + shift, scale * widen
+    elbo, renyi, evidence = _quadrature_bounds(model, q_loc, q_scale, 0.5)
+    np.testing.assert_allclose(model.log_evidence(), evidence, rtol=1e-9)
+    np.testing.assert_allclose(model.elbo(q_loc, q_scale), elbo, rtol=1e-9)
+    np.testing.assert_allclose(model.renyi_bound(q_loc, q_scale, 0.5), renyi, rtol=1e-9)
+    # ELBO <= Renyi bound (alpha = 1/2) <= evidence, with equality only at the posterior
+    if shift == 0.0 and widen == 1.0:
+        np.testing.assert_allclose([elbo, renyi], evidence, rtol=1e-9)
+    else:
+        assert elbo < renyi < evidence
 
 
 def test_entropy_by_quadrature_matches_a_gaussian_entropy():

@@ -112,15 +112,24 @@ def test_mean_baseline_works_as_a_node_baseline_inside_tf_function(seed):
     baseline = est.get_mean_baseline(0.5)
 
     @tf.function
-    def step():
+    def step(scale):
         with tf.GradientTape() as tape:
             q = tfd.Bernoulli(logits=theta, dtype=tf.float64)
             b = q.sample(64, seed=(seed, 6))
             node = est.StochasticNode(q, b, baseline=baseline)
-            loss = tf.reduce_mean(est.surrogate_loss([3.0 * b], [node]))
-        return tape.gradient(loss, theta)
+            loss = tf.reduce_mean(est.surrogate_loss([scale * b], [node]))
+        return tape.gradient(loss, theta), b
 
-    assert np.isfinite(step()) and np.isfinite(step())
+    first, b = step(tf.constant(3.0, tf.float64))
+    second, again = step(tf.constant(1.0, tf.float64))
+    b = b.numpy()
+    np.testing.assert_array_equal(again, b)  # a stateless seed: the same draws both times
+    # By hand: d/dtheta log q(b) = b - sigmoid(0) = b - 1/2, and the baseline is the debiased
+    # moving average of the mean loss: 3 m, then (0.5 * 0.5 * 3 m + 0.5 * m) / (1 - 0.5^2)
+    # = 5 m / 3, for m the draws' mean.
+    m = b.mean()
+    np.testing.assert_allclose(first, np.mean((3 * b - 3 * m) * (b - 0.5)), rtol=1e-10)
+    np.testing.assert_allclose(second, np.mean((b - 5 * m / 3) * (b - 0.5)), rtol=1e-10)
 
 
 def test_reparameterized_gradient_samples_average_to_the_exact_gradient(seed):

@@ -102,14 +102,18 @@ def test_the_snapshot_callback_records_only_the_chosen_epochs():
 
 
 @pytest.mark.slow
-def test_compare_traces_reports_both_estimators_on_the_same_points():
-    tf.random.set_seed(4)
+def test_compare_traces_reports_both_estimators_on_the_same_points(seed):
+    tf.random.set_seed(seed)
     flow = ffjord.build_ffjord(1, (4,))
     points = moons(64, seed=1)
-    result = flow_eval.compare_traces(flow, points, repeats=3, chunk_size=64)
+    repeats = 3
+    result = flow_eval.compare_traces(flow, points, repeats=repeats, chunk_size=64)
     assert result["exact_nll"] == pytest.approx(flow_eval.held_out_nll(flow, points).mean, rel=1e-5)
     assert result["hutchinson_point_sd"] > 0
-    assert abs(result["hutchinson_nll"] - result["exact_nll"]) < 1.0
+    # Hutchinson's estimate is unbiased: its mean over 64 points x 3 probes is within k of its
+    # standard errors of the exact one (plus the two adaptive solves' own error, under 1e-3)
+    stderr = result["hutchinson_point_sd"] / np.sqrt(len(points) * repeats)
+    assert abs(result["hutchinson_nll"] - result["exact_nll"]) < 4 * stderr + 1e-3
     assert result["exact_seconds"] > 0 and result["hutchinson_seconds"] > 0
 
 

@@ -69,3 +69,16 @@ def test_tensorflow_logs_at_most_fatal_errors_from_cpp_by_default():
     import os
 
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] in {"2", "3"}
+
+
+def test_in_colab_is_true_only_when_colabs_module_is_loaded(monkeypatch):
+    import sys
+    import types
+
+    import support
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert runtime.in_colab() is False
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert runtime.in_colab() is True
+    assert support.in_colab is runtime.in_colab  # what notebooks reach as support.in_colab

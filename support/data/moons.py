@@ -26,9 +26,12 @@ __all__ = [
 ]
 
 #: Differential entropy of the moons with noise 0.06, in nats (Monte Carlo over 1e6 points,
-#: standard error 0.0007): the floor under any model's held-out NLL.
+#: standard error 0.0007; -integral of p log p on a 0.03 grid gives 0.4770): the floor under
+#: any model's held-out NLL.
 MOONS_ENTROPY = 0.478
-#: Held-out NLL of the best single full-covariance Gaussian for noise 0.06, in nats.
+#: Held-out NLL of the best single full-covariance Gaussian for noise 0.06, in nats: the
+#: entropy of the Gaussian with the moons' mean and covariance (closed form, 1.887), rounded
+#: down.
 MOONS_BEST_GAUSSIAN_NLL = 1.88
 
 _CENTRES = np.array([[0.0, 0.0], [1.0, 0.5]])
