@@ -160,18 +160,22 @@ def _pythons(session: nox.Session, wanted: list[str] = PYTHONS) -> list[str]:
 
 @nox.session(python=False)
 def ci(session: nox.Session) -> None:
-    """What CI runs: lint, the tests on the oldest and the newest supported Python (both
-    required under CI=true; `nox -s tests` takes every one installed), the browser check, the
+    """What CI runs: lint, the tests on the oldest supported Python and the quick ones on the
+    newest (both required under CI=true; `nox -s tests` takes every one installed), the
+    browser check, the
     Colab stand-in (on Colab's Python, when installed) and the benchmark's smoke run (its own
     environment, as users run it). The PyTorch anchor has its own session (`nox -s torch`)."""
-    ends = _pythons(session, [PYTHONS[0], PYTHONS[-1]])
-    names = ["lint", *(f"tests-{version}" for version in ends), "browser"]
+    oldest, *newest = _pythons(session, [PYTHONS[0], PYTHONS[-1]])
+    session.notify("lint")
+    session.notify(f"tests-{oldest}")
+    for version in newest:  # the quick tests; the Colab stand-in runs the notebooks on it
+        session.notify(f"tests-{version}", ["--quick"])
+    session.notify("browser")
     if COLAB_PYTHON in FOUND:
-        names.append("colab")
-    for name in names:
-        session.notify(name)
+        session.notify("colab")
     session.notify("bench", ["--smoke"])
-    session.log(f"tests on Python {', '.join(ends)}; other supported Pythons: nox -s tests")
+    tested = ", ".join([oldest, *(f"{v} (quick)" for v in newest)])
+    session.log(f"tests on Python {tested}; every supported Python found: nox -s tests")
 
 
 def _take_option(args: list[str], name: str) -> tuple[str | None, list[str]]:
@@ -211,10 +215,18 @@ def tests(session: nox.Session) -> None:
 
 
 def _tests(session: nox.Session) -> None:
-    """Unit tests, then the notebooks' regression run (smoke parameters, golden cells)."""
+    """Unit tests, then the notebooks' regression run (smoke parameters, golden cells).
+
+    With `-- --quick`, only the unit tests not marked slow (CI's second Python)."""
     _install(session, "test")
+    args = list(session.posargs)
+    quick = "--quick" in args
+    if quick:
+        args = [arg for arg in args if arg != "--quick"] + ["-m", "not slow"]
     # One worker per core: the notebook-parameter tests wait on kernels, the rest on TensorFlow.
-    session.run("pytest", "-n", "auto", "--dist", "worksteal", "tests", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "tests", *args)
+    if quick:
+        return
     session.run("python", "-m", "tools", "prepare")
     session.run(
         "pytest",
