@@ -33,35 +33,67 @@ def _without_docstring(source: str) -> str:
     return "".join(lines[: first.lineno - 1] + rest)
 
 
-def source_text(obj, *, docstring: bool = False) -> str:
+def _members(source: str, names: list[str], docstring: bool) -> str:
+    """A class's header line(s) (its docstring left out) and the named methods only."""
+    tree = ast.parse(source).body[0]
+    lines = source.splitlines(keepends=True)
+    first = tree.body[0]
+    decorators = getattr(first, "decorator_list", [])
+    kept = lines[: (decorators[0] if decorators else first).lineno - 1]
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names:
+            top = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            text = textwrap.dedent("".join(lines[top - 1 : node.end_lineno]))
+            if not docstring:
+                text = _without_docstring(text)
+            found[node.name] = textwrap.indent(text, "    ")
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise ValueError(f"members {missing} are not defined in the class's own body")
+    return "".join(kept) + "\n".join(found[name] for name in names)
+
+
+def source_text(obj, *, docstring: bool = False, members=None) -> str:
     """The source of a function, method or class, dedented, as the interpreter read it.
 
     Args:
       obj: a function, method or class defined in a Python file.
-      docstring: keep the docstring (by default it is dropped: the notebook's prose says
+      docstring: keep the docstrings (by default they are dropped: the notebook's prose says
         what the code does, and the code is what the learner reads).
+      members: for a class, the names of the methods to show (in this order) under its
+        header, instead of the whole class. Reading them from the class's source also works
+        for methods a decorator wraps without keeping the original (Sonnet's `__call__`).
 
     Returns:
       The source text, ending with a newline.
 
     Raises:
-      TypeError: if `obj` is not a function, method or class.
+      TypeError: if `obj` is not a function, method or class, or `members` is given for
+        anything but a class.
+      ValueError: if a name in `members` is not a method defined in the class's body.
     """
     target = inspect.unwrap(obj) if callable(obj) else obj
     if not (inspect.isfunction(target) or inspect.ismethod(target) or inspect.isclass(target)):
         raise TypeError(f"obj must be a function, method or class, got {obj!r}")
+    if members is not None and not inspect.isclass(target):
+        raise TypeError(f"members needs a class, got {obj!r}")
     source = textwrap.dedent(inspect.getsource(target))
-    if not docstring:
+    if members is not None:
+        members = [members] if isinstance(members, str) else list(members)
+        source = _members(source, members, docstring)
+    elif not docstring:
         source = _without_docstring(source)
     return source if source.endswith("\n") else source + "\n"
 
 
-def show_source(*objects, docstring: bool = False):
+def show_source(*objects, docstring: bool = False, members=None):
     """Shows the source of `objects` in a notebook, highlighted as Python.
 
     Args:
       *objects: functions, methods or classes, shown one after the other.
       docstring: keep their docstrings.
+      members: for classes, the methods to show under each class's header (`source_text`).
 
     Returns:
       An `IPython.display.Code`: a notebook renders it highlighted, and its plain-text form
@@ -72,7 +104,9 @@ def show_source(*objects, docstring: bool = False):
     """
     if not objects:
         raise TypeError("show_source needs at least one function or class")
-    text = "\n\n".join(source_text(obj, docstring=docstring).rstrip("\n") for obj in objects)
+    text = "\n\n".join(
+        source_text(obj, docstring=docstring, members=members).rstrip("\n") for obj in objects
+    )
     from IPython.display import Code  # IPython comes with the notebook kernel
 
     return Code(text + "\n", language="python")

@@ -484,3 +484,12 @@ def test_notebook_02_runs_the_demo_recipe_at_smoke_size(tmp_path):
     )
     assert "recipe 'demo': 4 x DemoMLPODE[8, 8], <tensorflow_probability" in outputs
     assert "all checks passed" in outputs
+
+
+def test_notebook_02_shows_the_sonnet_field_it_builds_its_flows_from():
+    code = _code(FFJORD_NOTEBOOK)
+    assert 'show_source(ode.MLPODE, members=["__init__", "__call__"])' in code
+    from support.ode import MLPODE
+
+    shown = source_text(MLPODE, members=["__init__", "__call__"])
+    assert "class MLPODE(snt.Module)" in shown and "snt.Linear(" in shown

@@ -64,3 +64,51 @@ def test_anything_but_a_function_or_class_is_refused(bad):
 def test_show_source_needs_an_object():
     with pytest.raises(TypeError, match="at least one"):
         show_source()
+
+
+def wrapped_without_trace(method):
+    def wrapper(self, *args):  # keeps no reference to `method`, as Sonnet's name scope does
+        return method(self, *args)
+
+    return wrapper
+
+
+class Field:
+    """A class whose methods are shown one by one."""
+
+    def __init__(self, scale):
+        """Stores the scale."""
+        self.scale = scale
+
+    @wrapped_without_trace
+    def __call__(self, x):
+        """Scales x."""
+        return self.scale * x
+
+    def unrelated(self):
+        return None
+
+
+def test_members_show_the_class_header_and_the_named_methods_in_order():
+    text = source_text(Field, members=["__call__", "__init__"])
+    assert text.startswith("class Field:\n    @wrapped_without_trace\n    def __call__(self, x):")
+    assert "return self.scale * x" in text and "self.scale = scale" in text
+    assert text.index("__call__") < text.index("__init__")
+    assert "unrelated" not in text and "Scales x" not in text and "A class whose" not in text
+    namespace = {"wrapped_without_trace": lambda f: f}
+    exec(text, namespace)  # noqa: S102 - the shown text is valid Python
+    assert namespace["Field"](3)(2) == 6
+
+
+def test_members_keep_docstrings_when_asked_and_refuse_unknown_names_or_non_classes():
+    assert '"""Scales x."""' in source_text(Field, members="__call__", docstring=True)
+    with pytest.raises(ValueError, match="missing_method"):
+        source_text(Field, members=["missing_method"])
+    with pytest.raises(TypeError, match="members needs a class"):
+        source_text(documented, members=["x"])
+
+
+def test_show_source_passes_members_on():
+    assert repr(show_source(Field, members=["__init__"])) == source_text(
+        Field, members=["__init__"]
+    )
