@@ -463,19 +463,8 @@ def test_the_demo_recipe_sets_notebook_02_s_own_parameters():
 
 @pytest.mark.slow
 def test_notebook_02_runs_the_demo_recipe_at_smoke_size(tmp_path):
-    import papermill
-
     output = tmp_path / FFJORD_NOTEBOOK.name
-    papermill.execute_notebook(
-        str(FFJORD_NOTEBOOK),
-        str(output),
-        parameters=DEMO_SMOKE,
-        kernel_name="python3",
-        cwd=str(FFJORD_NOTEBOOK.parent),
-        progress_bar=False,
-        log_output=False,
-        execution_timeout=1200,  # per cell; the first step's trace is the longest
-    )
+    nbtools.execute(FFJORD_NOTEBOOK, output, DEMO_SMOKE)  # as `python -m tools run` does
     outputs = "".join(
         o.get("text", "")
         for c in nbformat.read(output, as_version=4).cells
