@@ -40,12 +40,19 @@ class Sequential:
             done(name, execute_run(notebook, parameters))
 
 
-def _time(engine, notebook: bytes, base: dict, runs: int) -> tuple[float, int]:
+def _time(engine, notebook: bytes, base: dict, runs: int) -> tuple[float, int, list[str]]:
+    """Seconds for the runs, how many ended ok, and a line per run that did not."""
     tasks = [(f"seed={k}", notebook, base | {"SEED": k}) for k in range(runs)]
     outcomes = []
     start = time.perf_counter()
-    engine.run(tasks, lambda name, outcome: outcomes.append(outcome["status"]))
-    return time.perf_counter() - start, sum(status == "ok" for status in outcomes)
+    engine.run(tasks, lambda name, outcome: outcomes.append((name, outcome)))
+    seconds = time.perf_counter() - start
+    failures = [
+        f"{name}: {outcome['status']}, {outcome.get('error_name')}: {outcome.get('error_value')}"
+        for name, outcome in outcomes
+        if outcome["status"] != "ok"
+    ]
+    return seconds, len(outcomes) - len(failures), failures
 
 
 def main(argv=None) -> int:
@@ -71,12 +78,17 @@ def main(argv=None) -> int:
     print("| way | seconds | runs ok | runs / minute | speed-up |")
     print("|---|---:|---:|---:|---:|")
     sequential = None
+    failed = []
     for label, engine in ways:
-        seconds, ok = _time(engine, notebook, base, args.runs)
+        seconds, ok, failures = _time(engine, notebook, base, args.runs)
         sequential = sequential or seconds
         rate = 60 * args.runs / seconds
         print(f"| {label} | {seconds:.1f} | {ok} | {rate:.2f} | {sequential / seconds:.2f}x |")
-    return 0
+        failed += [f"{label}, {line}" for line in failures]
+    if failed:  # a failed run ends early and flatters its row: the table does not hold
+        print("\nruns that did not end ok (the table does not compare like with like):")
+        print("\n".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
