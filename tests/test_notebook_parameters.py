@@ -1,21 +1,25 @@
 """Every notebook rejects a bad papermill parameter at once, naming it.
 
-For each notebook in `notebooks/` (the list grows as notebooks are added) papermill runs it
-with one bad parameter taken from its own `parameters` cell: a string where a number, flag
-or list is expected, and a negative `EPOCHS` (or `SEED`, which every notebook declares).
-The run must stop in the validation cell, the one right after the parameters, with a
-`ParameterError` whose message names that parameter, before any later cell runs: no data
-made, no model traced. The same holds for a misspelt name (papermill itself only warns) and
-for a grid too large for memory.
+For each notebook in `notebooks/` (the list grows as notebooks are added) the bad values are
+taken from its own `parameters` cell: a string where a number, flag or list is expected, and
+a negative `EPOCHS` (or `SEED`, which every notebook declares); also a misspelt name
+(papermill itself only warns) and a grid too large for memory. Each is put to the
+notebook's own check cell, run in this process as the sweep runs it before a sweep
+(`tools.sweep_plan.parameter_checker`): it must raise a `ParameterError` naming the
+parameter. And papermill runs every notebook once with a bad value: the run must stop in
+the validation cell, the one right after the parameters, before any later cell runs: no
+data made, no model traced.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
 from tools import notebooks as nbtools
+from tools.sweep_plan import parameter_checker
 
 NOTEBOOKS = nbtools.notebooks()
 
@@ -40,6 +44,45 @@ CASES = [
     for path in NOTEBOOKS
     for kind, pick in (("wrong-type", _wrong_type), ("out-of-range", _out_of_range))
 ]
+
+
+@functools.cache
+def _checker(path: Path):
+    checker = parameter_checker(path)
+    assert checker is not None, f"{path.name} has no check cell"
+    return checker
+
+
+def _assert_rejected(path: Path, values: dict, *words: str) -> None:
+    from support.parameters import ParameterError
+
+    with pytest.raises(ParameterError) as caught:
+        _checker(path)(values)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+
+
+def _notebook(prefix: str) -> Path:
+    return next(path for path in NOTEBOOKS if path.name.startswith(prefix))
+
+
+@pytest.mark.parametrize(("path", "pick"), CASES)
+def test_a_bad_parameter_is_rejected_by_the_notebooks_check_naming_it(path, pick):
+    name, value = pick(path)
+    _checker(path)({})  # the defaults pass: the value given is what fails
+    _assert_rejected(path, {name: value}, name)
+
+
+def test_a_misspelt_parameter_is_rejected_naming_it_and_the_close_match():
+    path = _notebook("02")
+    assert "EPOCHS" in nbtools.declared_parameters(path)
+    _assert_rejected(path, {"EPOCH": 1}, "EPOCH ", "did you mean EPOCHS?")
+
+
+@pytest.mark.parametrize("prefix", ["02", "03"])
+def test_a_grid_too_large_for_memory_is_rejected(prefix):
+    path = _notebook(prefix)  # a 200000 x 200000 grid: > 1 TiB
+    _assert_rejected(path, {"GRID_SIZE": 200_000}, "GRID_SIZE", "GiB", "memory budget")
 
 
 def _run_with(path: Path, parameters: dict, output: Path):
@@ -81,34 +124,14 @@ def _assert_stopped_by_the_check_cell(error, output: Path, *words: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("path", "pick"), CASES)
-def test_a_bad_parameter_stops_the_notebook_with_a_message_naming_it(path, pick, tmp_path):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_with_a_bad_parameter_stops_in_the_check_cell_naming_it(path, tmp_path):
+    # Wrong type for two notebooks, out of range for the other two: both kinds end to end.
+    pick = _wrong_type if NOTEBOOKS.index(path) % 2 == 0 else _out_of_range
     name, value = pick(path)
     output = tmp_path / path.name
     error = _run_with(path, {name: value}, output)
     _assert_stopped_by_the_check_cell(error, output, name)
-
-
-def _notebook(prefix: str) -> Path:
-    return next(path for path in NOTEBOOKS if path.name.startswith(prefix))
-
-
-@pytest.mark.slow
-def test_a_misspelt_parameter_stops_the_notebook_naming_it_and_the_close_match(tmp_path):
-    path = _notebook("02")
-    assert "EPOCHS" in nbtools.declared_parameters(path)
-    output = tmp_path / path.name
-    error = _run_with(path, {"EPOCH": 1}, output)
-    _assert_stopped_by_the_check_cell(error, output, "EPOCH ", "did you mean EPOCHS?")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("prefix", ["02", "03"])
-def test_a_grid_too_large_for_memory_stops_the_notebook_before_training(prefix, tmp_path):
-    path = _notebook(prefix)
-    output = tmp_path / path.name
-    error = _run_with(path, {"GRID_SIZE": 200_000}, output)  # a 200000 x 200000 grid: > 1 TiB
-    _assert_stopped_by_the_check_cell(error, output, "GRID_SIZE", "GiB", "memory budget")
 
 
 # ---------------------------------------------------------------- one vocabulary, one check
