@@ -11,9 +11,7 @@ training step compiles with XLA. `DEMO` is the TFP demo's set-up (notebook 02's
 `-p RECIPE demo`, the benchmark's baseline).
 
 The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve`
--> `ffjord` -> `flow_eval`.
-Measuring a trained flow (held-out NLL, densities, samples, snapshots, exact against
-Hutchinson, fixed-step against adaptive) lives in `support.flow_eval`.
+-> `ffjord` -> `flow_eval` (measuring a trained flow); `kinetic` is the training penalty.
 
 #### References
 
@@ -32,6 +30,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks, single_solve
+from support.kinetic import check_weight, with_kinetic_penalty
 from support.ode import MLPODE
 from support.solvers import SOLVERS, FixedStepSolver, make_solver, register_solver
 from support.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
@@ -81,10 +80,9 @@ class FFJORDFlow:
       state_derivatives: one `MLPODE` per FFJORD bijector (they hold the variables).
       solver: the `tfp.math.ode.Solver` every bijector integrates with.
       trace: "exact" or "hutchinson", the estimator `distribution` uses.
-      generator: the `tf.random.Generator` that seeds Hutchinson's probes (one seed per
-        solve, so every training step draws fresh ones), None for the global stream. Pass
-        it to `support.fit` in `checkpoint_objects` (`{"probes": flow.generator}`) so a
-        resumed run draws the probes one uninterrupted run would.
+      generator: the `tf.random.Generator` seeding Hutchinson's probes (fresh ones every
+        solve), None for the global stream; checkpoint it (`checkpoint_objects=
+        {"probes": flow.generator}` in `support.fit`) for exact resumes.
     """
 
     distribution: tfd.TransformedDistribution
@@ -125,25 +123,27 @@ class FFJORDFlow:
     def dtype(self) -> tf.DType:
         return self.base_distribution.dtype
 
-    def with_trace(self, trace: str) -> tfd.TransformedDistribution:
-        """The same flow (shared variables) with another trace estimator."""
-        trace = check_trace(trace)
-        if trace == self.trace:
+    def with_trace(self, trace: str, kinetic: float = 0.0) -> tfd.TransformedDistribution:
+        """The same flow (shared variables) with another trace estimator; with `kinetic` > 0,
+        the training objective `support.kinetic.with_kinetic_penalty` makes of it."""
+        trace, kinetic = check_trace(trace), check_weight(kinetic, "kinetic")
+        if trace == self.trace and not kinetic:
             return self.distribution
-        if ("distribution", trace) not in self._cache:
-            bijector = _stack(
-                self.state_derivatives, self.solver, trace, self.dtype, self.generator
-            )
-            self._cache["distribution", trace] = tfd.TransformedDistribution(
-                self.base_distribution, bijector
-            )
-        return self._cache["distribution", trace]
+        key, fields = ("distribution", trace, kinetic), self.state_derivatives
+        if key not in self._cache:
+            bijector = _stack(fields, self.solver, trace, self.dtype, self.generator, kinetic)
+            self._cache[key] = tfd.TransformedDistribution(self.base_distribution, bijector)
+        return self._cache[key]
+
+    def training_distribution(self, kinetic=0.0) -> tfd.TransformedDistribution:
+        """`distribution`, its log_prob lowered by `kinetic` times the kinetic energy."""
+        return self.with_trace(self.trace, kinetic)
 
     @tf.autograph.experimental.do_not_convert
-    def loss(self, batch) -> tf.Tensor:
-        """Mean negative log-likelihood of `batch` under `distribution` (the training loss):
+    def loss(self, batch, kinetic: float = 0.0) -> tf.Tensor:
+        """Mean of `-training_distribution(kinetic).log_prob(batch)` (the NLL at `kinetic` 0),
         in one solver loop over all flows when `support.single_solve` supports the stack."""
-        return -tf.reduce_mean(single_solve.flow_log_prob(self, batch))
+        return -tf.reduce_mean(single_solve.flow_log_prob(self, batch, kinetic))
 
     def compiled(self, what: str, trace: str = "exact") -> Callable:
         """A cached `tf.function` of `log_prob` or `forward` with the given trace."""
@@ -151,8 +151,7 @@ class FFJORDFlow:
         if key not in self._cache:
             distribution = self.with_trace(trace)
             fn = {"log_prob": distribution.log_prob, "forward": distribution.bijector.forward}
-            # Callers pass fixed-size chunks (see `support.flow_eval`), so this traces once per
-            # chunk size and every shape is static, as BDF and XLA need.
+            # Fixed-size chunks (`support.flow_eval`): one trace per size, static shapes.
             self._cache[key] = tf.function(fn[what])
         return self._cache[key]
 
@@ -193,12 +192,13 @@ def stack_ffjord(
     return _stack(state_derivatives, make_solver(solver, atol=atol, rtol=rtol), trace, dtype)
 
 
-def _stack(state_derivatives, solver, trace, dtype, generator=None) -> tfb.Chain:
+def _stack(state_derivatives, solver, trace, dtype, generator=None, kinetic=0.0) -> tfb.Chain:
+    augmentation = with_kinetic_penalty(augmentation_for(trace, generator), kinetic)
     bijectors = [
         tfb.FFJORD(
             state_time_derivative_fn=field_,
             ode_solve_fn=solver.solve,
-            trace_augmentation_fn=augmentation_for(trace, generator),
+            trace_augmentation_fn=augmentation,
             dtype=dtype,
             name=f"ffjord_{i}",
         )
@@ -245,10 +245,10 @@ def build_ffjord(
       An `FFJORDFlow`.
 
     Raises:
-      TypeError: for a count, size or width that is not an integer, a tolerance or scale
-        that is not a number, or a solver that is neither a name nor a `Solver`.
-      ValueError: for no flows, a non-positive `event_size`, empty hidden sizes, an unknown
-        trace or solver name, non-positive tolerances or scale, or a non-float dtype.
+      TypeError: for a count, size, width, tolerance or scale of the wrong type, or a
+        solver that is neither a name nor a `Solver`.
+      ValueError: for no flows, empty hidden sizes, an unknown trace or solver name, a
+        non-positive size, tolerance or scale, or a non-float dtype.
     """
     num_flows = _checks.positive_int("num_flows", num_flows)
     event_size = _checks.positive_int("event_size", event_size)
@@ -272,7 +272,7 @@ def build_ffjord(
         loc=tf.zeros([event_size], dtype),
         scale_diag=tf.fill([event_size], tf.cast(base_scale, dtype)),
     )
-    # Build the variables now so `trainable_variables` is complete before the first step.
+    # The variables now: `trainable_variables` complete before the first step.
     for field_ in state_derivatives:
         field_(tf.constant(0.0, dtype), tf.zeros([1, event_size], dtype))
     if seed is None:  # drawn after the fields' weights, which are as without it

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
+from support.kinetic import check_weight
 from support.mlp_diagonal import mlp_value_and_jacobian_diagonal
 from support.ode import MLPODE
 from support.runge_kutta import integrate
@@ -72,12 +73,14 @@ def supports(fields: Sequence, solver, trace: str) -> bool:
 
 
 @tf.autograph.experimental.do_not_convert  # branches on Python values: nothing to convert
-def flow_log_prob(flow, points) -> tf.Tensor:
-    """`flow.distribution.log_prob(points)` for a `support.ffjord.FFJORDFlow`, by `log_prob`
-    in one solve when `supports` holds for its fields, solver and trace."""
+def flow_log_prob(flow, points, kinetic: float = 0.0) -> tf.Tensor:
+    """`flow.training_distribution(kinetic).log_prob(points)` for a
+    `support.ffjord.FFJORDFlow` (its `distribution`'s when `kinetic` is 0), by `log_prob` in
+    one solve when `supports` holds for its fields, solver and trace."""
     if supports(flow.state_derivatives, flow.solver, flow.trace):
-        return log_prob(flow.state_derivatives, flow.base_distribution, flow.solver, points)
-    return flow.distribution.log_prob(points)
+        fields, base = flow.state_derivatives, flow.base_distribution
+        return log_prob(fields, base, flow.solver, points, kinetic=kinetic)
+    return flow.training_distribution(kinetic).log_prob(points)
 
 
 def _parameters(field: MLPODE) -> list[tf.Variable]:
@@ -86,7 +89,9 @@ def _parameters(field: MLPODE) -> list[tf.Variable]:
 
 
 @tf.autograph.experimental.do_not_convert  # its branches are on Python values
-def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolver, points):
+def log_prob(
+    fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolver, points, kinetic=0.0
+):
     """Log-density of `points` under the FFJORD stack `fields` on `base_distribution`.
 
     The flows apply in the order of `fields` (the first warps the base first), each over
@@ -97,13 +102,16 @@ def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolve
       base_distribution: the Gaussian the flows warp, with event shape `[size]`.
       solver: the `FixedStepSolver` (its step count, method and backward pass are used).
       points: `[..., size]` float tensor.
+      kinetic: a number >= 0: subtract `kinetic` times each point's kinetic energy along
+        its path, `int |f|^2 dt` over all flows, as `support.kinetic.with_kinetic_penalty`
+        does in `tfb.FFJORD` (0: the plain log-density).
 
     Returns:
       The log-density of every point, shaped like `points` without its last axis.
 
     Raises:
-      ValueError: if `supports` does not hold, or `points`' last axis is not the fields'
-        size.
+      ValueError: if `supports` does not hold, `points`' last axis is not the fields'
+        size, or `kinetic` is negative.
     """
     fields = list(fields)
     if not supports(fields, solver, "exact"):
@@ -111,7 +119,7 @@ def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolve
             "log_prob needs built MLPODE fields of one shape with a named activation and a "
             f"FixedStepSolver; got {fields!r} and {solver!r}"
         )
-    size = fields[0].output_size
+    size, kinetic = fields[0].output_size, check_weight(kinetic, "kinetic")
     points = tf.convert_to_tensor(points, base_distribution.dtype)
     if points.shape.rank is not None and points.shape[-1] not in (None, size):
         raise ValueError(f"points must have last axis {size}, got shape {points.shape}")
@@ -144,7 +152,9 @@ def log_prob(fields: Sequence[MLPODE], base_distribution, solver: FixedStepSolve
         value, diagonal = mlp_value_and_jacobian_diagonal(
             weights, biases, 1.0 - (time - offset), state[0], activation
         )
-        return -value, -diagonal
+        if not kinetic:
+            return -value, -diagonal
+        return -value, -diagonal - tf.cast(kinetic, value.dtype) * tf.square(value)
 
     flat = tf.reshape(points, [-1, size])
     start = tf.constant(0.0, flat.dtype)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -72,12 +74,19 @@ def test_the_single_loop_log_density_equals_the_bijector_stacks(
         assert np.abs(swapped.numpy() - want.numpy()).max() > 1e-3
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
-def test_the_training_loss_and_its_gradients_equal_the_bijector_stacks(jit_compile):
+def _penalised_bijector_loss(flow, kinetic):
+    distribution = flow.training_distribution(kinetic)
+    return lambda points: -tf.reduce_mean(distribution.log_prob(points))
+
+
+@pytest.mark.parametrize(("jit_compile", "kinetic"), [(False, 0.0), (True, 0.0), (True, 0.05)])
+def test_the_training_loss_and_its_gradients_equal_the_bijector_stacks(jit_compile, kinetic):
     flow = _flow(3)
     points = _points()
-    loss, gradients = _loss_and_gradients(flow, flow.loss, points, jit_compile)
-    want_loss, want_gradients = _loss_and_gradients(flow, _bijector_loss(flow), points)
+    loss_fn = functools.partial(flow.loss, kinetic=kinetic)
+    loss, gradients = _loss_and_gradients(flow, loss_fn, points, jit_compile)
+    want = _penalised_bijector_loss(flow, kinetic) if kinetic else _bijector_loss(flow)
+    want_loss, want_gradients = _loss_and_gradients(flow, want, points)
     np.testing.assert_allclose(loss.numpy(), want_loss.numpy(), rtol=1e-5)
     assert len(gradients) == len(want_gradients) == 3 * 3 * 2  # flows x layers x (w, b)
     for got, want in zip(gradients, want_gradients, strict=True):
@@ -136,3 +145,17 @@ def test_bad_arguments_raise_a_value_error_naming_them():
             ffjord.make_solver("dormand_prince"),
             tf.zeros([4, 2]),
         )
+
+
+def test_the_kinetic_penalty_lowers_the_fused_log_density_by_its_weight_times_the_energy():
+    flow, points = _flow(), _points()
+    fields, base, solver = flow.state_derivatives, flow.base_distribution, flow.solver
+    plain = single_solve.log_prob(fields, base, solver, points).numpy()
+    penalties = [
+        plain - single_solve.log_prob(fields, base, solver, points, kinetic=k).numpy()
+        for k in (0.1, 0.3)
+    ]
+    assert (penalties[0] > 0).all()  # the energy of a moving point is positive
+    np.testing.assert_allclose(penalties[1], 3 * penalties[0], rtol=1e-4)  # linear in it
+    with pytest.raises(ValueError, match="kinetic"):
+        single_solve.log_prob(fields, base, solver, points, kinetic=-0.1)
