@@ -51,9 +51,9 @@ __all__ = [
     "xla_trainable",
 ]
 
-#: The TFP FFJORD demo's set-up by notebook 02's parameter names: 4 `ode.DemoMLPODE` fields
-#: of [8, 8], `DormandPrince(atol=1e-5)` (adjoint gradients), `tfb.ffjord.trace_jacobian_exact`,
-#: Adam at 1e-2 (no schedule, no average), 40 epochs (its loop runs half of the 80 it sets).
+#: The TFP FFJORD demo's set-up in notebook 02's names: 4 `ode.DemoMLPODE` of [8, 8], adjoint
+#: `DormandPrince(atol=1e-5)`, `tfb.ffjord.trace_jacobian_exact`, Adam at 1e-2 (no schedule,
+#: average or penalty), 40 epochs (its loop runs half of the 80 it sets).
 DEMO = {
     "NUM_FLOWS": 4,
     "HIDDEN_SIZES": [8, 8],
@@ -63,6 +63,7 @@ DEMO = {
     "TRACE": "exact",
     "LEARNING_RATE": 1e-2,
     "AVERAGE": 0.0,
+    "KINETIC": 0.0,
     "BATCH_SIZE": 256,
     "EPOCHS": 40,
 }
@@ -100,8 +101,7 @@ class FFJORDFlow:
         first), the `Solver` they integrate with, their trace's name, Hutchinson's generator.
 
         Raises:
-          ValueError: if the bijector is not a chain of FFJORDs of those fields, in that
-            order, or for an unknown trace.
+          ValueError: unless it chains FFJORDs of those fields in that order; a bad trace.
         """
         trace, fields, bijector = check_trace(trace), list(state_derivatives), distribution.bijector
         # `tfb.Chain(...)` of FFJORDs is a `_Chain`, the base of `tfb.Chain`, not an instance of it.

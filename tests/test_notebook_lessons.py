@@ -435,6 +435,14 @@ def test_notebook_02_builds_and_trains_the_flow_in_its_code_cells(text):
     assert text in _code(FFJORD_NOTEBOOK)
 
 
+def test_notebook_02_trains_with_the_kinetic_penalty_it_shows_and_scores_without_it():
+    code = _code(FFJORD_NOTEBOOK)
+    assert "kinetic.with_kinetic_penalty(trace_augmentation_fn, KINETIC)" in code
+    assert "lambda batch: flow.loss(batch, kinetic=KINETIC)," in code  # ... is what fit trains
+    # The smoke run (CI) takes the penalised branch.
+    assert nbtools.load_smoke_parameters(FFJORD_NOTEBOOK).get("KINETIC", 0) > 0
+
+
 def test_notebook_02_s_field_is_a_sonnet_module():
     import sonnet as snt
 
@@ -446,9 +454,9 @@ def test_notebook_02_s_field_is_a_sonnet_module():
 
 def test_notebook_02_asserts_the_fused_loss_and_gradients_equal_the_chains():
     code = _code(FFJORD_NOTEBOOK)
-    assert "loss = -tf.reduce_mean(distribution.log_prob(batch))" in code
+    assert "loss = -tf.reduce_mean(train_distribution.log_prob(batch))" in code
     assert "chain_loss, chain_gradients = loss_and_gradients(batch)" in code
-    assert "loss = flow.loss(batch)" in code
+    assert "loss = flow.loss(batch, kinetic=KINETIC)" in code
     assert "assert abs(float(fused_loss - chain_loss)) <" in code
     assert "assert gradient_error <" in code
 
