@@ -30,7 +30,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks, single_solve
-from support.kinetic import check_weight, with_kinetic_penalty
+from support.kinetic import with_kinetic_penalty
 from support.ode import MLPODE
 from support.solvers import SOLVERS, FixedStepSolver, make_solver, register_solver
 from support.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
@@ -126,7 +126,7 @@ class FFJORDFlow:
     def with_trace(self, trace: str, kinetic: float = 0.0) -> tfd.TransformedDistribution:
         """The same flow (shared variables) with another trace estimator; with `kinetic` > 0,
         the training objective `support.kinetic.with_kinetic_penalty` makes of it."""
-        trace, kinetic = check_trace(trace), check_weight(kinetic, "kinetic")
+        trace, kinetic = check_trace(trace), _checks.real("kinetic", kinetic, min=0)
         if trace == self.trace and not kinetic:
             return self.distribution
         key, fields = ("distribution", trace, kinetic), self.state_derivatives

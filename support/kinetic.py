@@ -32,12 +32,13 @@ import tensorflow as tf
 
 from support import _checks
 
-__all__ = ["check_weight", "with_kinetic_penalty"]
+__all__ = ["penalised_trace", "with_kinetic_penalty"]
 
 
-def check_weight(weight, name: str = "weight") -> float:
-    """`weight` as a float, if it is a finite number >= 0; raises naming `name` otherwise."""
-    return _checks.real(name, weight, min=0)
+def penalised_trace(trace: tf.Tensor, derivative: tf.Tensor, weight: float) -> tf.Tensor:
+    """The integrand of the penalised log-det: `trace - weight * derivative**2`, per dimension
+    (the one formula `with_kinetic_penalty` and `support.single_solve` both integrate)."""
+    return trace - tf.cast(weight, derivative.dtype) * tf.square(derivative)
 
 
 def with_kinetic_penalty(trace_augmentation_fn: Callable, weight: float) -> Callable:
@@ -64,7 +65,7 @@ def with_kinetic_penalty(trace_augmentation_fn: Callable, weight: float) -> Call
       True
     """
     _checks.callable_("trace_augmentation_fn", trace_augmentation_fn)
-    weight = check_weight(weight)
+    weight = _checks.real("weight", weight, min=0)
     if weight == 0:
         return trace_augmentation_fn
 
@@ -73,7 +74,7 @@ def with_kinetic_penalty(trace_augmentation_fn: Callable, weight: float) -> Call
 
         def augmented_ode_fn(time, state_log_det_jac, **kwargs):
             derivative, trace = augmented(time, state_log_det_jac, **kwargs)
-            return derivative, trace - tf.cast(weight, derivative.dtype) * tf.square(derivative)
+            return derivative, penalised_trace(trace, derivative, weight)
 
         return augmented_ode_fn
 

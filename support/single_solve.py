@@ -34,7 +34,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from support.kinetic import check_weight
+from support import _checks
+from support.kinetic import penalised_trace
 from support.mlp_diagonal import mlp_value_and_jacobian_diagonal
 from support.ode import MLPODE
 from support.runge_kutta import integrate
@@ -119,7 +120,7 @@ def log_prob(
             "log_prob needs built MLPODE fields of one shape with a named activation and a "
             f"FixedStepSolver; got {fields!r} and {solver!r}"
         )
-    size, kinetic = fields[0].output_size, check_weight(kinetic, "kinetic")
+    size, kinetic = fields[0].output_size, _checks.real("kinetic", kinetic, min=0)
     points = tf.convert_to_tensor(points, base_distribution.dtype)
     if points.shape.rank is not None and points.shape[-1] not in (None, size):
         raise ValueError(f"points must have last axis {size}, got shape {points.shape}")
@@ -154,7 +155,7 @@ def log_prob(
         )
         if not kinetic:
             return -value, -diagonal
-        return -value, -diagonal - tf.cast(kinetic, value.dtype) * tf.square(value)
+        return -value, penalised_trace(-diagonal, -value, kinetic)
 
     flat = tf.reshape(points, [-1, size])
     start = tf.constant(0.0, flat.dtype)

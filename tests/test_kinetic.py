@@ -59,15 +59,14 @@ def test_a_zero_weight_is_the_augmentation_itself():
 
 
 @pytest.mark.parametrize(
-    ("function", "weight", "error"),
+    ("function", "weight", "error", "name"),
     [
-        (tfb.ffjord.trace_jacobian_exact, -0.1, ValueError),
-        (tfb.ffjord.trace_jacobian_exact, float("nan"), ValueError),
-        (tfb.ffjord.trace_jacobian_exact, "0.1", TypeError),
-        ("exact", 0.1, TypeError),
+        (tfb.ffjord.trace_jacobian_exact, -0.1, ValueError, "weight"),
+        (tfb.ffjord.trace_jacobian_exact, float("nan"), ValueError, "weight"),
+        (tfb.ffjord.trace_jacobian_exact, "0.1", TypeError, "weight"),
+        ("exact", 0.1, TypeError, "trace_augmentation_fn"),
     ],
 )
-def test_bad_arguments_are_named(function, weight, error):
-    name = "weight" if error is ValueError or isinstance(weight, str) else "trace_augmentation_fn"
+def test_bad_arguments_are_named(function, weight, error, name):
     with pytest.raises(error, match=name):
         with_kinetic_penalty(function, weight)
