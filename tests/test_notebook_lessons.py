@@ -438,7 +438,7 @@ def test_notebook_02_builds_and_trains_the_flow_in_its_code_cells(text):
 def test_notebook_02_trains_with_the_kinetic_penalty_it_shows_and_scores_without_it():
     code = _code(FFJORD_NOTEBOOK)
     assert "kinetic.with_kinetic_penalty(trace_augmentation_fn, KINETIC)" in code
-    assert "lambda batch: flow.loss(batch, kinetic=KINETIC)," in code  # ... is what fit trains
+    assert "lambda batch: flow.loss(batch, kinetic=KINETIC)," in code  # what fit trains
     # The smoke run (CI) takes the penalised branch.
     assert nbtools.load_smoke_parameters(FFJORD_NOTEBOOK).get("KINETIC", 0) > 0
 
