@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 import pytest
+import scipy.integrate
 import tensorflow as tf
 
 from support import ffjord, single_solve
@@ -154,3 +155,31 @@ def test_the_kinetic_penalty_lowers_the_fused_log_density_by_its_weight_times_th
     np.testing.assert_allclose(penalties[1], 3 * penalties[0], rtol=1e-4)  # linear in it
     with pytest.raises(ValueError, match="kinetic"):
         single_solve.log_prob(fields, base, solver, points, kinetic=-0.1)
+
+
+def _path_energy(fields, points):
+    """Each point's kinetic energy along its path from the data back to the base, summed over
+    the flows (the last flow first, each from t = 1 to 0), integrated by scipy's own solver."""
+    z, energy = np.asarray(points, np.float64), np.zeros(len(points))
+    for field in reversed(fields):
+
+        def augmented(t, y, field=field):
+            velocity = field(t, tf.constant(y[: z.size].reshape(z.shape))).numpy()
+            return np.append(velocity.ravel(), np.sum(velocity**2, axis=1))
+
+        y0 = np.append(z.ravel(), np.zeros(len(z)))
+        end = scipy.integrate.solve_ivp(augmented, (1.0, 0.0), y0, rtol=1e-10, atol=1e-10).y[:, -1]
+        z, energy = end[: z.size].reshape(z.shape), energy - end[z.size :]  # t runs backwards
+    return energy
+
+
+def test_without_a_fused_loss_the_penalised_loss_adds_the_weight_times_the_paths_energy():
+    # An adaptive solver has no fused loss: `flow.loss` runs `training_distribution(kinetic)`,
+    # the bijector stack with the penalised trace augmentation.
+    solver = ffjord.make_solver("dormand_prince", atol=1e-9, rtol=1e-9)
+    flow, points = _flow(solver=solver, dtype=tf.float64), _points(tf.float64)
+    assert not single_solve.supports(flow.state_derivatives, flow.solver, flow.trace)
+    added = (flow.loss(points, kinetic=0.1) - flow.loss(points)).numpy()
+    want = 0.1 * _path_energy(flow.state_derivatives, points).mean()
+    assert want > 1e-3  # the points move
+    np.testing.assert_allclose(added, want, rtol=1e-6)
