@@ -161,15 +161,16 @@ def _path_energy(fields, points):
     """Each point's kinetic energy along its path from the data back to the base, summed over
     the flows (the last flow first, each from t = 1 to 0), integrated by scipy's own solver."""
     z, energy = np.asarray(points, np.float64), np.zeros(len(points))
+    shape, size = z.shape, z.size
     for field in reversed(fields):
 
         def augmented(t, y, field=field):
-            velocity = field(t, tf.constant(y[: z.size].reshape(z.shape))).numpy()
+            velocity = field(t, tf.constant(y[:size].reshape(shape))).numpy()
             return np.append(velocity.ravel(), np.sum(velocity**2, axis=1))
 
         y0 = np.append(z.ravel(), np.zeros(len(z)))
         end = scipy.integrate.solve_ivp(augmented, (1.0, 0.0), y0, rtol=1e-10, atol=1e-10).y[:, -1]
-        z, energy = end[: z.size].reshape(z.shape), energy - end[z.size :]  # t runs backwards
+        z, energy = end[:size].reshape(shape), energy - end[size:]  # t runs backwards
     return energy
 
 
