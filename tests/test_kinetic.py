@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import scipy.integrate
@@ -10,6 +12,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support.kinetic import with_kinetic_penalty
+from support.traces import trace_jacobian_hutchinson
 
 tfb = tfp.bijectors
 
@@ -28,6 +31,25 @@ def _bijector(trace_augmentation_fn):
     )
 
 
+def _inverse_log_det(trace_augmentation_fn):
+    """The bijector's inverse log-det at `POINTS`, run as a graph (eagerly, the adaptive solve
+    at these tolerances takes seconds)."""
+    bijector = _bijector(trace_augmentation_fn)
+    compute = tf.function(bijector.inverse_log_det_jacobian, autograph=False)
+    return compute(tf.constant(POINTS), event_ndims=1).numpy()
+
+
+def _inverse(trace_augmentation_fn):
+    return tf.function(_bijector(trace_augmentation_fn).inverse, autograph=False)(POINTS).numpy()
+
+
+@functools.cache
+def _plain_exact():
+    """The unpenalised bijector's inverse log-det and inverse, shared by the tests."""
+    exact = tfb.ffjord.trace_jacobian_exact
+    return _inverse_log_det(exact), _inverse(exact)
+
+
 def _kinetic_energy(x):
     """int_0^1 |g(s, y(s))|^2 ds along the inverse path from x: y(s) = exp(-A s) x."""
 
@@ -39,18 +61,29 @@ def _kinetic_energy(x):
 
 @pytest.mark.parametrize("weight", [0.02, 0.5])
 def test_the_inverse_log_det_drops_by_the_weight_times_the_paths_kinetic_energy(weight):
-    exact = tfb.ffjord.trace_jacobian_exact
-    plain = _bijector(exact).inverse_log_det_jacobian(POINTS, event_ndims=1).numpy()
-    penalised = _bijector(with_kinetic_penalty(exact, weight))
-    got = penalised.inverse_log_det_jacobian(POINTS, event_ndims=1).numpy()
+    plain, _ = _plain_exact()
+    got = _inverse_log_det(with_kinetic_penalty(tfb.ffjord.trace_jacobian_exact, weight))
     want = plain - weight * np.array([_kinetic_energy(x) for x in POINTS])
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
-    # The state's path is untouched: the inverse maps the points where the plain one does.
-    np.testing.assert_allclose(
-        penalised.inverse(POINTS).numpy(), _bijector(exact).inverse(POINTS).numpy(), atol=1e-9
-    )
     # The closed form: the inverse log-det of exp(A) is -trace(A).
     np.testing.assert_allclose(plain, -np.trace(A), atol=1e-8)
+
+
+def test_the_state_s_path_is_untouched():
+    # The inverse maps the points where the plain one does.
+    penalised = with_kinetic_penalty(tfb.ffjord.trace_jacobian_exact, 0.5)
+    np.testing.assert_allclose(_inverse(penalised), _plain_exact()[1], atol=1e-9)
+
+
+def test_a_stochastic_trace_is_penalised_alike():
+    # The penalty does not depend on the trace estimator: with Hutchinson's estimate, its probe
+    # seeded so that both solves draw the same one, the log-det drops by the same energy.
+    hutchinson = functools.partial(trace_jacobian_hutchinson, seed=[3, 5])
+    plain = _inverse_log_det(hutchinson)
+    got = _inverse_log_det(with_kinetic_penalty(hutchinson, 0.1))
+    want = plain - 0.1 * np.array([_kinetic_energy(x) for x in POINTS])
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    assert np.abs(plain + np.trace(A)).max() > 1e-3  # an estimate, not the exact trace
 
 
 def test_a_zero_weight_is_the_augmentation_itself():
