@@ -438,7 +438,7 @@ def test_notebook_02_builds_and_trains_the_flow_in_its_code_cells(text):
 def test_notebook_02_trains_with_the_kinetic_penalty_it_shows_and_scores_without_it():
     code = _code(FFJORD_NOTEBOOK)
     assert "kinetic.with_kinetic_penalty(trace_augmentation_fn, KINETIC)" in code
-    assert "lambda batch: flow.loss(batch, kinetic=KINETIC)," in code  # what fit trains
+    assert "support.fit(\n    training_loss," in code  # what fit trains (test_notebook_02_training)
     # The default, and so the smoke run (CI), takes the penalised branch.
     defaults = nbtools.declared_parameters(FFJORD_NOTEBOOK)
     assert {**defaults, **nbtools.load_smoke_parameters(FFJORD_NOTEBOOK)}["KINETIC"] > 0
@@ -457,7 +457,8 @@ def test_notebook_02_asserts_the_fused_loss_and_gradients_equal_the_chains():
     code = _code(FFJORD_NOTEBOOK)
     assert "loss = -tf.reduce_mean(train_distribution.log_prob(batch))" in code
     assert "chain_loss, chain_gradients = loss_and_gradients(batch)" in code
-    assert "loss = flow.loss(batch, kinetic=KINETIC)" in code
+    assert "return flow.loss(batch, kinetic=KINETIC)" in code
+    assert "loss = training_loss(batch)" in code  # the check is on what fit trains
     assert "assert abs(float(fused_loss - chain_loss)) <" in code
     assert "assert gradient_error <" in code
 
