@@ -165,3 +165,24 @@ def test_the_torch_path_stops_at_the_target_like_the_tutorial(path, epochs):
     batches = (lambda: iter([0]) for _ in range(8))
     result = bench_ffjord._train(args, lambda batch: (0.5, 7), batches, scores())
     assert result["epochs"] == epochs
+
+
+def test_smoke_runs_the_tutorial_with_one_flow_and_says_so(monkeypatch, children, capsys, tmp_path):
+    bench_ffjord.main(["--smoke"])
+    flows = {path: options.get("--baseline-flows") for path, options in children}
+    assert flows["baseline"] == "1"
+    assert json.loads((tmp_path / "ffjord-smoke.json").read_text())["baseline_flows"] == 1
+    assert "the tutorial ran 1 FFJORD bijector(s)" in capsys.readouterr().out
+
+
+def test_a_full_run_leaves_the_tutorial_its_own_flows(monkeypatch, children, tmp_path):
+    bench_ffjord.main(["--seeds", "1"])
+    assert all("--baseline-flows" not in options for _, options in children)
+    assert json.loads((tmp_path / "ffjord.json").read_text())["baseline_flows"] == "the tutorial's"
+
+
+def test_baseline_flows_must_be_positive(children, capsys):
+    with pytest.raises(SystemExit):
+        bench_ffjord.main(["--baseline-flows", "0"])
+    assert "--baseline-flows must be a positive integer" in capsys.readouterr().err
+    assert children == []
