@@ -47,9 +47,10 @@ __all__ = ["flow_log_prob", "log_prob", "supports"]
 def supports(fields: Sequence, solver, trace: str) -> bool:
     """Whether `log_prob` can compute this stack's log-density in one solve.
 
-    True when `solver` is a `FixedStepSolver`, `trace` is "exact" and `fields` are built
-    `MLPODE`s with the same layer sizes and the same named activation (as `build_ffjord`
-    makes them).
+    True when `solver` is a `FixedStepSolver` backpropagating by recomputing (its default;
+    with "autodiff", XLA fails to compile TensorFlow's gradient of two or more segments),
+    `trace` is "exact" and `fields` are built `MLPODE`s with the same layer sizes and the same
+    named activation (as `build_ffjord` makes them). Other stacks train through the bijectors.
 
     Example:
       >>> fields = [MLPODE(hidden_sizes=(4,), output_size=2) for _ in range(2)]
@@ -60,6 +61,8 @@ def supports(fields: Sequence, solver, trace: str) -> bool:
     """
     fields = list(fields)
     if trace != "exact" or not isinstance(solver, FixedStepSolver) or not fields:
+        return False
+    if solver.backprop != "recompute":
         return False
     if not all(isinstance(field, MLPODE) and field.activation_name for field in fields):
         return False
@@ -118,7 +121,7 @@ def log_prob(
     if not supports(fields, solver, "exact"):
         raise ValueError(
             "log_prob needs built MLPODE fields of one shape with a named activation and a "
-            f"FixedStepSolver; got {fields!r} and {solver!r}"
+            f"FixedStepSolver with backprop='recompute'; got {fields!r} and {solver!r}"
         )
     size, kinetic = fields[0].output_size, _checks.real("kinetic", kinetic, min=0)
     points = tf.convert_to_tensor(points, base_distribution.dtype)
