@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_ffjord.py            # full run, 3 seeds (about 12 minutes on 2 cores)
+    python benchmarks/bench_ffjord.py            # full run, 3 seeds (15-30 minutes on 2 cores)
     python benchmarks/bench_ffjord.py --smoke    # a few epochs of each path, one seed, the
                                                  # tutorial with one flow (a CI check)
     python benchmarks/bench_ffjord.py --with-torch  # and the torch anchor: about 45 minutes
