@@ -15,6 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
+from notebook_cells import cell_python
 
 from support.ffjord import FFJORDFlow
 
@@ -22,14 +23,6 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_ffjord_moo
 SMALL = {"NUM_TRAIN": 256, "BATCH_SIZE": 64, "NUM_FLOWS": 2, "HIDDEN_SIZES": [8],
          "EPOCHS": 2, "NUM_HELD_OUT": 64, "GRID_SIZE": 10}  # fmt: skip
 SKIPPED = ("plt.show()", "show_source(", "Image(", "# NBVAL_CHECK_OUTPUT")  # drawing, printing
-
-
-def _python(source: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        lines.append(line[: len(line) - len(stripped)] + "pass" if stripped[:1] == "%" else line)
-    return "\n".join(lines)
 
 
 def _run_page_until(text: str, parameters: dict) -> dict:
@@ -41,7 +34,7 @@ def _run_page_until(text: str, parameters: dict) -> dict:
         source = cell.source
         if any(mark in source for mark in SKIPPED) and text not in source:
             continue
-        exec(compile(_python(source), str(NOTEBOOK), "exec"), namespace)  # noqa: S102
+        exec(compile(cell_python(source), str(NOTEBOOK), "exec"), namespace)  # noqa: S102
         if "parameters" in cell.metadata.get("tags", []):
             namespace.update(parameters)  # after the defaults, as papermill injects them
         if text in source:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_cells import cell_python
 
 import support.estimators
 from support.source import source_text
@@ -25,20 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # ---------------------------------------------------------------------------- reading a page
 
 
-def _python(source: str) -> str:
-    """A code cell as plain Python: IPython magics and shell lines become `pass`."""
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            line = line[: len(line) - len(stripped)] + "pass"
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def code_cells(notebook) -> list[ast.Module]:
     """Each code cell's syntax tree, in page order."""
-    return [ast.parse(_python(c.source)) for c in notebook.cells if c.cell_type == "code"]
+    return [ast.parse(cell_python(c.source)) for c in notebook.cells if c.cell_type == "code"]
 
 
 def _imports(cells: list[ast.Module]) -> dict:
