@@ -11,9 +11,10 @@ default, `support.runge_kutta`) in a `tf.while_loop` with a fixed trip count. Ev
 the same cost, the whole training step compiles with XLA (`jit_compile=True`, with
 `support.traces`' estimators), and gradients come from backpropagating
 through the steps ("discretise, then optimise"), so they are the exact gradients of the
-computed solution. By default a second loop backpropagates step by step from the stored
-start of each step (`backprop="recompute"`), which traces, compiles and runs faster than
-letting TensorFlow differentiate the loop (`backprop="autodiff"`).
+computed solution. By default both loops go one RK stage per iteration and a second loop
+backpropagates stage by stage from the stored start of each (`backprop="recompute"`), which
+traces, compiles and runs faster than letting TensorFlow differentiate the loop
+(`backprop="autodiff"`).
 It implements the `tfp.math.ode.Solver` interface, so any `tfb.FFJORD`, for any field, takes
 its `solve` method as `ode_solve_fn` (a reusable extension point). Whether a step count is
 accurate enough is checked, not assumed: `tests/test_solvers.py` compares it with
@@ -96,8 +97,8 @@ class FixedStepSolver(tfp.math.ode.Solver):
       method: `"rk4"` (classic fourth order, the default), `"midpoint"` (second order) or
         `"euler"` (first order, for tests and teaching).
       backprop: how gradients pass through the steps (`support.runge_kutta`):
-        `"recompute"` (the default) backpropagates one step at a time in a second loop from
-        the stored start of each step; `"autodiff"` lets TensorFlow differentiate the loop
+        `"recompute"` (the default) backpropagates one stage at a time in a second loop from
+        the stored start of each stage; `"autodiff"` lets TensorFlow differentiate the loop
         (needed only if gradients must reach tensors the field captures other than
         variables and `constants`).
       unroll: with `backprop="autodiff"`, write every step into the graph as Python-unrolled
