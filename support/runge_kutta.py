@@ -11,8 +11,11 @@
   loop itself: it does not record every stage's intermediate values, and the gradient graph
   is one step's worth of ops. When each stage reads only the slope of the stage before it
   (all of `METHODS`), both loops go one stage per iteration: one field evaluation per loop
-  body. For FFJORD training this takes the first step's tracing and XLA compiling to well
-  under half of TensorFlow's differentiating the loop (`benchmarks/README.md`).
+  body (`support.rk_stages`), and the forward loop keeps one state per stage (the step's
+  start, then the slopes entering the later stages: four states per RK4 step, so a solve
+  holds `4 * num_steps` copies of the state until its gradient is taken). For FFJORD
+  training this takes the first step's tracing and XLA compiling to well under half of
+  TensorFlow's differentiating the loop (`benchmarks/README.md`).
 * `"autodiff"`: TensorFlow differentiates the `tf.while_loop` (or the Python-unrolled steps)
   as it would any other ops. Needed when the field captures tensors (other than variables
   and `constants`) that gradients must reach.
@@ -39,6 +42,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from support import _checks
+from support.rk_stages import chained_stages, stage_advance, stage_store
 
 __all__ = ["BACKPROP", "METHODS", "integrate"]
 
@@ -118,12 +122,15 @@ def integrate(
         return _rk_step(lambda t, s: field(t, s, **extra), time, y, step, tableau)
 
     if backprop == "recompute":
-        chained = _chained_stages(tableau)
+        chained = chained_stages(tableau)
         if chained is None:
             return _integrate_recomputing(advance, select, state, constants, per, segments)
-        stage, stages = _stage_advance(field, start, step, tableau, chained), len(tableau[2])
+        stage, stages = stage_advance(field, start, step, tableau, chained), len(tableau[2])
         carry = (state, *[tf.nest.map_structure(tf.zeros_like, state)] * 2)
-        return _integrate_recomputing(stage, select, carry, constants, per * stages, segments)[0]
+        store = stage_store(step, tableau, len(tf.nest.flatten(state)))
+        return _integrate_recomputing(
+            stage, select, carry, constants, per * stages, segments, store
+        )[0]
     for j in range(segments):
         extra = select(j, constants)
         if unroll:
@@ -139,7 +146,10 @@ def integrate(
     return state
 
 
-def _integrate_recomputing(advance, select, state, constants, per, segments):
+def _integrate_recomputing(advance, select, state, constants, per, segments, store=None):
+    # `store`: `(keep, restore)`, what iteration k stores of its flat input state and how
+    # the backward loop rebuilds that state from `read(i)`, iteration i's stored leaves.
+    keep_leaves, restore = store or (lambda k, ys: ys, lambda k, read: read(k))
     state_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(state)]
     constant_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(constants)]
     num_states = len(state_leaves)
@@ -167,16 +177,19 @@ def _integrate_recomputing(advance, select, state, constants, per, segments):
     def solve(*inputs):
         ys, extra = list(inputs[:num_states]), list(inputs[num_states:])
         size = per * segments
+        kept = keep_leaves(tf.constant(0), ys)
         # Leaves of one shape and dtype are kept stacked: one write per step, not one each.
-        stacked = all(y.shape == ys[0].shape and y.dtype == ys[0].dtype for y in ys)
-        keep = (lambda ys: [tf.stack(ys)]) if stacked else (lambda ys: ys)
-        stored = [tf.TensorArray(y.dtype, size=size, element_shape=y.shape) for y in keep(ys)]
+        stacked = all(y.shape == kept[0].shape and y.dtype == kept[0].dtype for y in kept)
+        pack = (lambda ys: [tf.stack(ys)]) if stacked else (lambda ys: ys)
+        stored = [tf.TensorArray(y.dtype, size=size, element_shape=y.shape) for y in pack(kept)]
 
         def forward_segment(j, ys, stored):
             chosen, chosen_leaves = arguments(j, extra)
 
             def forward(k, ys, stored):
-                stored = [a.write(j * per + k, y) for a, y in zip(stored, keep(ys), strict=True)]
+                i = j * per + k
+                written = pack(keep_leaves(i, ys))
+                stored = [a.write(i, y) for a, y in zip(stored, written, strict=True)]
                 return k + 1, step_leaves(j * per + k, ys, chosen, chosen_leaves), stored
 
             _, ys, stored = tf.while_loop(
@@ -185,7 +198,11 @@ def _integrate_recomputing(advance, select, state, constants, per, segments):
             return j + 1, ys, stored
 
         final, stored = over_segments(forward_segment, 0, segments - 1, (ys, stored))
-        starts = [array.stack() for array in stored]  # the state at the start of each step
+        starts = [array.stack() for array in stored]  # what each iteration kept of its input
+
+        def read(i):
+            leaves = [s[i] for s in starts]
+            return tf.unstack(leaves[0], len(kept)) if stacked else leaves
 
         def gradient(*upstream, variables=None):
             variables = list(variables or [])
@@ -200,8 +217,7 @@ def _integrate_recomputing(advance, select, state, constants, per, segments):
                 inner = [tf.zeros_like(x) for x in chosen_leaves + variables]
 
                 def backward(k, adjoint, inner):
-                    ys = [s[j * per + k] for s in starts]
-                    ys = tf.unstack(ys[0], num_states) if stacked else ys
+                    ys = restore(j * per + k, read)
                     with tf.GradientTape(watch_accessed_variables=False) as tape:
                         tape.watch(ys + chosen_leaves + variables)
                         out = step_leaves(j * per + k, ys, chosen, chosen_leaves)
@@ -239,41 +255,6 @@ def _integrate_recomputing(advance, select, state, constants, per, segments):
 
     final = solve(*state_leaves, *constant_leaves)
     return tf.nest.pack_sequence_as(state, list(final))
-
-
-def _chained_stages(tableau):
-    """For a tableau whose every stage reads only the slope of the stage before it (Euler,
-    the midpoint method, classic RK4), that slope's coefficient in each stage; else None."""
-    a, _, _ = tableau
-    if any(any(row[:-1]) for row in a):
-        return None
-    return (0.0, *(row[-1] for row in a))
-
-
-def _stage_advance(field, start, step, tableau, chained):
-    """Iteration `k` over `(state, sum, slope)` as stage `k % stages` of step `k // stages`:
-    the field at the stage's time on `state + step * chained[stage] * slope` (the previous
-    stage's slope), `step * b[stage]` times it added to `sum`, and after the last stage
-    `state` moved on by `sum`, which is cleared: `_rk_step`'s sums, in stage order."""
-    _, b, c = tableau
-    stages = len(c)
-    dtype = start.dtype
-    previous, weights, offsets = (tf.constant(x, dtype) for x in (chained, b, c))
-
-    def advance(k, carry, extra):
-        state, total, slope = carry
-        stage = k % stages
-        time = start + (tf.cast(k // stages, dtype) + tf.gather(offsets, stage)) * step
-        into, weight = step * tf.gather(previous, stage), step * tf.gather(weights, stage)
-        stage_state = tf.nest.map_structure(lambda y, s: y + into * s, state, slope)
-        slope = field(time, stage_state, **extra)
-        total = tf.nest.map_structure(lambda t, s: t + weight * s, total, slope)
-        done = tf.cast(tf.equal(stage, stages - 1), dtype)  # 1 after the step's last stage
-        state = tf.nest.map_structure(lambda y, t: y + done * t, state, total)
-        total = tf.nest.map_structure(lambda t: (1.0 - done) * t, total)
-        return state, total, slope
-
-    return advance
 
 
 def _rk_step(field, time, state, step, tableau):

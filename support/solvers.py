@@ -12,7 +12,8 @@ the same cost, the whole training step compiles with XLA (`jit_compile=True`, wi
 `support.traces`' estimators), and gradients come from backpropagating
 through the steps ("discretise, then optimise"), so they are the exact gradients of the
 computed solution. By default both loops go one RK stage per iteration and a second loop
-backpropagates stage by stage from the stored start of each (`backprop="recompute"`), which
+backpropagates stage by stage from what the first stored (`backprop="recompute"`: each step's
+start and the slopes entering its later stages, four copies of the state per RK4 step), which
 traces, compiles and runs faster than letting TensorFlow differentiate the loop
 (`backprop="autodiff"`).
 It implements the `tfp.math.ode.Solver` interface, so any `tfb.FFJORD`, for any field, takes

@@ -102,6 +102,7 @@ def test_support_has_no_import_cycle():
     [
         ("support.ode", "support.traces"),
         ("support.traces", "support.runge_kutta"),
+        ("support.rk_stages", "support.runge_kutta"),
         ("support.runge_kutta", "support.solvers"),
         ("support.solvers", "support.single_solve"),
         ("support.single_solve", "support.ffjord"),
