@@ -190,7 +190,7 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
                 i = j * per + k
                 written = pack(keep_leaves(i, ys))
                 stored = [a.write(i, y) for a, y in zip(stored, written, strict=True)]
-                return k + 1, step_leaves(j * per + k, ys, chosen, chosen_leaves), stored
+                return k + 1, step_leaves(i, ys, chosen, chosen_leaves), stored
 
             _, ys, stored = tf.while_loop(
                 lambda k, *_: k < per, forward, (tf.constant(0), ys, stored), maximum_iterations=per

@@ -22,9 +22,7 @@ def _forward_carries(method, num_steps, seed):
     tableau = METHODS[method]
     start, step = tf.constant(0.2, tf.float64), tf.constant(0.15, tf.float64)
     state = (tf.constant(rng.normal(size=(5, 2))), tf.constant(rng.normal(size=5)))
-    advance = stage_advance(
-        lambda t, s: _field(t, s), start, step, tableau, chained_stages(tableau)
-    )
+    advance = stage_advance(_field, start, step, tableau, chained_stages(tableau))
     carry = (state, *[tf.nest.map_structure(tf.zeros_like, state)] * 2)
     carries = []
     for k in range(num_steps * len(tableau[2])):
@@ -74,7 +72,7 @@ def test_a_traced_rk4_solve_stores_four_states_per_step():
     def solve(z):
         state = (z, tf.zeros([batch], tf.float64))
         return integrate(
-            lambda t, s: _field(t, s),
+            _field,
             tf.constant(0.0, tf.float64),
             tf.constant(1.0, tf.float64),
             state,
