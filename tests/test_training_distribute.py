@@ -11,7 +11,8 @@ the global batch, where one device averages the whole batch at once; the results
 by float32 rounding (about 1e-7 relative per operation). Over 4 epochs of 8 or 9 SGD steps
 that stays far below `rtol = atol = 1e-5` (measured: about 3e-8), while a wrong reduction
 fails it by far (summing the gradients twice moves the weights by about 2e-2). Plain SGD is used
-because Adam is invariant to a gradient scaled by the replica count.
+because Adam is invariant to a gradient scaled by the replica count; one pair of runs with
+`support.optimizers.FusedAdam` checks that its one-op update reaches every replica's copy.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ def _runs(seed: int, size: int) -> dict:
     runtime.setup(seed)
     import tf_keras
 
+    from support import optimizers
     from support.training import fit
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(size, 3)).astype("float32")
     y = (x @ np.array([1.0, -2.0, 0.5], "float32") + 0.3).astype("float32")
 
-    def train(strategy, checkpoint_dir=None, stop_after=None, average=False):
+    def train(strategy, checkpoint_dir=None, stop_after=None, average=False, fused_adam=False):
         def scope():
             return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
@@ -59,6 +61,8 @@ def _runs(seed: int, size: int) -> dict:
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(size, seed=seed).batch(32)
         with scope():  # plain SGD: Adam would hide a gradient scaled by the replica count
             optimizer = tf_keras.optimizers.SGD(0.05, use_ema=average, ema_momentum=0.5)
+            if fused_adam:  # updates each replica's copy through its own variable handle
+                optimizer = optimizers.FusedAdam(0.05, use_ema=average, ema_momentum=0.5)
 
         def stop(epoch, history):
             if epoch == stop_after:
@@ -92,6 +96,8 @@ def _runs(seed: int, size: int) -> dict:
         "mirrored_resumed": resumed,
         "one_device_averaged": train(None, average=True),
         "mirrored_averaged": train(mirrored, average=True),
+        "one_device_fused_adam": train(None, average=True, fused_adam=True),
+        "mirrored_fused_adam": train(mirrored, average=True, fused_adam=True),
     }
 
 
@@ -127,6 +133,16 @@ def test_a_mirrored_run_ends_on_the_weights_average_as_one_device_does(seed):
     # The same steps as without an average, so the same losses, but the average ends apart.
     np.testing.assert_allclose(one["loss"], result["one_device"]["loss"], rtol=1e-6)
     assert np.max(np.abs(np.subtract(one["w"], result["one_device"]["w"]))) > 1e-4
+
+
+@pytest.mark.slow
+def test_fused_adam_updates_every_replica_as_one_device_does(seed):
+    result = _run_in_subprocess(seed, 256)
+    one, two = result["one_device_fused_adam"], result["mirrored_fused_adam"]
+    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+    assert one["loss"][-1] < one["loss"][0] / 2  # it trained
+    assert np.max(np.abs(np.subtract(one["w"], result["one_device_averaged"]["w"]))) > 1e-3
 
 
 @pytest.mark.slow
