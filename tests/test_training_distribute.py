@@ -106,6 +106,11 @@ def _run_in_subprocess(seed: int, size: int) -> dict:
     return json.loads(run_python(__file__, seed, size).strip().splitlines()[-1])
 
 
+def _assert_same_weights(one: dict, two: dict) -> None:
+    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "size",
@@ -118,8 +123,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(seed, size):
     result = _run_in_subprocess(seed, size)
     assert result["replicas"] == 2
     one, two = result["one_device"], result["mirrored"]
-    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
-    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+    _assert_same_weights(one, two)
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=TOLERANCE, atol=TOLERANCE)
     assert one["loss"][-1] < one["loss"][0]  # it trained: the comparison is not of two no-ops
 
@@ -128,8 +132,7 @@ def test_mirrored_strategy_on_two_cpus_matches_one_device(seed, size):
 def test_a_mirrored_run_ends_on_the_weights_average_as_one_device_does(seed):
     result = _run_in_subprocess(seed, 256)
     one, two = result["one_device_averaged"], result["mirrored_averaged"]
-    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
-    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+    _assert_same_weights(one, two)
     # The same steps as without an average, so the same losses, but the average ends apart.
     np.testing.assert_allclose(one["loss"], result["one_device"]["loss"], rtol=1e-6)
     assert np.max(np.abs(np.subtract(one["w"], result["one_device"]["w"]))) > 1e-4
@@ -139,8 +142,7 @@ def test_a_mirrored_run_ends_on_the_weights_average_as_one_device_does(seed):
 def test_fused_adam_updates_every_replica_as_one_device_does(seed):
     result = _run_in_subprocess(seed, 256)
     one, two = result["one_device_fused_adam"], result["mirrored_fused_adam"]
-    np.testing.assert_allclose(two["w"], one["w"], rtol=TOLERANCE, atol=TOLERANCE)
-    np.testing.assert_allclose(two["b"], one["b"], rtol=TOLERANCE, atol=TOLERANCE)
+    _assert_same_weights(one, two)
     assert one["loss"][-1] < one["loss"][0] / 2  # it trained
     assert np.max(np.abs(np.subtract(one["w"], result["one_device_averaged"]["w"]))) > 1e-3
 
