@@ -1,5 +1,7 @@
-"""Tests of support.optimizers: the schedule and the weight average notebook 02 trains with."""
+"""Tests of support.optimizers: the schedule, the weight average and FusedAdam, which notebook 02
+trains with."""
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
@@ -83,7 +85,6 @@ def test_an_optimizer_without_an_average_leaves_the_weights_alone():
 
 def _adam_by_hand(weights, gradients, rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     """Adam as Kingma and Ba write it (Keras's epsilon placement), in float64 NumPy."""
-    import numpy as np
 
     weights, m, v = np.array(weights, np.float64), 0.0, 0.0
     for t, gradient in enumerate(gradients, start=1):
@@ -96,7 +97,6 @@ def _adam_by_hand(weights, gradients, rate, beta_1=0.9, beta_2=0.999, epsilon=1e
 
 @pytest.mark.parametrize("compiled", [False, True])
 def test_fused_adam_takes_keras_adams_steps_and_keeps_its_average(compiled):
-    import numpy as np
 
     rng = np.random.default_rng(0)
     shapes = [(3, 16), (16,), (16, 16), ()]
@@ -156,7 +156,6 @@ def test_fused_adam_builds_one_update_op_per_variable_where_keras_builds_many():
 
 
 def test_fused_adam_checkpoints_are_keras_adams(tmp_path):
-    import numpy as np
 
     def train(optimizer, variable, steps):
         for i in range(steps):
@@ -177,7 +176,6 @@ def test_fused_adam_checkpoints_are_keras_adams(tmp_path):
 
 
 def test_fused_adam_leaves_sparse_gradients_and_amsgrad_to_keras():
-    import numpy as np
 
     for options in ({"amsgrad": True}, {}):
         results = []
