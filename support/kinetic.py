@@ -37,7 +37,8 @@ __all__ = ["penalised_trace", "with_kinetic_penalty"]
 
 def penalised_trace(trace: tf.Tensor, derivative: tf.Tensor, weight: float) -> tf.Tensor:
     """The integrand of the penalised log-det: `trace - weight * derivative**2`, per dimension
-    (the one formula `with_kinetic_penalty` and `support.single_solve` both integrate)."""
+    (what `with_kinetic_penalty` integrates; `support.single_solve` integrates its sum over
+    the dimensions, the trace minus `weight` times the squared speed)."""
     return trace - tf.cast(weight, derivative.dtype) * tf.square(derivative)
 
 

@@ -13,6 +13,13 @@ a fifth less time, the whole training step about a sixth (`benchmarks/README.md`
 the same gradients as TensorFlow's own (tested against nested gradient tapes for every
 activation). Only first derivatives are provided: nothing differentiates the diagonal twice.
 
+When only the trace (the diagonal's sum) is wanted, as in FFJORD's log-density, a field of one
+or two hidden layers needs no tangents at all (`mlp_value_and_trace`): the trace is a bilinear
+form in the two layers' slopes, `sum(s1 @ M * s2)` with a fixed `[h1, h2]` matrix `M` made of the
+weights, one matrix product per evaluation instead of one per state coordinate. TensorFlow
+differentiates it; in notebook 02's training step it takes the place of the diagonal
+(`benchmarks/README.md`).
+
 Serves `support.ode.MLPODE` and `support.single_solve`.
 """
 
@@ -27,6 +34,7 @@ __all__ = [
     "ACTIVATION_CURVATURES",
     "ACTIVATION_SLOPES",
     "mlp_value_and_jacobian_diagonal",
+    "mlp_value_and_trace",
 ]
 
 #: Activations `MLPODE` accepts by name. A smooth one keeps the ODE's solution smooth,
@@ -148,3 +156,54 @@ def _value_and_diagonal(num_layers, activation, state, t, *parameters):
         return (value, diagonal), gradient
 
     return value_and_diagonal(state, t, *parameters)
+
+
+def mlp_value_and_trace(weights, biases, t, state, activation: str):
+    """An MLP field's value and its Jacobian trace `sum_i d f_i / d z_i`, in one forward pass.
+
+    The network is as in `mlp_value_and_jacobian_diagonal`. With one hidden layer (slopes
+    `s1`, the first matrix's state rows `A`, the last matrix `C`) the Jacobian is
+    `C^T diag(s1) A^T`, so its trace is `s1 @ v` with `v[m] = sum_i A[i, m] C[m, i]`. With two
+    (the middle matrix `B`, slopes `s2`) it is `C^T diag(s2) B^T diag(s1) A^T`, whose trace is
+    `sum_{m, k} s1[m] M[m, k] s2[k]` with `M = (A^T C^T) * B`: one `[batch, h1] x [h1, h2]`
+    product, whatever the state's size. Deeper networks sum `mlp_value_and_jacobian_diagonal`'s
+    diagonal. Gradients are TensorFlow's own (they need the activation's second derivative,
+    which TensorFlow takes from the slope).
+
+    Args:
+      weights: matrices `[1 + size, h1], ..., [hn, size]` (time row first).
+      biases: the matching bias vectors.
+      t: scalar time.
+      state: `[batch, size]` tensor.
+      activation: the hidden layers' activation, a key of `ACTIVATIONS`.
+
+    Returns:
+      `(value, trace)`, shaped `[batch, size]` and `[batch]`.
+
+    Example:
+      >>> w = [tf.ones([3, 4]), tf.ones([4, 4]), tf.ones([4, 2])]
+      >>> b = [tf.zeros([4]), tf.zeros([4]), tf.zeros([2])]
+      >>> value, trace = mlp_value_and_trace(w, b, 0.0, tf.zeros([1, 2]), "tanh")
+      >>> value.numpy().tolist(), trace.numpy().tolist()
+      ([[0.0, 0.0]], [32.0])
+    """
+    if len(weights) not in (2, 3):
+        value, diagonal = mlp_value_and_jacobian_diagonal(weights, biases, t, state, activation)
+        return value, tf.reduce_sum(diagonal, axis=-1)
+    state = tf.convert_to_tensor(state)
+    weights = [tf.convert_to_tensor(w, state.dtype) for w in weights]
+    biases = [tf.convert_to_tensor(b, state.dtype) for b in biases]
+    act, slope = ACTIVATIONS[activation], ACTIVATION_SLOPES[activation]
+    t = tf.cast(t, state.dtype)
+    hidden = tf.concat([tf.fill([tf.shape(state)[0], 1], t), state], axis=-1)
+    slopes = []
+    for w, b in zip(weights[:-1], biases[:-1], strict=True):
+        pre = tf.matmul(hidden, w) + b
+        hidden = act(pre)
+        slopes.append(slope(pre, hidden))
+    value = tf.matmul(hidden, weights[-1]) + biases[-1]
+    # A^T C^T: [h1, size] x [size, hn], the state's path around the hidden layers.
+    around = tf.matmul(weights[0][1:], weights[-1], transpose_a=True, transpose_b=True)
+    if len(weights) == 2:
+        return value, tf.linalg.matvec(slopes[0], tf.linalg.diag_part(around))
+    return value, tf.reduce_sum(tf.matmul(slopes[0], around * weights[1]) * slopes[1], axis=-1)

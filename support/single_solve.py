@@ -35,8 +35,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from support import _checks
-from support.kinetic import penalised_trace
-from support.mlp_diagonal import mlp_value_and_jacobian_diagonal
+from support.mlp_diagonal import mlp_value_and_trace
 from support.ode import MLPODE
 from support.runge_kutta import integrate
 from support.solvers import FixedStepSolver
@@ -153,12 +152,15 @@ def log_prob(
         }
 
     def reversed_field(time, state, *, weights, biases, offset):
-        value, diagonal = mlp_value_and_jacobian_diagonal(
+        # Only the trace enters the log-density: one column of log-det, not one per
+        # coordinate, and no tangents to carry (`mlp_value_and_trace`).
+        value, trace = mlp_value_and_trace(
             weights, biases, 1.0 - (time - offset), state[0], activation
         )
-        if not kinetic:
-            return -value, -diagonal
-        return -value, penalised_trace(-diagonal, -value, kinetic)
+        integrand = -trace  # the reversed field's trace
+        if kinetic:  # `support.kinetic.penalised_trace`, summed over the coordinates
+            integrand -= tf.cast(kinetic, value.dtype) * tf.reduce_sum(tf.square(value), -1)
+        return -value, integrand[:, None]
 
     flat = tf.reshape(points, [-1, size])
     start = tf.constant(0.0, flat.dtype)
@@ -166,7 +168,7 @@ def log_prob(
         reversed_field,
         start,
         start + num_flows,
-        (flat, tf.zeros_like(flat)),
+        (flat, tf.zeros_like(flat[:, :1])),
         num_steps=num_flows * num_steps,
         method=solver.method,
         backprop=solver.backprop,
