@@ -12,10 +12,13 @@ When every flow integrates a `support.ode.MLPODE` of the same shape with a
 stacked, one row per flow, and segment `j` runs the reversed field of flow
 `num_flows - 1 - j` with that flow's row, picked once per segment, so within a segment the
 weights are loop-invariant as in a flow's own solve. There is one step loop to trace and
-compile, inside a short loop over the flows. `log_prob` gives the numbers
-`FFJORDFlow.distribution.log_prob` gives, and their gradients (tested to 1e-5, with and
-without XLA); for the notebook's two flows the training step's first call takes about half a
-second less and later steps cost the same (`benchmarks/README.md`).
+compile, inside a short loop over the flows. Each field's trace is
+`support.mlp_diagonal.mlp_value_and_trace`'s (for two hidden layers one small matrix product
+of the layers' slopes, not the diagonal), so the solve carries one log-det column.
+`log_prob` gives the numbers `FFJORDFlow.distribution.log_prob` gives, and their gradients
+(tested to 1e-5, with and without XLA); for the notebook's two flows the training step's first
+call takes about half a second less than flow by flow and later steps cost the same
+(`benchmarks/README.md`).
 `support.ffjord.FFJORDFlow.loss` uses it whenever `supports` says it can (`flow_log_prob`);
 sampling and every evaluation still go through the bijectors.
 
