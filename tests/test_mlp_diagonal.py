@@ -38,16 +38,18 @@ def _reference(weights, biases, t, state, activation):
 
 
 def _value_and_gradients(function, weights, biases, t, state, activation):
-    """The value, the diagonal, and the gradient of a fixed random projection of both with
-    respect to the state, the time and every weight and bias."""
-    value_weight = tf.constant(np.random.default_rng(1).normal(size=state.shape), state.dtype)
-    diagonal_weight = tf.constant(np.random.default_rng(2).normal(size=state.shape), state.dtype)
+    """The value, the second output (the diagonal or the trace), and the gradient of a fixed
+    random projection of both with respect to the state, the time and every weight and bias."""
     inputs = [state, t, *weights, *biases]
     with tf.GradientTape() as tape:
         tape.watch(inputs)
-        value, diagonal = function(weights, biases, t, state, activation)
-        objective = tf.reduce_sum(value * value_weight) + tf.reduce_sum(diagonal * diagonal_weight)
-    return [value, diagonal, *tape.gradient(objective, inputs)]
+        value, second = function(weights, biases, t, state, activation)
+        value_weight = np.random.default_rng(1).normal(size=value.shape)
+        second_weight = np.random.default_rng(2).normal(size=second.shape)
+        objective = tf.reduce_sum(value * tf.constant(value_weight, value.dtype)) + tf.reduce_sum(
+            second * tf.constant(second_weight, second.dtype)
+        )
+    return [value, second, *tape.gradient(objective, inputs)]
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
@@ -135,18 +137,8 @@ def test_value_trace_and_gradients_equal_tensorflows_own(activation, sizes):
     weights, biases = _network(sizes, seed=20 + len(sizes))
     state = tf.random.stateless_normal([9, sizes[-1]], [5, 4])
     t = tf.constant(0.6)
-    trace_weight = tf.constant(np.random.default_rng(3).normal(size=9), state.dtype)
-
-    def value_and_gradients(function):
-        inputs = [state, t, *weights, *biases]
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            value, trace = function(weights, biases, t, state, activation)
-            objective = tf.reduce_sum(value * value) + tf.reduce_sum(trace * trace_weight)
-        return [value, trace, *tape.gradient(objective, inputs)]
-
-    got = value_and_gradients(mlp_value_and_trace)
-    want = value_and_gradients(_reference_trace)
+    got = _value_and_gradients(mlp_value_and_trace, weights, biases, t, state, activation)
+    want = _value_and_gradients(_reference_trace, weights, biases, t, state, activation)
     assert got[1].shape == (9,)
     for index, (a, b) in enumerate(zip(got, want, strict=True)):
         assert a is not None, f"no gradient for input {index - 2}"
