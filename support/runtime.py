@@ -26,7 +26,14 @@ import numpy as np
 
 from support import _checks
 
-__all__ = ["in_colab", "import_tensorflow_quietly", "setup", "versions", "print_versions"]
+__all__ = [
+    "in_colab",
+    "import_tensorflow_quietly",
+    "setup",
+    "versions",
+    "print_versions",
+    "without_graph_rewrites",
+]
 
 # C++ start-up notices that TensorFlow writes straight to file descriptor 2 (so Jupyter
 # shows them in a cell's output) whatever TF_CPP_MIN_LOG_LEVEL says.
@@ -124,6 +131,46 @@ def setup(seed: int = 0, *, deterministic: bool = True, quiet: bool = True) -> i
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     return seed
+
+
+def without_graph_rewrites(function):
+    """`function` (a `tf.function`) called with Grappler, TensorFlow's graph rewriter, off.
+
+    A `tf.function`'s graph is rewritten by Grappler when it is first called, which takes
+    time in proportion to its size. For a graph whose work is an XLA-compiled function plus a
+    few hundred small ops around it (`support.steps.Step.update` with `jit_compile`: the
+    finite checks and the optimizer's update), that rewrite shortens no later call and adds
+    about 0.2-0.4 s to the first (`benchmarks/README.md`). TensorFlow takes the setting from
+    the calling thread's function-call options when it first runs each traced graph; this
+    wrapper sets them for its own calls only and puts the caller's back afterwards, so other
+    functions keep Grappler. Attributes other than calling (`get_concrete_function`, ...)
+    are `function`'s.
+    """
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    class Wrapped:
+        def __init__(self):
+            self.options = None  # built at the first call, from the caller's options then
+
+        def __call__(self, *args, **kwargs):
+            current = context.context()
+            saved = current.function_call_options
+            if self.options is None:
+                config = config_pb2.ConfigProto()
+                config.ParseFromString(saved.config_proto_serialized)
+                config.graph_options.rewrite_options.disable_meta_optimizer = True
+                self.options = context.FunctionCallOptions(saved.executor_type, config)
+            current.function_call_options = self.options
+            try:
+                return function(*args, **kwargs)
+            finally:
+                current.function_call_options = saved
+
+        def __getattr__(self, name):
+            return getattr(function, name)
+
+    return Wrapped()
 
 
 def versions() -> dict[str, str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import tensorflow as tf
 
-from support import _checks
+from support import _checks, runtime
 
 __all__ = [
     "Batches",
@@ -154,7 +154,8 @@ class Step:
     compiled call, applying the update only if the loss and every gradient are finite, and
     returning the loss, the gradients' finite-flags and whether the variables are still
     finite. `jit_compile` compiles the loss and gradients with XLA (in `update` too: the
-    checks and the update around them stay ordinary graph ops).
+    checks and the update around them stay ordinary graph ops, left as traced: see
+    `support.runtime.without_graph_rewrites`).
 
     Scale-out: build the model under the strategy's scope and pass the strategy to `fit`::
 
@@ -194,6 +195,8 @@ class Step:
         # functions run only this module's code and the optimizer's, written for graphs, so
         # autograph (kept for `loss_fn` in `local`) would only spend time converting them.
         self.update = tf.function(self._update, autograph=False)
+        if jit_compile:  # its graph is the compiled call and small ops: Grappler only slows it
+            self.update = runtime.without_graph_rewrites(self.update)
         self.loss_and_gradients = tf.function(
             self._compute if strategy is None else self._compute_distributed, autograph=False
         )

@@ -82,3 +82,40 @@ def test_in_colab_is_true_only_when_colabs_module_is_loaded(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert runtime.in_colab() is True
     assert support.in_colab is runtime.in_colab  # what notebooks reach as support.in_colab
+
+
+def _rewrites_disabled():
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    config = config_pb2.ConfigProto()
+    config.ParseFromString(context.context().function_call_options.config_proto_serialized)
+    return config.graph_options.rewrite_options.disable_meta_optimizer
+
+
+def test_without_graph_rewrites_switches_grappler_off_for_its_own_calls_only():
+    seen = []
+
+    @tf.function
+    def double(x):
+        seen.append(_rewrites_disabled())  # runs while tracing: inside the first call
+        return 2.0 * x
+
+    wrapped = runtime.without_graph_rewrites(double)
+    before = _rewrites_disabled()
+    assert float(wrapped(tf.constant(1.5))) == 3.0
+    assert seen == [True]
+    assert _rewrites_disabled() == before is False  # the caller's options are back
+    # The wrapped function's own attributes pass through.
+    assert wrapped.get_concrete_function(tf.constant(1.0)) is not None
+
+
+def test_without_graph_rewrites_restores_the_options_when_the_call_fails():
+    @tf.function
+    def fails(x):
+        raise ValueError("traced and refused")
+
+    wrapped = runtime.without_graph_rewrites(fails)
+    with pytest.raises(ValueError, match="traced and refused"):
+        wrapped(tf.constant(1.0))
+    assert not _rewrites_disabled()
