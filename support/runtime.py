@@ -144,10 +144,17 @@ def without_graph_rewrites(function):
     the calling thread's function-call options when it first runs each traced graph; this
     wrapper sets them for its own calls only and puts the caller's back afterwards, so other
     functions keep Grappler. Attributes other than calling (`get_concrete_function`, ...)
-    are `function`'s.
+    are `function`'s. The options live in TensorFlow's own `context` module, not its public
+    API: on a TensorFlow without them, `function` is returned as it is (and
+    `tests/test_runtime.py` fails, so the loss is seen).
     """
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
+
+    if not hasattr(context, "FunctionCallOptions") or not hasattr(
+        context.Context, "function_call_options"
+    ):
+        return function
 
     class Wrapped:
         def __init__(self):
