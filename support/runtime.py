@@ -142,11 +142,12 @@ def without_graph_rewrites(function):
     finite checks and the optimizer's update), that rewrite shortens no later call and adds
     about 0.2-0.4 s to the first (`benchmarks/README.md`). TensorFlow takes the setting from
     the calling thread's function-call options when it first runs each traced graph; this
-    wrapper sets them for its own calls only and puts the caller's back afterwards, so other
-    functions keep Grappler. Attributes other than calling (`get_concrete_function`, ...)
-    are `function`'s. The options live in TensorFlow's own `context` module, not its public
-    API: on a TensorFlow without them, `function` is returned as it is (and
-    `tests/test_runtime.py` fails, so the loss is seen).
+    wrapper sets them (the wrapping thread's, with Grappler off) for its own calls only and
+    puts the caller's back afterwards, so other functions keep Grappler. Attributes other than
+    calling (`get_concrete_function`, ...) are `function`'s. The options live in TensorFlow's
+    own `context` module, not its public API: on a TensorFlow without them, `function` is
+    returned as it is (and `tests/test_runtime.py` and `tests/test_steps.py` fail, so the loss
+    is seen).
     """
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
@@ -156,19 +157,17 @@ def without_graph_rewrites(function):
     ):
         return function
 
-    class Wrapped:
-        def __init__(self):
-            self.options = None  # built at the first call, from the caller's options then
+    defaults = context.context().function_call_options
+    config = config_pb2.ConfigProto()
+    config.ParseFromString(defaults.config_proto_serialized)
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    options = context.FunctionCallOptions(defaults.executor_type, config)
 
+    class Wrapped:
         def __call__(self, *args, **kwargs):
             current = context.context()
             saved = current.function_call_options
-            if self.options is None:
-                config = config_pb2.ConfigProto()
-                config.ParseFromString(saved.config_proto_serialized)
-                config.graph_options.rewrite_options.disable_meta_optimizer = True
-                self.options = context.FunctionCallOptions(saved.executor_type, config)
-            current.function_call_options = self.options
+            current.function_call_options = options
             try:
                 return function(*args, **kwargs)
             finally:

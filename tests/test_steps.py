@@ -90,3 +90,23 @@ def test_fit_names_loss_fn_when_it_returns_a_vector():
     with pytest.raises(ValueError, match="loss_fn must return a scalar"):
         fit(lambda x: tf.reduce_mean((x * w) ** 2, axis=0), [w], dataset, epochs=1)
     np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_only_the_xla_compiled_update_runs_without_grappler(jit_compile):
+    # The update's graph is traced inside its first call: the loss records the call options.
+    from tensorflow.core.protobuf import config_pb2
+    from tensorflow.python.eager import context
+
+    seen = []
+    w, loss = linear()
+
+    def recording(x):
+        config = config_pb2.ConfigProto()
+        config.ParseFromString(context.context().function_call_options.config_proto_serialized)
+        seen.append(config.graph_options.rewrite_options.disable_meta_optimizer)
+        return loss(x)
+
+    step = Step(recording, [w], make_optimizer(0.1), jit_compile=jit_compile)
+    assert train_step(step, (tf.constant([1.0, 1.0]),)).problem is None
+    assert seen == [jit_compile]
