@@ -214,20 +214,19 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
                 with tf.GradientTape(watch_accessed_variables=False) as choice:
                     choice.watch(extra)
                     chosen, chosen_leaves = arguments(j, extra)
-                inner = [tf.zeros_like(x) for x in chosen_leaves + variables]
+                parameters = chosen_leaves + variables
+                pack, unpack = _flat_sum(parameters)
+                inner = tf.nest.map_structure(tf.zeros_like, pack(parameters))
 
                 def backward(k, adjoint, inner):
                     ys = restore(j * per + k, read)
                     with tf.GradientTape(watch_accessed_variables=False) as tape:
-                        tape.watch(ys + chosen_leaves + variables)
+                        tape.watch(ys + parameters)
                         out = step_leaves(j * per + k, ys, chosen, chosen_leaves)
                     grads = tape.gradient(
-                        out,
-                        ys + chosen_leaves + variables,
-                        output_gradients=adjoint,
-                        unconnected_gradients="zero",
+                        out, ys + parameters, output_gradients=adjoint, unconnected_gradients="zero"
                     )
-                    summed = [a + b for a, b in zip(inner, grads[num_states:], strict=True)]
+                    summed = tf.nest.map_structure(tf.add, inner, pack(grads[num_states:]))
                     return k - 1, grads[:num_states], summed
 
                 _, adjoint, inner = tf.while_loop(
@@ -236,6 +235,7 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
                     (tf.constant(per - 1), adjoint, inner),
                     maximum_iterations=per,
                 )
+                inner = unpack(inner)
                 # Back from segment j's arguments to `constants` (a gather's gradient, say).
                 through = choice.gradient(
                     chosen_leaves,
@@ -255,6 +255,25 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
 
     final = solve(*state_leaves, *constant_leaves)
     return tf.nest.pack_sequence_as(state, list(final))
+
+
+def _flat_sum(tensors):
+    # The backward loop sums the gradients of the field's arguments and variables: as one
+    # flat vector when they share a dtype and have known shapes, one add per step instead of
+    # one per tensor (each a kernel for XLA to compile and launch).
+    dtypes = {x.dtype for x in tensors}
+    if len(dtypes) != 1 or not all(x.shape.is_fully_defined() for x in tensors):
+        return (lambda xs: list(xs)), (lambda xs: list(xs))
+    shapes = [x.shape for x in tensors]
+
+    def pack(xs):
+        return tf.concat([tf.reshape(x, [-1]) for x in xs], 0)
+
+    def unpack(flat):
+        parts = tf.split(flat, [shape.num_elements() for shape in shapes])
+        return [tf.reshape(p, shape) for p, shape in zip(parts, shapes, strict=True)]
+
+    return pack, unpack
 
 
 def _rk_step(field, time, state, step, tableau):

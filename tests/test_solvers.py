@@ -89,16 +89,16 @@ def test_gradient_with_respect_to_the_initial_state_is_the_flow_jacobian():
     np.testing.assert_allclose(tape.gradient(total, start).numpy(), np.exp(0.9), rtol=1e-5)
 
 
-def _nested_gradients(backprop, compiled=False):
+def _nested_gradients(backprop, compiled=False, scale_dtype=tf.float64):
     """Gradients of a nested solve with a constant and a variable, through the solver."""
     rng = np.random.default_rng(3)
     weights = tf.Variable(rng.normal(size=(2, 2)), dtype=tf.float64)
-    scale = tf.constant(0.7, tf.float64)
+    scale = tf.constant(0.7, scale_dtype)
     start = tf.constant(rng.normal(size=(5, 2)), tf.float64)
 
     def ode_fn(t, state, scale):
         z, w = state
-        dz = tf.tanh(z @ weights) * scale + t * z
+        dz = tf.tanh(z @ weights) * tf.cast(scale, tf.float64) + t * z
         return dz, tf.reduce_sum(dz * z, axis=-1)
 
     def run():
@@ -131,6 +131,18 @@ def test_recomputing_backprop_gives_the_gradients_of_differentiating_the_loop(co
         assert a is not None
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
     assert np.abs(differentiated[2].numpy()).max() > 1e-3  # the variable's gradient is not zero
+
+
+def test_recomputing_backprop_sums_gradients_of_mixed_dtypes_tensor_by_tensor():
+    # The backward loop sums the constants' and variables' gradients as one flat vector
+    # when they share a dtype; a float32 constant beside float64 weights takes the
+    # per-tensor sums, which must give the same gradients.
+    recomputed = _nested_gradients("recompute", scale_dtype=tf.float32)
+    differentiated = _nested_gradients("autodiff", scale_dtype=tf.float32)
+    assert recomputed[1].dtype == tf.float32
+    for a, b in zip(recomputed, differentiated, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-9)
+    assert abs(float(differentiated[1])) > 1e-3  # the constant's gradient is not zero
 
 
 def test_unknown_backprop_and_unroll_without_autodiff_are_rejected():
