@@ -215,8 +215,7 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
                     choice.watch(extra)
                     chosen, chosen_leaves = arguments(j, extra)
                 parameters = chosen_leaves + variables
-                pack, unpack = _flat_sum(parameters)
-                inner = tf.nest.map_structure(tf.zeros_like, pack(parameters))
+                inner, add, unpack = _running_sum(parameters)
 
                 def backward(k, adjoint, inner):
                     ys = restore(j * per + k, read)
@@ -226,8 +225,7 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
                     grads = tape.gradient(
                         out, ys + parameters, output_gradients=adjoint, unconnected_gradients="zero"
                     )
-                    summed = tf.nest.map_structure(tf.add, inner, pack(grads[num_states:]))
-                    return k - 1, grads[:num_states], summed
+                    return k - 1, grads[:num_states], add(inner, grads[num_states:])
 
                 _, adjoint, inner = tf.while_loop(
                     lambda k, *_: k >= 0,
@@ -257,23 +255,27 @@ def _integrate_recomputing(advance, select, state, constants, per, segments, sto
     return tf.nest.pack_sequence_as(state, list(final))
 
 
-def _flat_sum(tensors):
-    # The backward loop sums the gradients of the field's arguments and variables: as one
-    # flat vector when they share a dtype and have known shapes, one add per step instead of
-    # one per tensor (each a kernel for XLA to compile and launch).
-    dtypes = {x.dtype for x in tensors}
-    if len(dtypes) != 1 or not all(x.shape.is_fully_defined() for x in tensors):
-        return (lambda xs: list(xs)), (lambda xs: list(xs))
+def _running_sum(tensors):
+    """`(zeros, add, unpack)`: the backward loop's running sum of the gradients of `tensors`
+    (the field's arguments and variables), one flat vector when they share a dtype and have
+    known shapes (one add per step, not one per tensor: each a kernel for XLA to compile and
+    launch); `add(total, gradients)` adds a step's list, `unpack(total)` returns the list."""
     shapes = [x.shape for x in tensors]
+    dtypes = {x.dtype for x in tensors}
+    if len(dtypes) != 1 or not all(shape.is_fully_defined() for shape in shapes):
+        zeros = [tf.zeros_like(x) for x in tensors]
+        return zeros, lambda total, xs: [a + b for a, b in zip(total, xs, strict=True)], list
+    sizes = [shape.num_elements() for shape in shapes]
 
-    def pack(xs):
-        return tf.concat([tf.reshape(x, [-1]) for x in xs], 0)
+    def add(total, xs):
+        return total + tf.concat([tf.reshape(x, [-1]) for x in xs], 0)
 
-    def unpack(flat):
-        parts = tf.split(flat, [shape.num_elements() for shape in shapes])
-        return [tf.reshape(p, shape) for p, shape in zip(parts, shapes, strict=True)]
+    def unpack(total):
+        return [
+            tf.reshape(x, shape) for x, shape in zip(tf.split(total, sizes), shapes, strict=True)
+        ]
 
-    return pack, unpack
+    return tf.zeros([sum(sizes)], dtypes.pop()), add, unpack
 
 
 def _rk_step(field, time, state, step, tableau):
