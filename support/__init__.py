@@ -4,10 +4,10 @@ Importing `support` first keeps TensorFlow's start-up noise out of notebook outp
 (see `support.runtime`). Modules, one per topic:
 
 * `runtime`: quiet logs, one seed, determinism, versions (every notebook)
-* `training`: the one fit loop (every notebook)
+* `training`: the one fit loop (01, 02; notebook 03 trains the Keras way)
 * `history`, `storage`, `checkpoints`, `guards`, `steps`: behind `fit`, importing one way:
   the run's history, `checkpoint_dir` on disk (lock, free space), checkpoints and resume,
-  divergence guards and Ctrl-C / SIGTERM, the public `train_step` (every notebook)
+  divergence guards and Ctrl-C / SIGTERM, the public `train_step` (01, 02)
 * `report`: headline numbers, tagged for the suite's report (every notebook)
 * `parameters`: checks of the papermill parameters (every notebook)
 * `estimate`: `Estimate(mean, stderr)` and `mean_and_stderr`, for every error bar (all)
