@@ -9,7 +9,9 @@ Usage::
 
 Paths: the tutorial ("baseline"), this project's default ("fast") and the same with
 Hutchinson's trace ("hutchinson"); with `--with-torch` also the FFJORD paper's toy set-up in
-PyTorch + torchdiffeq ("torch", `torch_ffjord.py`), scored through a TensorFlow mirror.
+PyTorch + torchdiffeq ("torch", `torch_ffjord.py`), scored through a TensorFlow mirror; named in
+`--only` (comma-separated), also the tutorial with TFP's Hutchinson trace
+("baseline_hutchinson").
 Each run of a path with one seed (`--seeds`, 3 by default) is a fresh Python process, one
 after the other, never in parallel, so no two share the two cores; every run trains on the
 same seeded 8192 moons points and is scored after every epoch on the same 2048 fresh
@@ -105,13 +107,14 @@ def _reference_nll(fields, held_out, base_scale=0.8):
     return lambda: -float(tf.reduce_mean(log_prob(points)))
 
 
-def _run_baseline(args, train, held_out):
+def _run_baseline(args, train, held_out, trace="exact"):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import tensorflow as tf
     import tutorial_baseline as tb
 
     tf.random.set_seed(args.seed)  # the tutorial sets none: seeded so runs can be compared
-    distribution, fields, counter = tb.build_baseline(num_flows=args.baseline_flows or tb.NUM_FLOWS)
+    flows = args.baseline_flows or tb.NUM_FLOWS
+    distribution, fields, counter = tb.build_baseline(num_flows=flows, trace=trace)
     dataset = tb.make_dataset(train)
     train_step = tb.make_train_step(distribution, counter)
     epochs = (lambda: iter(dataset) for _ in range(args.baseline_epochs))  # as the tutorial
@@ -316,7 +319,7 @@ def _report(paths: dict, args) -> dict:
                     )
     name = "ffjord-smoke" if args.smoke else "ffjord"
     if args.only:
-        name = name.replace("ffjord", f"ffjord-{args.only}")
+        name = name.replace("ffjord", f"ffjord-{'-'.join(paths)}")
     floor = float(np.mean([r["true_density_nll"] for p in paths.values() for r in p["runs"]]))
     results["plot"] = str(
         bench_report.plot(paths, OUT_DIR / f"{name}.png", target=args.target, floor=floor)
@@ -340,7 +343,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--fast-epochs", type=int, default=None)
     parser.add_argument("--keep-going", dest="stop_at_target", action="store_false")
-    parser.add_argument("--only", choices=list(PATHS), help="run one path only")
+    parser.add_argument(
+        "--only",
+        type=_path_names,
+        help="run only these paths, comma-separated: "
+        + ", ".join(PATHS)
+        + " (baseline_hutchinson, the tutorial with TFP's Hutchinson trace, runs only when named)",
+    )
     parser.add_argument(
         "--with-torch",
         action="store_true",
@@ -367,9 +376,12 @@ def main(argv=None) -> int:
     parser.add_argument("--path", choices=list(PATHS), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.with_torch and args.only not in (None, "torch"):
-        parser.error(f"--with-torch adds the torch path to all paths; --only {args.only} runs one")
-    if args.with_torch or "torch" in (args.only, args.path):
+    only = args.only or []
+    if args.with_torch and only and only != ["torch"]:
+        parser.error(
+            f"--with-torch adds the torch path to all paths; --only {','.join(only)} runs those"
+        )
+    if args.with_torch or "torch" in (*only, args.path):
         missing = _missing_torch_packages()
         if missing:
             parser.error(
@@ -415,7 +427,7 @@ def main(argv=None) -> int:
         flag = f"--tf_xla_persistent_cache_directory={Path(args.xla_cache).resolve()}"
         env["TF_XLA_FLAGS"] = f"{env.get('TF_XLA_FLAGS', '')} {flag}".strip()
     wanted = (*DEFAULT_PATHS, "torch") if args.with_torch else DEFAULT_PATHS
-    names = [args.only] if args.only else [n for n in PATHS if n in wanted]
+    names = [n for n in PATHS if n in only] if only else [n for n in PATHS if n in wanted]
     paths = {name: {"runs": []} for name in names}
     # Seed by seed, every path once per seed: a drift of the machine's load touches all alike.
     for seed in header["seeds"]:
@@ -442,6 +454,12 @@ def main(argv=None) -> int:
         print(f"the tutorial ran {args.baseline_flows} FFJORD bijector(s), not its own number")
     print(f"wrote {results['json']} and {results['plot']}")
     return 0
+
+
+def _run_baseline_hutchinson(args, train, held_out):
+    """The tutorial's set-up with TFP's Hutchinson estimate, `tfb.ffjord.trace_jacobian_hutchinson`
+    (one Gaussian probe per solve), in place of its exact trace: what the demo offers instead."""
+    return _run_baseline(args, train, held_out, trace="hutchinson")
 
 
 def _run_hutchinson(args, train, held_out):
@@ -489,6 +507,7 @@ def _run_torch(args, train, held_out):
 
 PATHS = {
     "baseline": _run_baseline,
+    "baseline_hutchinson": _run_baseline_hutchinson,
     "fast": _run_fast,
     "hutchinson": _run_hutchinson,
     "torch": _run_torch,
@@ -496,10 +515,22 @@ PATHS = {
 #: The paths a run without `--only` compares (`--with-torch` adds "torch").
 DEFAULT_PATHS = ("baseline", "fast", "hutchinson")
 #: The paths that stop once their 3-epoch mean reaches the target (unless `--keep-going`).
-STOP_AT_TARGET = ("baseline", "torch")
+STOP_AT_TARGET = ("baseline", "baseline_hutchinson", "torch")
 #: What the torch path needs in the running Python, and how to get it.
 TORCH_PACKAGES = ("torch", "torchdiffeq")
 TORCH_INSTALL = "python -m pip install torch torchdiffeq  (any CPU build of torch, e.g. 2.13.0)"
+
+
+def _path_names(text: str) -> list[str]:
+    """`--only`'s value: comma-separated path names, each one of `PATHS`."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PATHS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown path {', '.join(map(repr, unknown)) or repr(text)}; "
+            f"choose from {', '.join(PATHS)}"
+        )
+    return names
 
 
 def _missing_torch_packages() -> list[str]:

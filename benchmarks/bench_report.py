@@ -17,6 +17,7 @@ __all__ = ["LABELS", "TIMINGS", "plot", "ratios", "summarise", "table"]
 #: Human names of the benchmark's paths, in the order they are shown.
 LABELS = {
     "baseline": "tutorial",
+    "baseline_hutchinson": "tutorial, Hutchinson",
     "fast": "fast (default)",
     "hutchinson": "fast, Hutchinson",
     "torch": "torchdiffeq",
@@ -134,7 +135,9 @@ def plot(paths: dict, out: Path, *, target: float, floor: float | None = None) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = dict(zip(LABELS, ["tab:grey", "tab:blue", "tab:orange", "tab:green"], strict=True))
+    colours = dict(
+        zip(LABELS, ["tab:grey", "tab:purple", "tab:blue", "tab:orange", "tab:green"], strict=True)
+    )
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for name in (n for n in LABELS if n in paths):
         for k, run in enumerate(paths[name]["runs"]):

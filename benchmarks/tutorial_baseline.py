@@ -6,10 +6,11 @@ pipeline from_tensor_slices -> prefetch -> cache -> shuffle(8192) -> batch(256);
 `N(0, 0.8^2 I)` base; four stacked `tfb.FFJORD` bijectors whose state derivative is an MLP
 2 x (Linear(8), tanh) + Linear(2) with time concatenated to the state and broadcast to the
 state's static shape; `tfp.math.ode.DormandPrince(atol=1e-5)` (default rtol 1e-3, gradients
-by the adjoint method); the exact trace; Sonnet's Adam at 1e-2; loss -mean(log_prob(batch));
-a `tf.function` train step without XLA (XLA cannot compile the adjoint). The field is
-`support.ode.DemoMLPODE` and the numbers are `support.ffjord.DEMO`: the one definition of the
-demo's set-up, which notebook 02 trains with `-p RECIPE demo`.
+by the adjoint method); the exact trace (`trace="hutchinson"`: TFP's Hutchinson estimate
+instead, the benchmark's baseline_hutchinson path); Sonnet's Adam at 1e-2; loss
+-mean(log_prob(batch)); a `tf.function` train step without XLA (XLA cannot compile the
+adjoint). The field is `support.ode.DemoMLPODE` and the numbers are `support.ffjord.DEMO`: the
+one definition of the demo's set-up, which notebook 02 trains with `-p RECIPE demo`.
 
 Two things are added that do not change the computation: the data is seeded (the tutorial
 sets no seed) so both benchmark paths see the same points, and the solver's forward
@@ -37,6 +38,7 @@ __all__ = [
     "DATASET_SIZE",
     "LEARNING_RATE",
     "NUM_FLOWS",
+    "TRACES",
     "build_baseline",
     "make_dataset",
     "make_train_step",
@@ -71,13 +73,22 @@ def make_dataset(points: np.ndarray, batch_size: int = BATCH_SIZE) -> tf.data.Da
     return dataset.shuffle(DATASET_SIZE).batch(batch_size)
 
 
-def build_baseline(num_flows: int = NUM_FLOWS, atol: float = ATOL):
-    """The tutorial's flow.
+#: The demo's trace (its default) and the estimator it offers instead, by name.
+TRACES = {
+    "exact": tfb.ffjord.trace_jacobian_exact,
+    "hutchinson": tfb.ffjord.trace_jacobian_hutchinson,
+}
+
+
+def build_baseline(num_flows: int = NUM_FLOWS, atol: float = ATOL, trace: str = "exact"):
+    """The tutorial's flow, with `trace` (a name in `TRACES`) as its trace augmentation.
 
     Returns:
       `(distribution, state_derivatives, counter)`: the `TransformedDistribution`, the
       MLPs (one per FFJORD, they hold the variables) and the evaluation counter.
     """
+    if trace not in TRACES:
+        raise ValueError(f"trace must be one of {sorted(TRACES)}, got {trace!r}")
     base = tfd.MultivariateNormalDiag(
         loc=np.zeros(2, np.float32), scale_diag=np.full(2, 0.8, np.float32)
     )
@@ -87,7 +98,7 @@ def build_baseline(num_flows: int = NUM_FLOWS, atol: float = ATOL):
         tfb.FFJORD(
             state_time_derivative_fn=field,
             ode_solve_fn=counter,
-            trace_augmentation_fn=tfb.ffjord.trace_jacobian_exact,
+            trace_augmentation_fn=TRACES[trace],
         )
         for field in fields
     ]

@@ -27,7 +27,8 @@ def children(monkeypatch, tmp_path):
         path = command[command.index("--path") + 1]
         out = Path(command[command.index("--out") + 1])
         seed = int(options["--seed"])
-        seconds = {"baseline": 100.0, "fast": 20.0, "hutchinson": 18.0, "torch": 50.0}[path]
+        seconds = {"baseline": 100.0, "fast": 20.0, "hutchinson": 18.0, "torch": 50.0}
+        seconds = (seconds | {"baseline_hutchinson": 80.0})[path]
         curve = [{"epoch": 1, "seconds": seconds, "nll": 0.5, "train_loss": 0.5}]
         result = {"path": path, "seed": seed, "curve": curve, "true_density_nll": 0.46}
         result |= {"seconds_to_target": seconds, "final_nll": 0.5, "final_gap": 0.04}
@@ -85,6 +86,25 @@ def test_the_default_run_leaves_torch_out(monkeypatch, children):
     _without(monkeypatch, "torch", "torchdiffeq")  # not needed, so not checked
     bench_ffjord.main(["--seeds", "1"])
     assert [path for path, _ in children] == ["baseline", "fast", "hutchinson"]
+
+
+def test_the_tutorial_with_hutchinson_runs_only_when_named(monkeypatch, children, tmp_path):
+    bench_ffjord.main(["--seeds", "2", "--only", "baseline_hutchinson,baseline", "--smoke"])
+    # in the benchmark's own order, seed by seed, whatever order they were named in
+    assert [path for path, _ in children] == ["baseline", "baseline_hutchinson"] * 2
+    results = json.loads((tmp_path / "ffjord-baseline-baseline_hutchinson-smoke.json").read_text())
+    ratio = results["speedup_to_target"]["baseline_hutchinson"]["of_medians"]
+    assert ratio == pytest.approx(100.0 / 80.0)
+
+
+@pytest.mark.parametrize("only", ["tutorial", "fast,exact", ","])
+def test_an_unknown_path_is_named_before_any_work(only, children, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench_ffjord.main(["--only", only])
+    assert stop.value.code == 2
+    message = capsys.readouterr().err
+    assert "--only" in message and "unknown path" in message and "baseline_hutchinson" in message
+    assert children == []
 
 
 def test_with_torch_adds_its_run_its_row_and_its_ratio(monkeypatch, children, capsys, tmp_path):
