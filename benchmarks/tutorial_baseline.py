@@ -29,6 +29,7 @@ import tensorflow_probability as tfp
 
 from support.ffjord import DEMO
 from support.ode import DemoMLPODE
+from support.traces import check_trace
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -73,7 +74,8 @@ def make_dataset(points: np.ndarray, batch_size: int = BATCH_SIZE) -> tf.data.Da
     return dataset.shuffle(DATASET_SIZE).batch(batch_size)
 
 
-#: The demo's trace (its default) and the estimator it offers instead, by name.
+#: The demo's trace (its default) and the estimator it offers instead, by the names notebook 02's
+#: `TRACE` takes: TFP's own functions, not the project's.
 TRACES = {
     "exact": tfb.ffjord.trace_jacobian_exact,
     "hutchinson": tfb.ffjord.trace_jacobian_hutchinson,
@@ -87,8 +89,7 @@ def build_baseline(num_flows: int = NUM_FLOWS, atol: float = ATOL, trace: str = 
       `(distribution, state_derivatives, counter)`: the `TransformedDistribution`, the
       MLPs (one per FFJORD, they hold the variables) and the evaluation counter.
     """
-    if trace not in TRACES:
-        raise ValueError(f"trace must be one of {sorted(TRACES)}, got {trace!r}")
+    trace = check_trace(trace)
     base = tfd.MultivariateNormalDiag(
         loc=np.zeros(2, np.float32), scale_diag=np.full(2, 0.8, np.float32)
     )
