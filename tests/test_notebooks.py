@@ -97,7 +97,7 @@ def test_every_golden_cell_has_its_recorded_smoke_output(path):
     assert recorded["parameters"] == nbtools.load_smoke_parameters(path), "re-record goldens"
     assert [cell["source"] for cell in recorded["cells"]] == sources, "re-record goldens"
     for cell in recorded["cells"]:
-        assert cell["outputs"], f"golden cell {cell['source'].splitlines()[1]!r} printed nothing"
+        assert cell["outputs"], f"golden cell {cell['source'].splitlines()[0]!r} printed nothing"
         assert all(o["output_type"] != "error" for o in cell["outputs"])
 
 

@@ -21,7 +21,8 @@ def _notebook(path, parameters="EPOCHS = 10\nTRACE = 'exact'\nSEED = 0\n", golde
     params.metadata["tags"] = ["parameters"]
     notebook.cells.append(params)
     notebook.cells.append(nbformat.v4.new_code_cell("x = 1"))
-    golden = nbformat.v4.new_code_cell(f"{goldens.GOLDEN_MARK}\nprint(42)")
+    golden = nbformat.v4.new_code_cell("print(42)")
+    golden.metadata["tags"] = [goldens.GOLDEN_TAG]
     notebook.cells.append(golden)
     if golden_output is not None:
         notebook.cells[2].outputs = [nbformat.v4.new_output("stream", text="noise\n")]
@@ -104,7 +105,7 @@ def test_a_golden_cell_whose_source_changed_has_no_golden(tmp_path):
     goldens.record(_notebook(tmp_path / "01_x.ipynb"), executed, {}, golden_dir=store)
     prepared = _notebook(tmp_path / "prepared" / "01_x.ipynb", golden_output=None)
     notebook = nbformat.read(prepared, as_version=4)
-    notebook.cells[3].source = f"{goldens.GOLDEN_MARK}\nprint(43)"
+    notebook.cells[3].source = "print(43)"
     nbformat.write(notebook, prepared)
     with pytest.raises(ValueError, match="no recorded output"):
         goldens.inject(prepared, {}, golden_dir=store)

@@ -6,7 +6,7 @@
   the main job, which then builds the site from them);
 * `prepare`: injects the smoke parameters without executing, into `build/prepared/`, for
   `pytest --nbval-lax` (`nox -s tests`);
-* `goldens`: re-records the golden cells (`# NBVAL_CHECK_OUTPUT`) from a smoke run
+* `goldens`: re-records the golden cells (tagged `nbval-check-output`) from a smoke run
   (`nox -s goldens`);
 * `gallery`: refreshes the README's `docs/gallery/` from a default run (`nox -s gallery`);
 * `list`: each notebook's parameters.

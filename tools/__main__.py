@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools import gallery, goldens
+from tools import gallery, goldens, lessons
 from tools.notebooks import (
     BUILD_DIR,
     check_overrides,
@@ -73,6 +73,16 @@ def _gallery(args, paths, overrides) -> int:
     return 0
 
 
+def _lessons(args, paths, overrides) -> int:
+    if args.write:
+        for path in paths:
+            for name in lessons.write(path):
+                print(f"{path.name}: wrote {name}")
+    found = [str(d) for path in paths for d in lessons.differences(path)]
+    print("\n".join(found) or "every lesson cell matches support")
+    return 1 if found else 0
+
+
 def _list(args, paths, overrides) -> int:
     for path in paths:
         print(path.name, json.dumps(declared_parameters(path)))
@@ -85,6 +95,7 @@ COMMANDS = {
     "goldens": (_goldens, "re-record the golden cells from a smoke run"),
     "gallery": (_gallery, "refresh docs/gallery from the default run in OUT/notebooks"),
     "list": (_list, "print each notebook's parameters and defaults"),
+    "lessons": (_lessons, "check that lesson cells and support hold the same code (--write: sync)"),
 }
 SWEEP_HELP = "one notebook over a grid of parameters times seeds (`python -m tools sweep -h`)"
 
@@ -109,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=text, description=text)
         if name == "run":
             sub.add_argument("--smoke", action="store_true", help="the CI smoke parameters")
+        if name == "lessons":
+            sub.add_argument(
+                "--write", action="store_true", help="copy the notebooks' definitions to support"
+            )
     commands.add_parser("sweep", help=SWEEP_HELP, add_help=False)  # its own parser: tools.sweep
     return parser
 

@@ -1,6 +1,7 @@
 """Golden cells: the regression checks of the smoke run, kept beside the notebooks.
 
-A code cell whose first line is `# NBVAL_CHECK_OUTPUT` is a golden cell. Its output from the
+A code cell tagged `nbval-check-output` (nbval's own tag, out of the learner's sight) is a
+golden cell. Its output from the
 smoke run (the small CI parameters, `notebooks/smoke/`) is kept in a file of its own,
 `notebooks/goldens/<notebook stem>.json`, never in the notebook: the notebooks in git carry no
 outputs at all, so nothing a learner reads on GitHub or in Colab can contradict the defaults on
@@ -23,7 +24,7 @@ import nbformat
 
 __all__ = [
     "GOLDEN_DIR",
-    "GOLDEN_MARK",
+    "GOLDEN_TAG",
     "golden_cells",
     "golden_path",
     "inject",
@@ -32,7 +33,7 @@ __all__ = [
     "strip",
 ]
 
-GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
+GOLDEN_TAG = "nbval-check-output"
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "goldens"
 
 
@@ -41,7 +42,7 @@ def golden_cells(notebook: nbformat.NotebookNode) -> list[int]:
     return [
         i
         for i, cell in enumerate(notebook.cells)
-        if cell.cell_type == "code" and cell.source.lstrip().startswith(GOLDEN_MARK)
+        if cell.cell_type == "code" and GOLDEN_TAG in cell.get("metadata", {}).get("tags", [])
     ]
 
 
