@@ -52,7 +52,9 @@ class TrainingDiverged(RuntimeError):
         reason: str | None = None,
         changed: bool = False,
     ):
-        self.epoch, self.step, self.loss = epoch, step, loss
+        self.epoch = epoch
+        self.step = step
+        self.loss = loss
         self.bad_gradients = list(bad_gradients)
         self.restored_from = restored_from
         self.reason = reason or "the loss or a gradient is not finite"
@@ -164,8 +166,7 @@ class DeferredInterrupt:
         if signum == signal.SIGTERM:
             print("SIGTERM: stopping after this step, and saving", file=sys.stderr)
         else:
-            print("interrupt: stopping after this step (press again to stop now)",
-                  file=sys.stderr)  # fmt: skip
+            print("interrupt: stopping after this step (press again to stop now)", file=sys.stderr)
 
     def stop(self, saved: str | None) -> None:
         """Says what was kept (`saved`: None without checkpoints); after a SIGTERM, raises

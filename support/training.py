@@ -75,7 +75,8 @@ def _validate(loss_fn, variables, dataset, epochs, options) -> list[tf.Variable]
     for v in variables:
         if not isinstance(v, tf.Variable):
             raise TypeError(f"variables must be tf.Variables, got {type(v).__name__}")
-    directory, objects = options["checkpoint_dir"], options["checkpoint_objects"]
+    directory = options["checkpoint_dir"]
+    objects = options["checkpoint_objects"]
     if directory is not None and not isinstance(directory, str | os.PathLike):
         raise TypeError(f"checkpoint_dir must be a path, got {type(directory).__name__}")
     if objects is not None and not isinstance(objects, Mapping):
@@ -100,13 +101,18 @@ class _Loop:
     """The state of one `fit` call and its named steps: epochs, saving, stopping."""
 
     def __init__(self, step, data, state, checkpoints, bar, options):
-        self.step, self.data, self.state, self.checkpoints = step, data, state, checkpoints
-        self.bar, self.options = bar, options
+        self.step = step
+        self.data = data
+        self.state = state
+        self.checkpoints = checkpoints
+        self.bar = bar
+        self.options = options
         self.watch = BlowupWatch(options["blowup_factor"])
         self.in_step = False
 
     def run_epoch(self, epoch: int, interrupt) -> None:
-        state, started = self.state, time.perf_counter()
+        state = self.state
+        started = time.perf_counter()
         for batch in self.data.epoch(state.step_in_epoch):
             self.in_step = True
             result = train_step(self.step, batch)
@@ -127,7 +133,8 @@ class _Loop:
             raise ValueError("dataset yielded no batches")
         state.history.loss.append(state.epoch_total / state.step_in_epoch)
         state.history.seconds.append(time.perf_counter() - started)
-        state.step_in_epoch, state.epoch_total = 0, 0.0
+        state.step_in_epoch = 0
+        state.epoch_total = 0.0
         self.bar.set_postfix(loss=f"{state.history.loss[-1]:.4f}", refresh=False)
         self.bar.update(1)
 
@@ -154,9 +161,15 @@ class _Loop:
                 restored = self.checkpoints.restore_newest(self.step.optimizer, before)
             except ValueError as error:  # none can be read back: still report the divergence
                 warnings.warn(str(error), CheckpointWarning, stacklevel=2)
-        reason, changed = blowup or result.problem, blowup or "variable" in result.problem
-        where = (epoch + 1, steps + 1, result.loss, result.bad_gradients, restored)
-        raise TrainingDiverged(*where, reason=reason, changed=bool(changed))
+        raise TrainingDiverged(
+            epoch + 1,
+            steps + 1,
+            result.loss,
+            bad_gradients=result.bad_gradients,
+            restored_from=restored,
+            reason=blowup or result.problem,
+            changed=bool(blowup) or "variable" in result.problem,
+        )
 
     def interrupted(self) -> str | None:  # what was kept; None without checkpoints
         if self.checkpoints is None:
@@ -267,9 +280,15 @@ def fit(
       DiskFull: an `OSError` naming `checkpoint_dir`, the space needed and free and the last
         intact checkpoint, before training or at a save (see `support.storage`).
     """
-    options = dict(checkpoint_dir=checkpoint_dir, checkpoint_objects=checkpoint_objects,
-                   resume=resume, save_every=save_every, on_epoch_end=on_epoch_end,
-                   strategy=strategy, blowup_factor=blowup_factor)  # fmt: skip
+    options = dict(
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_objects=checkpoint_objects,
+        resume=resume,
+        save_every=save_every,
+        on_epoch_end=on_epoch_end,
+        strategy=strategy,
+        blowup_factor=blowup_factor,
+    )
     variables = _validate(loss_fn, variables, dataset, epochs, options)
     data = Batches(dataset, strategy)
     optimizer = prepare_optimizer(optimizer, learning_rate, variables, strategy)
@@ -277,8 +296,9 @@ def fit(
     state = RunState()
     checkpoints = _open_checkpoints(options, variables, optimizer, state)
     start = state.history.epochs
-    bar = progress_bar(total=epochs, initial=min(start, epochs), desc=description,
-                       disable=not progress)  # fmt: skip
+    bar = progress_bar(
+        total=epochs, initial=min(start, epochs), desc=description, disable=not progress
+    )
     loop = _Loop(step, data, state, checkpoints, bar, options)
     try:
         data.start(state.history.steps)

@@ -56,8 +56,13 @@ def test_a_run_that_averages_its_weights_resumes_exactly_and_ends_on_the_average
     # Stopped from the callback, which is shown the average: the weights must come back.
     interrupted = Regression(seed)
     with pytest.raises(KeyboardInterrupt):
-        run(interrupted, epochs=4, optimizer=averaging(), checkpoint_dir=tmp_path,
-            on_epoch_end=stop_at(2))  # fmt: skip
+        run(
+            interrupted,
+            epochs=4,
+            optimizer=averaging(),
+            checkpoint_dir=tmp_path,
+            on_epoch_end=stop_at(2),
+        )
     plain = Regression(seed)  # the same weights, without an average
     run(plain, epochs=2, optimizer=tf_keras.optimizers.Adam(0.01))
     assert_bit_identical(interrupted.values(), plain.values())
@@ -121,7 +126,8 @@ import support, tensorflow as tf
 from fit_models import Regression
 from support.training import fit
 
-seed, directory = int(sys.argv[1]), pathlib.Path(sys.argv[2])
+seed = int(sys.argv[1])
+directory = pathlib.Path(sys.argv[2])
 tf.config.experimental.enable_op_determinism()
 tf.random.set_seed(seed)
 model = Regression(seed)
@@ -291,8 +297,14 @@ def test_a_nan_restores_the_last_good_checkpoint_and_says_what_to_try(seed, tmp_
     run(reference, epochs=2)
     model = Regression(seed)
     with pytest.raises(TrainingDiverged) as caught:
-        fit(nan_at_step(model, 21), [model.w, model.b], model.dataset, epochs=4,
-            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+        fit(
+            nan_at_step(model, 21),
+            [model.w, model.b],
+            model.dataset,
+            epochs=4,
+            progress=False,
+            checkpoint_dir=tmp_path,
+        )
     error = caught.value
     assert (error.epoch, error.step) == (3, 21)
     assert error.restored_from == tf.train.latest_checkpoint(tmp_path)
@@ -307,8 +319,14 @@ def test_a_diverged_run_resumes_with_the_new_learning_rate(seed, tmp_path):
 
     model = Regression(seed)
     with pytest.raises(TrainingDiverged):
-        fit(nan_at_step(model, 12), [model.w, model.b], model.dataset, epochs=3,
-            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+        fit(
+            nan_at_step(model, 12),
+            [model.w, model.b],
+            model.dataset,
+            epochs=3,
+            progress=False,
+            checkpoint_dir=tmp_path,
+        )
     optimizer = tf_keras.optimizers.Adam(1e-3)
     history = run(Regression(seed), epochs=3, checkpoint_dir=tmp_path, optimizer=optimizer)
     assert history.resumed_from == 1 and history.epochs == 3
@@ -342,8 +360,11 @@ def test_a_lost_checkpoint_index_is_rebuilt_from_the_files_and_the_run_resumes(
     assert history.resumed_from == 2
     assert_bit_identical(resumed.values(), reference.values())
     assert checkpoint_files(tmp_path) == [
-        "ckpt-2.data-00000-of-00001", "ckpt-2.index", "ckpt-3.data-00000-of-00001", "ckpt-3.index"
-    ]  # fmt: skip
+        "ckpt-2.data-00000-of-00001",
+        "ckpt-2.index",
+        "ckpt-3.data-00000-of-00001",
+        "ckpt-3.index",
+    ]
 
 
 def corrupt(directory, number, how):
@@ -449,8 +470,7 @@ def test_checkpoints_hold_the_data_position_not_the_data(seed, tmp_path):
     y = x @ np.array([1.0, -2.0, 0.5], dtype="float32")
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(20_000, seed=1).batch(5000)
     model = Regression(seed)
-    fit(model.loss, [model.w, model.b], dataset, epochs=1, progress=False,
-        checkpoint_dir=tmp_path)  # fmt: skip
+    fit(model.loss, [model.w, model.b], dataset, epochs=1, progress=False, checkpoint_dir=tmp_path)
     saved = sum(p.stat().st_size for p in tmp_path.glob("ckpt-*"))
     assert saved < 20_000  # variables, optimizer and run state only
 
@@ -462,8 +482,12 @@ def test_an_infinite_learning_rate_never_saves_non_finite_variables(seed, tmp_pa
     run(good, epochs=2, checkpoint_dir=tmp_path)
     model = Regression(seed, batch=256)
     with pytest.raises(TrainingDiverged, match="step 3: a variable is not finite") as caught:
-        run(model, epochs=4, checkpoint_dir=tmp_path,
-            optimizer=tf_keras.optimizers.Adam(float("inf")))  # fmt: skip
+        run(
+            model,
+            epochs=4,
+            checkpoint_dir=tmp_path,
+            optimizer=tf_keras.optimizers.Adam(float("inf")),
+        )
     assert caught.value.restored_from == tf.train.latest_checkpoint(tmp_path)
     assert_bit_identical(model.values(), good.values())  # back at the last good state
     for path in tf.train.get_checkpoint_state(tmp_path).all_model_checkpoint_paths:
@@ -488,8 +512,14 @@ def test_a_finite_loss_blow_up_stops_the_run_and_restores_the_last_good_checkpoi
     run(reference, epochs=2)
     model = Regression(seed)
     with pytest.raises(TrainingDiverged, match="step 21: the loss blew up") as caught:
-        fit(blowup_at_step(model, 21), [model.w, model.b], model.dataset, epochs=4,
-            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+        fit(
+            blowup_at_step(model, 21),
+            [model.w, model.b],
+            model.dataset,
+            epochs=4,
+            progress=False,
+            checkpoint_dir=tmp_path,
+        )
     assert caught.value.restored_from == tf.train.latest_checkpoint(tmp_path)
     assert "blowup_factor" in str(caught.value)
     assert_bit_identical(model.values(), reference.values())
@@ -504,8 +534,14 @@ def test_a_blow_up_right_after_a_save_sets_that_checkpoint_aside(seed, tmp_path)
         pytest.warns(CheckpointWarning, match="skipped ckpt-2 .diverged"),
         pytest.raises(TrainingDiverged, match="blew up") as caught,
     ):
-        fit(blowup_at_step(model, 17), [model.w, model.b], model.dataset, epochs=4,
-            progress=False, checkpoint_dir=tmp_path)  # fmt: skip
+        fit(
+            blowup_at_step(model, 17),
+            [model.w, model.b],
+            model.dataset,
+            epochs=4,
+            progress=False,
+            checkpoint_dir=tmp_path,
+        )
     assert caught.value.restored_from.endswith("ckpt-1")
     assert_bit_identical(model.values(), reference.values())
     assert "diverged-ckpt-2.index" in checkpoint_files(tmp_path)
@@ -514,8 +550,14 @@ def test_a_blow_up_right_after_a_save_sets_that_checkpoint_aside(seed, tmp_path)
 
 def test_blowup_factor_none_lets_a_blow_up_run_on(seed):
     model = Regression(seed)
-    history = fit(blowup_at_step(model, 21), [model.w, model.b], model.dataset, epochs=3,
-                  progress=False, blowup_factor=None)  # fmt: skip
+    history = fit(
+        blowup_at_step(model, 21),
+        [model.w, model.b],
+        model.dataset,
+        epochs=3,
+        progress=False,
+        blowup_factor=None,
+    )
     assert history.epochs == 3
 
 
@@ -530,8 +572,15 @@ def test_the_best_checkpoint_survives_the_rotation_of_the_newest(seed, tmp_path)
         offset.assign(10.0 * epoch)
         return model.values()
 
-    history = fit(worse_each_epoch, [model.w, model.b], model.dataset, epochs=4, progress=False,
-                  checkpoint_dir=tmp_path, on_epoch_end=raise_offset)  # fmt: skip
+    history = fit(
+        worse_each_epoch,
+        [model.w, model.b],
+        model.dataset,
+        epochs=4,
+        progress=False,
+        checkpoint_dir=tmp_path,
+        on_epoch_end=raise_offset,
+    )
     assert min(history.loss) == history.loss[0]
     assert checkpoint_files(tmp_path)[0].startswith("ckpt-3")  # epoch 1 rotated out
     best = Regression(seed + 1)
@@ -550,8 +599,15 @@ def test_a_divergence_is_still_reported_when_no_checkpoint_can_be_read_back(seed
         pytest.warns(CheckpointWarning, match="no checkpoint that can be restored"),
         pytest.raises(TrainingDiverged, match="step 12") as caught,
     ):
-        fit(loss, [model.w, model.b], model.dataset, epochs=3, progress=False,
-            checkpoint_dir=tmp_path, on_epoch_end=damage_the_checkpoint)  # fmt: skip
+        fit(
+            loss,
+            [model.w, model.b],
+            model.dataset,
+            epochs=3,
+            progress=False,
+            checkpoint_dir=tmp_path,
+            on_epoch_end=damage_the_checkpoint,
+        )
     assert caught.value.restored_from is None
 
 
@@ -565,8 +621,15 @@ def test_a_hutchinson_run_resumes_exactly_when_its_probe_generator_is_checkpoint
 
     def train(flow, **kwargs):
         objects = {"probes": flow.generator} if keep_probes else None
-        return fit(flow.loss, flow.trainable_variables, data.moons_dataset(points, 32, seed=seed),
-                   epochs=3, progress=False, checkpoint_objects=objects, **kwargs)  # fmt: skip
+        return fit(
+            flow.loss,
+            flow.trainable_variables,
+            data.moons_dataset(points, 32, seed=seed),
+            epochs=3,
+            progress=False,
+            checkpoint_objects=objects,
+            **kwargs,
+        )
 
     def new_flow():  # a fresh process: the same initial weights and probe seed
         tf.random.set_seed(seed)
@@ -589,7 +652,8 @@ def test_a_hutchinson_run_resumes_exactly_when_its_probe_generator_is_checkpoint
 def fill_the_disk_at_save(monkeypatch, failing_save):
     """Makes save number `failing_save` fail as a full disk does: a partial `_temp` file, then
     TensorFlow's `ResourceExhaustedError ... No space left on device [Op:SaveV2]`."""
-    original, calls = tf.train.CheckpointManager.save, []
+    original = tf.train.CheckpointManager.save
+    calls = []
 
     def save(manager, *args, **kwargs):
         calls.append(1)
@@ -601,9 +665,11 @@ def fill_the_disk_at_save(monkeypatch, failing_save):
             with open(data, "wb") as file:
                 file.write(b"\0" * 100)
             raise tf.errors.ResourceExhaustedError(
-                None, None, f"{{{{function_node __wrapped__SaveV2}}}} {data}; "
-                "No space left on device [Op:SaveV2]"
-            )  # fmt: skip
+                None,
+                None,
+                f"{{{{function_node __wrapped__SaveV2}}}} {data}; "
+                "No space left on device [Op:SaveV2]",
+            )
         return original(manager, *args, **kwargs)
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
@@ -616,7 +682,8 @@ def test_a_disk_that_fills_up_stops_the_run_naming_the_directory_space_and_last_
     fill_the_disk_at_save(monkeypatch, failing_save=3)
     with pytest.raises(DiskFull) as caught:
         run(Regression(seed), epochs=4, checkpoint_dir=directory)
-    error, message = caught.value, str(caught.value)
+    error = caught.value
+    message = str(error)
     assert error.errno == errno.ENOSPC and isinstance(error, OSError)
     assert f"checkpoint_dir {str(directory)!r} has no room for ckpt-3" in message
     assert re.search(r"needs about [\d.]+ kB and its file system has [\d.]+ [kMGT]B free", message)
@@ -730,7 +797,8 @@ class _Resolver:
 
     def __init__(self, cluster, task_type, task_id):
         self._spec = tf.train.ClusterSpec(cluster)
-        self.task_type, self.task_id = task_type, task_id
+        self.task_type = task_type
+        self.task_id = task_id
 
     def cluster_spec(self):
         return self._spec

@@ -64,12 +64,19 @@ def test_fit_stops_an_mdn_at_a_learning_rate_of_a_million(seed, seed_offset):
 
     runtime.setup(seed + seed_offset)
     x, y = data.cardioid(2000, seed=seed + seed_offset)
-    model = mdn.build_mdn(num_components=8, hidden_units=[64, 64], activation="relu",
-                          scale_floor=0.01)  # fmt: skip
+    model = mdn.build_mdn(
+        num_components=8, hidden_units=[64, 64], activation="relu", scale_floor=0.01
+    )
     dataset = mdn.make_dataset(x, y, batch_size=100, seed=seed)
     with pytest.raises(TrainingDiverged, match="the loss blew up"):
-        fit(mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=2,
-            learning_rate=1e6, progress=False)  # fmt: skip
+        fit(
+            mdn.mdn_loss(model),
+            model.trainable_variables,
+            dataset,
+            epochs=2,
+            learning_rate=1e6,
+            progress=False,
+        )
 
 
 def test_deferred_interrupt_holds_sigterm_and_puts_the_previous_handlers_back():

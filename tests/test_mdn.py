@@ -103,7 +103,8 @@ def test_scale_floor_shifts_the_softplus_scales_by_the_floor():
     floored = mdn.build_mdn(num_components=3, hidden_units=(5,), scale_floor=0.2)
     floored.set_weights(plain.get_weights())
     x = np.linspace(-3, 3, 7)[:, None].astype(np.float32)
-    plain_params, floored_params = mdn.mixture_params(plain(x)), mdn.mixture_params(floored(x))
+    plain_params = mdn.mixture_params(plain(x))
+    floored_params = mdn.mixture_params(floored(x))
     np.testing.assert_allclose(floored_params.stddevs - plain_params.stddevs, 0.2, atol=1e-6)
     np.testing.assert_allclose(floored_params.means, plain_params.means)
     np.testing.assert_allclose(floored_params.weights, plain_params.weights)
@@ -134,9 +135,13 @@ def test_a_short_fit_lowers_the_held_out_nll(seed):
     before = mdn.held_out_nll(model, x_test, y_test)
     dataset = mdn.make_dataset(x, y, batch_size=100, seed=seed)
     support.fit(
-        mdn.mdn_loss(model), model.trainable_variables, dataset, epochs=8,
-        learning_rate=0.02, progress=False,
-    )  # fmt: skip
+        mdn.mdn_loss(model),
+        model.trainable_variables,
+        dataset,
+        epochs=8,
+        learning_rate=0.02,
+        progress=False,
+    )
     after = mdn.held_out_nll(model, x_test, y_test)
     assert after.mean < before.mean - 4 * (before.stderr + after.stderr)
 

@@ -26,7 +26,8 @@ def test_fit_lowers_the_loss_and_records_each_epoch(seed):
 
 
 def test_two_runs_with_the_same_seed_give_identical_results(seed):
-    first, second = Regression(seed), Regression(seed)
+    first = Regression(seed)
+    second = Regression(seed)
     tf.random.set_seed(seed)
     history_1 = run(first, epochs=3)
     tf.random.set_seed(seed)
@@ -44,9 +45,14 @@ def test_an_averaging_optimizer_shows_the_callback_the_average_and_ends_on_it(se
     import tf_keras
 
     # One batch per epoch, so each epoch is one step and the average can be followed by hand.
-    reference, model = Regression(seed, batch=256), Regression(seed, batch=256)
-    weights = run(reference, epochs=4, optimizer=tf_keras.optimizers.Adam(0.05),
-                  on_epoch_end=lambda epoch, h: reference.values()).extra  # fmt: skip
+    reference = Regression(seed, batch=256)
+    model = Regression(seed, batch=256)
+    weights = run(
+        reference,
+        epochs=4,
+        optimizer=tf_keras.optimizers.Adam(0.05),
+        on_epoch_end=lambda epoch, h: reference.values(),
+    ).extra
     averaging = tf_keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.6)
     seen = run(model, epochs=4, optimizer=averaging, on_epoch_end=lambda e, h: model.values())
 
