@@ -1,7 +1,7 @@
-"""The FFJORD tutorial's configuration (seed 001), rebuilt as the benchmark's baseline.
+"""The FFJORD tutorial's configuration (TFP's FFJORD demo), rebuilt as the benchmark's baseline.
 
 Everything that sets the tutorial's speed and result is kept as it was published (see
-`shared/REFERENCE.md`): 8192 moons points with noise 0.06 as float32; the `tf.data`
+`docs/reference.md`): 8192 moons points with noise 0.06 as float32; the `tf.data`
 pipeline from_tensor_slices -> prefetch -> cache -> shuffle(8192) -> batch(256); a
 `N(0, 0.8^2 I)` base; four stacked `tfb.FFJORD` bijectors whose state derivative is an MLP
 2 x (Linear(8), tanh) + Linear(2) with time concatenated to the state and broadcast to the

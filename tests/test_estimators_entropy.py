@@ -2,7 +2,7 @@
 
 Tests marked `bayesflow_port` are the original `tf.contrib.bayesflow` tests
 (`kernel_tests/entropy_test.py`), ported with their data, sample sizes, op seeds and
-tolerances (see shared/REFERENCE.md); they start from TF 1's default graph seed (conftest).
+tolerances (see docs/reference.md); they start from TF 1's default graph seed (conftest).
 They are goldens, not statistical checks: the sampled entropy at rtol 0.01 from n = 1000 is
 about one standard error, the KL at rtol 0.05 and 0.1 from n = 5000 about two, so they pass
 for the ported op seeds only. Each has a companion in "The ported estimates within k standard

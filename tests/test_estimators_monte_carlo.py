@@ -2,7 +2,7 @@
 
 Tests marked `bayesflow_port` are the original `tf.contrib.bayesflow` tests
 (`kernel_tests/monte_carlo_test.py`), ported with their data, sample sizes, op seeds and
-tolerances (see shared/REFERENCE.md); they start from TF 1's default graph seed (conftest).
+tolerances (see docs/reference.md); they start from TF 1's default graph seed (conftest).
 They are goldens, not statistical checks: some of their tolerances are a fraction of a
 standard error (P = 0.5 from n = 1000 at rtol 0.05 is about 0.5 SE; the variance at rtol 0.02
 from 20000 samples about 2 SE), so they pass for the ported op seeds only. Each has a companion

@@ -2,7 +2,7 @@
 
 Tests marked `bayesflow_port` are the original `tf.contrib.bayesflow` tests
 (`kernel_tests/entropy_test.py`), ported with their data, sample sizes, op seeds and
-tolerances (see shared/REFERENCE.md); they start from TF 1's default graph seed (conftest).
+tolerances (see docs/reference.md); they start from TF 1's default graph seed (conftest).
 The others check the bound against its closed form within k = 4 of its own standard errors,
 in float32 and float64, eagerly and inside `tf.function`, and its errors.
 """

@@ -65,7 +65,7 @@ def test_the_density_integrates_to_one_and_has_the_closed_form_moments(grid):
 def test_the_entropy_by_grid_quadrature_matches_the_reference(grid):
     points, area, log_p = grid
     entropy = -np.sum(np.exp(log_p) * log_p) * area  # no samples: -integral of p log p
-    assert abs(entropy - m.MOONS_ENTROPY) < 4 * REFERENCE_STDERR  # REFERENCE.md's 0.478
+    assert abs(entropy - m.MOONS_ENTROPY) < 4 * REFERENCE_STDERR  # docs/reference.md's 0.478
     assert entropy == pytest.approx(0.4770, abs=1e-4)
 
 

@@ -13,7 +13,7 @@ tfb, tfd = tfp.bijectors, tfp.distributions
 EVENT, K = 4, 3
 TRIL = EVENT * (EVENT + 1) // 2
 
-# builder -> trainable variable shapes, by name (REFERENCE.md's table)
+# builder -> trainable variable shapes, by name (docs/reference.md's zoo table)
 EXPECTED = {
     zoo.mvn_scaled_identity: {"loc": (4,), "scale": (1,)},
     zoo.mvn_diag: {"loc": (4,), "scale": (4,)},
