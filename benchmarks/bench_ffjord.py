@@ -25,8 +25,9 @@ step (trace and compile), median step times early and late, the solver's forward
 evaluations per step, the NLL-against-time curve and the time to reach `--target` nats; per
 path their median, min and max over the seeds; the ratios of those times to the tutorial's;
 and `ffjord.png`, held-out NLL against wall time for every run (`bench_report.py`). Prints a
-short table. Serves `notebooks/02_ffjord_moons.ipynb` (the fast path is its default
-configuration).
+short table. A full run (the default paths, 3 seeds or more, nothing overridden) also appends
+its summary to `benchmarks/runs.csv`, one row per run: the benchmark's history. Serves
+`notebooks/02_ffjord_moons.ipynb` (the fast path is its default configuration).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ __all__ = ["FAST", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "build" / "bench"
+#: One row per full run (`bench_report.RUN_COLUMNS`), kept in git.
+RUNS_CSV = ROOT / "benchmarks" / "runs.csv"
+#: The held-out NLL every path races to, in nats.
+TARGET = 0.55
+BASELINE_EPOCHS = 100
 
 NOTEBOOK = ROOT / "notebooks" / "02_ffjord_moons.ipynb"
 #: The notebook parameters that define the project's default path (read from its parameters
@@ -283,12 +289,25 @@ def _child(args) -> None:
     Path(args.out).write_text(json.dumps(result, indent=1))
 
 
+def _cpu_model() -> str | None:
+    """The CPU's model name as Linux reports it, or None elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("model name") and ":" in line:
+            return line.split(":", 1)[1].strip() or None
+    return None
+
+
 def _machine() -> dict:
     import platform
 
     return {
         "cpus": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "model": _cpu_model(),
         "python": platform.python_version(),
         "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
@@ -328,13 +347,48 @@ def _report(paths: dict, args) -> dict:
     return results
 
 
+def _commit() -> str:
+    """The checkout's commit, with `-dirty` if tracked files differ from it (the run history
+    aside); empty outside a git checkout."""
+    git = ["git", "-C", str(ROOT)]
+    history = os.path.relpath(RUNS_CSV, ROOT)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode:
+        return ""
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{history}"],
+        capture_output=True,
+        text=True,
+    )
+    return head.stdout.strip() + ("-dirty" if changed.stdout.strip() else "")
+
+
+def _is_full_run(args) -> bool:
+    """A full run: every default path over 3 seeds or more, with the notebook's defaults and
+    the benchmark's own settings (`--with-torch` may add its path). Only these go into
+    `RUNS_CSV`, so its rows compare."""
+    return (
+        not args.smoke
+        and not args.only
+        and args.seeds is not None
+        and args.seeds >= 3
+        and args.target == TARGET
+        and args.baseline_epochs == BASELINE_EPOCHS
+        and args.baseline_flows is None
+        and args.fast_epochs is None
+        and args.stop_at_target
+        and json.loads(args.fast_config) == {}
+        and args.xla_cache is None
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a few epochs of each path, 1 seed")
     parser.add_argument("--seed", type=int, default=0, help="the first seed")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per path (3; smoke: 1)")
-    parser.add_argument("--target", type=float, default=0.55, help="held-out NLL to reach")
-    parser.add_argument("--baseline-epochs", type=int, default=100)
+    parser.add_argument("--target", type=float, default=TARGET, help="held-out NLL to reach")
+    parser.add_argument("--baseline-epochs", type=int, default=BASELINE_EPOCHS)
     parser.add_argument(
         "--baseline-flows",
         type=int,
@@ -396,10 +450,11 @@ def main(argv=None) -> int:
     defaults = declared_parameters(NOTEBOOK)
     FAST.update({name: defaults[name] for name in FAST_PARAMETERS})
     FAST.update(json.loads(args.fast_config))
-    if args.fast_epochs is None:
-        args.fast_epochs = FAST["EPOCHS"] or None  # 0: the child takes the fast recipe's
     if args.seeds is None:
         args.seeds = 1 if args.smoke else 3
+    full_run = not args.path and _is_full_run(args)
+    if args.fast_epochs is None:
+        args.fast_epochs = FAST["EPOCHS"] or None  # 0: the child takes the fast recipe's
     if args.smoke:
         args.baseline_epochs, args.fast_epochs, args.torch_epochs = 2, 3, 2
     if args.smoke and args.baseline_flows is None:
@@ -453,6 +508,11 @@ def main(argv=None) -> int:
     if args.baseline_flows is not None:
         print(f"the tutorial ran {args.baseline_flows} FFJORD bijector(s), not its own number")
     print(f"wrote {results['json']} and {results['plot']}")
+    if full_run:
+        import bench_report
+
+        row = bench_report.run_row(results, commit=_commit())
+        print(f"appended this run to {bench_report.append_run(RUNS_CSV, row)}")
     return 0
 
 

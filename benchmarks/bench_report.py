@@ -3,16 +3,28 @@
 `summarise(runs)` reduces one path's per-seed results to median, min and max of each timing;
 `ratios(paths, ...)` divides the baseline's times by another path's (ratio of the medians,
 plus the smallest and largest ratio of two runs with the same seed); `table(...)` prints them;
-`plot(...)` draws held-out NLL against wall time for every path and seed (matplotlib, Agg).
+`plot(...)` draws held-out NLL against wall time for every path and seed (matplotlib, Agg);
+`run_row(...)` and `append_run(...)` keep one row per full run in `benchmarks/runs.csv`.
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LABELS", "TIMINGS", "plot", "ratios", "summarise", "table"]
+__all__ = [
+    "LABELS",
+    "RUN_COLUMNS",
+    "TIMINGS",
+    "append_run",
+    "plot",
+    "ratios",
+    "run_row",
+    "summarise",
+    "table",
+]
 
 #: Human names of the benchmark's paths, in the order they are shown.
 LABELS = {
@@ -163,3 +175,100 @@ def plot(paths: dict, out: Path, *, target: float, floor: float | None = None) -
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+#: The columns of `benchmarks/runs.csv`, one row per full run of `bench_ffjord.py`: when and
+#: where it ran, then the default path ("fast") against the tutorial in the same run (medians
+#: over the seeds; the ratios are the tutorial's time over the fast path's, with the smallest
+#: and largest ratio of two runs with the same seed). An empty cell is a number not recorded.
+RUN_COLUMNS = (
+    "date_utc",
+    "commit",
+    "machine",
+    "cpus",
+    "seeds",
+    "fast_first_step_s",
+    "tutorial_first_step_s",
+    "first_step_ratio",
+    "fast_training_s_to_target",
+    "tutorial_training_s_to_target",
+    "training_speedup",
+    "training_speedup_min",
+    "training_speedup_max",
+    "training_speedup_3_epoch_mean",
+    "fast_final_gap",
+    "note",
+)
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def run_row(results: dict, *, commit: str, note: str = "") -> dict:
+    """One row of `RUN_COLUMNS` from a run's results (what `bench_ffjord.py` writes as JSON).
+
+    Args:
+      results: the run's results: `date`, `machine`, `seeds`, `paths` with each path's
+        `summary`, and `training_speedup_to_target` (`_3_epoch_mean`).
+      commit: the commit the run measured.
+      note: free text, e.g. what changed since the run before.
+
+    Returns:
+      The row, each value a string.
+    """
+
+    def median(path: str, key: str) -> float | None:
+        return ((results["paths"][path]["summary"].get(key)) or {}).get("median")
+
+    fast_first = median("fast", "first_step_seconds")
+    tutorial_first = median("baseline", "first_step_seconds")
+    speedup = results["training_speedup_to_target"]["fast"]
+    mean_speedup = results["training_speedup_to_target_3_epoch_mean"]["fast"]
+    machine = results["machine"]
+    return {
+        "date_utc": results["date"].removesuffix(" UTC"),
+        "commit": commit,
+        "machine": machine.get("model") or machine.get("processor") or "",
+        "cpus": str(machine.get("cpus") or ""),
+        "seeds": str(len(results["seeds"])),
+        "fast_first_step_s": _number(fast_first, 2),
+        "tutorial_first_step_s": _number(tutorial_first, 1),
+        "first_step_ratio": _number(
+            tutorial_first / fast_first if fast_first and tutorial_first else None, 1
+        ),
+        "fast_training_s_to_target": _number(median("fast", "training_seconds_to_target"), 1),
+        "tutorial_training_s_to_target": _number(
+            median("baseline", "training_seconds_to_target"), 1
+        ),
+        "training_speedup": _number(speedup["of_medians"], 1),
+        "training_speedup_min": _number(speedup["min"], 1),
+        "training_speedup_max": _number(speedup["max"], 1),
+        "training_speedup_3_epoch_mean": _number(mean_speedup["of_medians"], 1),
+        "fast_final_gap": _number(median("fast", "final_gap"), 3),
+        "note": note,
+    }
+
+
+def append_run(path: str | Path, row: dict) -> Path:
+    """Appends `row` to the CSV at `path`, writing the header first if the file is new.
+
+    Raises:
+      ValueError: if `row`'s keys are not `RUN_COLUMNS`, or an existing file's header is not
+        `RUN_COLUMNS` (nothing is written then).
+    """
+    path = Path(path)
+    if tuple(row) != RUN_COLUMNS:
+        raise ValueError(f"row must have the columns {RUN_COLUMNS}, got {tuple(row)}")
+    new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with path.open(newline="", encoding="utf-8") as file:
+            header = tuple(next(csv.reader(file), ()))
+        if header != RUN_COLUMNS:
+            raise ValueError(f"{path} has the columns {header}, not {RUN_COLUMNS}")
+    with path.open("a", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=RUN_COLUMNS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+    return path

@@ -1,8 +1,10 @@
 """`benchmarks/bench_ffjord.py`'s command line: the optional torch path is checked before any
-work and joins the run, the table and the ratios only when asked. No training runs here: the
-per-path child processes are replaced by stand-ins that write a result."""
+work and joins the run, the table and the ratios only when asked, and a full run appends its
+summary to the run history (`benchmarks/runs.csv`). No training runs here: the per-path child
+processes are replaced by stand-ins that write a result."""
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -15,6 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import bench_ffjord  # noqa: E402
+import bench_report  # noqa: E402
 
 
 @pytest.fixture
@@ -37,11 +40,16 @@ def children(monkeypatch, tmp_path):
         curve = [{"epoch": 1, "seconds": seconds, "nll": 0.5, "train_loss": 0.5}]
         result = {"path": path, "seed": seed, "curve": curve, "true_density_nll": 0.46}
         result |= {"seconds_to_target": seconds, "final_nll": 0.5, "final_gap": 0.04}
+        # training starts 10 s in; the first step takes a tenth of the time to the target
+        result |= {"first_step_seconds": seconds / 10, "training_seconds_to_target": seconds - 10}
+        result["training_seconds_to_target_3_epoch_mean"] = seconds - 5
         out.write_text(json.dumps(result))
         commands.append((path, options))
 
     monkeypatch.setattr(bench_ffjord.subprocess, "run", run)
     monkeypatch.setattr(bench_ffjord, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(bench_ffjord, "RUNS_CSV", tmp_path / "runs.csv")
+    monkeypatch.setattr(bench_ffjord, "_commit", lambda: "abc1234")
     return commands
 
 
@@ -211,3 +219,71 @@ def test_baseline_flows_must_be_positive(children, capsys):
         bench_ffjord.main(["--baseline-flows", "0"])
     assert "--baseline-flows must be a positive integer" in capsys.readouterr().err
     assert children == []
+
+
+def _history(path):
+    with path.open(newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def test_a_full_run_appends_one_row_of_its_summary_to_the_history(children, tmp_path):
+    bench_ffjord.main([])
+    header, row = _history(tmp_path / "runs.csv")
+    assert tuple(header) == bench_report.RUN_COLUMNS
+    got = dict(zip(header, row, strict=True))
+    assert got["commit"] == "abc1234" and got["seeds"] == "3"
+    assert got["date_utc"] == json.loads((tmp_path / "ffjord.json").read_text())["date"][:16]
+    # stand-ins: the tutorial 100 s to the target (90 s of training), the fast path 20 s (10 s)
+    assert (got["tutorial_first_step_s"], got["fast_first_step_s"]) == ("10.0", "2.00")
+    assert got["first_step_ratio"] == "5.0"
+    assert (got["tutorial_training_s_to_target"], got["fast_training_s_to_target"]) == (
+        "90.0",
+        "10.0",
+    )
+    assert (got["training_speedup"], got["training_speedup_min"]) == ("9.0", "9.0")
+    assert got["training_speedup_3_epoch_mean"] == "6.3"  # 95 / 15
+    assert got["fast_final_gap"] == "0.040"
+
+
+def test_a_second_full_run_adds_a_row_under_the_same_header(children, tmp_path):
+    bench_ffjord.main([])
+    bench_ffjord.main(["--seeds", "4"])
+    rows = _history(tmp_path / "runs.csv")
+    assert len(rows) == 3 and tuple(rows[0]) == bench_report.RUN_COLUMNS
+    assert [row[rows[0].index("seeds")] for row in rows[1:]] == ["3", "4"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--smoke"],
+        ["--seeds", "2"],
+        ["--only", "baseline,fast"],
+        ["--fast-config", '{"EPOCHS": 4}'],
+        ["--keep-going"],
+        ["--baseline-flows", "4"],
+    ],
+)
+def test_a_smoke_short_or_partial_run_leaves_the_history_alone(argv, children, tmp_path):
+    bench_ffjord.main(argv)
+    assert children  # it ran
+    assert not (tmp_path / "runs.csv").exists()
+
+
+def test_the_history_refuses_a_file_with_other_columns(tmp_path):
+    history = tmp_path / "runs.csv"
+    history.write_text("date,ratio\n2026-12-04,21.6\n")
+    row = dict.fromkeys(bench_report.RUN_COLUMNS, "")
+    with pytest.raises(ValueError, match="columns"):
+        bench_report.append_run(history, row)
+    assert history.read_text() == "date,ratio\n2026-12-04,21.6\n"
+
+
+def test_the_kept_history_has_the_columns_and_a_ratio_per_run():
+    rows = _history(BENCHMARKS / "runs.csv")
+    assert tuple(rows[0]) == bench_report.RUN_COLUMNS
+    assert len(rows) > 1
+    ratio = rows[0].index("training_speedup")
+    for row in rows[1:]:
+        assert len(row) == len(rows[0]) and row[0][:4] == "2026"
+        assert float(row[ratio]) > 1
