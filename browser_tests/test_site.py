@@ -1,9 +1,9 @@
 """The static site (`nox -s site`, `build/site`) in Chromium, served on 127.0.0.1 as a web
-host would serve it: every page loads without a console error, every figure and equation
-renders, every headline number is on the results page next to its reference, the results
-page says each notebook ran and links its page, search finds each notebook by a word of its
-text, each notebook page has its launch buttons, and no link inside the site is broken.
-Screenshots go to `build/browser/site/`."""
+host would serve it: it has a page per notebook and per page under `docs/`, every page loads
+without a console error, every figure and equation renders, every headline number is on the
+results page next to its reference, the results page says each notebook ran and links its
+page, search finds each notebook by a word of its text, each notebook page has its launch
+buttons, and no link inside the site is broken. Screenshots go to `build/browser/site/`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 from tools.site_results import HEADLINE_MIME, format_number
 
 REPOSITORY = "tfp-notebooks/tfp-notebooks"
+DOCS = Path(__file__).resolve().parents[1] / "docs"  # the pages every site holds
 MATH = "span.math, div.math"  # how Sphinx marks an equation, as in PAGE_STATE
 PAGE_STATE = """() => ({
   ids: [...document.querySelectorAll('[id]')].map((e) => e.id)
@@ -134,6 +135,18 @@ def test_the_site_has_a_home_page_a_results_page_and_a_page_per_notebook(site_ur
     assert notebooks, f"{root} shows no notebooks"
     expected = {"index.html", "results.html"} | {f"notebooks/{p.stem}.html" for p in notebooks}
     assert expected <= set(visited)
+
+
+def test_the_site_has_a_page_per_docs_page_linked_from_the_home_page(site_url, visited):
+    pages = {f"docs/{p.stem}.html" for p in DOCS.glob("*.md")}
+    assert pages, f"{DOCS} has no pages"
+    assert pages <= set(visited)
+    _, url = site_url
+    linked = {
+        unquote(urlsplit(link).path[len(urlsplit(url).path) :])
+        for link in visited["index.html"]["links"]
+    }
+    assert pages <= linked
 
 
 def test_every_page_loads_without_console_errors(visited):

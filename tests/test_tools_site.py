@@ -44,6 +44,31 @@ def test_home_page_shows_remote_badges_as_their_link_text():
     assert "badge.svg" not in page
 
 
+def test_home_page_lists_the_docs_pages_in_the_order_the_readme_links_them():
+    readme = (
+        "[speed](docs/speed.md), [parameters](./docs/parameters.md#bad), [again](docs/speed.md)"
+    )
+    staged = {"docs/parameters.md", "docs/speed.md", "docs/colab.md", "notebooks/01_a.ipynb"}
+    page = site.home_page(readme, staged)
+    toc = page.split(":caption: Guides", 1)[1].split("```", 1)[0]
+    # linked pages first, in the README's order; a page it does not link comes last
+    assert toc.split() == [":maxdepth:", "1", "docs/speed", "docs/parameters", "docs/colab"]
+
+
+def test_docs_pages_keep_links_inside_the_site_and_send_the_rest_to_the_repository():
+    text = (
+        "[p](parameters.md#p) [n](../notebooks/01_zoo.ipynb) [home](../README.md#two-commands) "
+        "[b](../benchmarks/README.md#latest) [s](sweeps.md) [w](https://example.org/x) [a](#here)"
+    )
+    staged = {"docs/parameters.md", "docs/speed.md", "notebooks/01_zoo.ipynb"}
+    page = site.docs_page(text, "docs/speed.md", staged)
+    assert "[p](parameters.md#p)" in page and "[n](../notebooks/01_zoo.ipynb)" in page
+    assert "[home](../index.md#two-commands)" in page  # README.md is the site's home page
+    assert f"[b]({site.REPOSITORY}/blob/main/benchmarks/README.md#latest)" in page
+    assert f"[s]({site.REPOSITORY}/blob/main/docs/sweeps.md)" in page  # not (yet) a page
+    assert "[w](https://example.org/x)" in page and "[a](#here)" in page
+
+
 def test_home_page_lists_the_staged_notebooks_in_its_navigation():
     page = site.home_page(README, {"notebooks/02_b.ipynb", "notebooks/01_a.ipynb", "x.png"})
     toc = page.split("```{toctree}", 1)[1].split("```", 1)[0]
@@ -57,6 +82,9 @@ def repo(tmp_path):
     root = tmp_path / "repo"
     (root / "docs" / "gallery").mkdir(parents=True)
     (root / "docs" / "gallery" / "01_zoo.png").write_bytes(b"png")
+    (root / "docs" / "speed.md").write_text(
+        "# Speed\n\n[home](../README.md), [zoo](../notebooks/01_zoo.ipynb)\n"
+    )
     (root / "README.md").write_text(README)
     headline = new_output(
         "display_data", data={HEADLINE_MIME: {"name": "NLL", "value": 1.0}, "text/plain": "NLL"}
@@ -77,6 +105,16 @@ def test_stage_writes_home_results_notebooks_and_gallery(repo, tmp_path):
     assert (src / "docs" / "gallery" / "01_zoo.png").read_bytes() == b"png"
     assert "[01 Zoo](notebooks/01_zoo.ipynb)" in (src / "index.md").read_text()
     assert "headlines-01-zoo" in (src / "results.md").read_text()
+
+
+def test_stage_writes_each_docs_page_and_puts_it_in_the_navigation(repo, tmp_path):
+    root, executed = repo
+    src = tmp_path / "src"
+    site.stage(executed, src, root)
+    speed = (src / "docs" / "speed.md").read_text()
+    assert "[home](../index.md)" in speed and "[zoo](../notebooks/01_zoo.ipynb)" in speed
+    toc = (src / "index.md").read_text().split(":caption: Guides", 1)[1]
+    assert "docs/speed" in toc.split("```", 1)[0]
 
 
 def test_staged_notebooks_keep_headline_text_but_not_remote_pictures(repo, tmp_path):

@@ -3,7 +3,8 @@
 `nox -s site` runs `python -m tools.site`, which
 
 1. stages the site's sources in `<out>-src/` (`build/site-src/`): the home page from
-   README.md, the executed notebooks with their outputs (nothing runs again), the README's
+   README.md, the pages under `docs/` (`docs/*.md`, in the navigation in the order README
+   links them), the executed notebooks with their outputs (nothing runs again), the README's
    gallery, and a results page with every notebook's headline numbers next to their
    references, its parameters and its run time;
 2. runs Sphinx (myst-nb and sphinx-book-theme, configured in `site/conf.py`) with warnings
@@ -23,6 +24,7 @@ A sweep folder (`python -m tools sweep`) given with `--sweep` gets a page of its
 from __future__ import annotations
 
 import argparse
+import posixpath
 import re
 import shutil
 import subprocess
@@ -43,7 +45,7 @@ from tools.site_results import (
 )
 from tools.sweep_page import read_sweep, sweep_page
 
-__all__ = ["CONF_DIR", "check_site", "home_page", "stage", "build", "main"]
+__all__ = ["CONF_DIR", "check_site", "docs_page", "home_page", "stage", "build", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "site"
@@ -69,35 +71,76 @@ def _local_images_only(markdown: str) -> str:
     return REMOTE_IMAGE.sub(lambda m: m.group(1), markdown)
 
 
-def home_page(readme: str, staged: set[str]) -> str:
-    """The site's home page: README.md as MyST, with a navigation tree of the notebooks.
-
-    Args:
-      readme: the text of README.md.
-      staged: the paths (relative to the site's sources) of the files the site holds, e.g.
-        `notebooks/01_distribution_zoo.ipynb`; relative links to anything else point to the
-        repository on GitHub instead.
-
-    Returns:
-      The page's MyST markdown.
-    """
+def _retargeted(markdown: str, page: str, staged: set[str]) -> str:
+    """`markdown` of the staged page `page` with its relative links fixed for the site: a link
+    to a staged file stays, one to README.md goes to the home page, and one to anything else
+    in the repository goes to that file on GitHub. Remote pictures become their alt text."""
+    folder = posixpath.dirname(page)
 
     def retarget(match: re.Match) -> str:
         target = match.group(1)
         parts = urlsplit(target)
-        if parts.scheme or parts.netloc or target.startswith("#") or parts.path in staged:
+        if parts.scheme or parts.netloc or target.startswith("#"):
             return match.group(0)
-        return f"]({REPOSITORY}/blob/main/{target.removeprefix('./')})"
+        path = posixpath.normpath(posixpath.join(folder, parts.path))
+        if path in staged:
+            return match.group(0)
+        fragment = f"#{parts.fragment}" if parts.fragment else ""
+        if path == "README.md":
+            return f"]({posixpath.relpath('index.md', folder or '.')}{fragment})"
+        return f"]({REPOSITORY}/blob/main/{path}{fragment})"
 
-    text = LINK_TARGET.sub(retarget, _local_images_only(readme)).rstrip()
+    return LINK_TARGET.sub(retarget, _local_images_only(markdown))
+
+
+def _docs_in_link_order(readme: str, staged: set[str]) -> list[str]:
+    """The staged `docs/*.md` pages, those README links first in its order, then the rest."""
+    pages = {p for p in staged if p.startswith("docs/") and p.endswith(".md")}
+    linked = [urlsplit(m.group(1)).path.removeprefix("./") for m in LINK_TARGET.finditer(readme)]
+    ordered = list(dict.fromkeys(p for p in linked if p in pages))
+    return ordered + sorted(pages - set(ordered))
+
+
+def home_page(readme: str, staged: set[str]) -> str:
+    """The site's home page: README.md as MyST, with a navigation tree of the notebooks, the
+    results page, the pages under `docs/` and the sweeps.
+
+    Args:
+      readme: the text of README.md.
+      staged: the paths (relative to the site's sources) of the files the site holds, e.g.
+        `notebooks/01_distribution_zoo.ipynb` or `docs/speed.md`; relative links to anything
+        else point to the repository on GitHub instead.
+
+    Returns:
+      The page's MyST markdown.
+    """
+    text = _retargeted(readme, "index.md", staged).rstrip()
     notebooks = [p[: -len(".ipynb")] for p in sorted(staged) if p.endswith(".ipynb")]
+    docs = [p[: -len(".md")] for p in _docs_in_link_order(readme, staged)]
     sweeps = [p[: -len(".md")] for p in sorted(staged) if p.startswith("sweeps/")]
-    for caption, entries in (("Notebooks", notebooks), ("Results", ["results"] * bool(notebooks))):
+    for caption, entries in (
+        ("Notebooks", notebooks),
+        ("Results", ["results"] * bool(notebooks)),
+        ("Guides", docs),
+        ("Sweeps", sweeps),
+    ):
         if entries:
             text += TOC.format(caption=caption, entries="\n".join(entries))
-    if sweeps:
-        text += TOC.format(caption="Sweeps", entries="\n".join(sweeps))
     return text
+
+
+def docs_page(markdown: str, page: str, staged: set[str]) -> str:
+    """A page under `docs/` as the site shows it: its links fixed as the home page's are.
+
+    Args:
+      markdown: the page's text.
+      page: its path in the repository and in the site's sources, e.g. `docs/speed.md`.
+      staged: the paths of the files the site holds (see `home_page`).
+
+    Returns:
+      The page's MyST markdown.
+    """
+    return _retargeted(markdown, page, staged)
 
 
 def _staged_notebook(path: Path, target: Path) -> None:
@@ -159,7 +202,14 @@ def stage(
     if gallery.is_dir():
         shutil.copytree(gallery, src / "docs" / "gallery")
         staged |= {f"docs/gallery/{p.name}" for p in gallery.iterdir()}
+    pages = sorted((root / "docs").glob("*.md"))
+    staged |= {f"docs/{p.name}" for p in pages}
     staged |= {_stage_sweep(Path(folder), src) for folder in sweeps}
+    (src / "docs").mkdir(exist_ok=True)
+    for path in pages:
+        page = f"docs/{path.name}"
+        text = docs_page(path.read_text(encoding="utf-8"), page, staged)
+        (src / page).write_text(text, encoding="utf-8")
     readme = (root / "README.md").read_text(encoding="utf-8")
     (src / "index.md").write_text(home_page(readme, staged), encoding="utf-8")
     if executed:
