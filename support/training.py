@@ -2,7 +2,7 @@
 
 `fit` repeats `support.steps.train_step` over a `tf.data.Dataset` for a number of epochs,
 shows a tqdm progress bar with the running loss and returns the per-epoch `History`. It
-loses nothing (README.md's "Training that loses nothing" says what survives what):
+loses nothing (docs/reliability.md says what survives what):
 
 * **Checkpoints.** With `checkpoint_dir=`, `support.checkpoints` saves after every epoch the
   variables (and any `checkpoint_objects` that own them), the optimizer's state and the
