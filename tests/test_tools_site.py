@@ -44,15 +44,16 @@ def test_home_page_shows_remote_badges_as_their_link_text():
     assert "badge.svg" not in page
 
 
-def test_home_page_lists_the_docs_pages_in_the_order_the_readme_links_them():
+def test_home_page_lists_the_docs_pages_in_the_order_of_the_readmes_last_links():
     readme = (
-        "[speed](docs/speed.md), [parameters](./docs/parameters.md#bad), [again](docs/speed.md)"
+        "Intro: [speed](docs/speed.md).\n\n## Read more\n\n"
+        "* [parameters](./docs/parameters.md#checks)\n* [speed](docs/speed.md)\n"
     )
     staged = {"docs/parameters.md", "docs/speed.md", "docs/colab.md", "notebooks/01_a.ipynb"}
     page = site.home_page(readme, staged)
     toc = page.split(":caption: Guides", 1)[1].split("```", 1)[0]
-    # linked pages first, in the README's order; a page it does not link comes last
-    assert toc.split() == [":maxdepth:", "1", "docs/speed", "docs/parameters", "docs/colab"]
+    # the closing list's order, not the intro's; a page README does not link comes last
+    assert toc.split() == [":maxdepth:", "1", "docs/parameters", "docs/speed", "docs/colab"]
 
 
 def test_docs_pages_keep_links_inside_the_site_and_send_the_rest_to_the_repository():

@@ -3,10 +3,10 @@
 `nox -s site` runs `python -m tools.site`, which
 
 1. stages the site's sources in `<out>-src/` (`build/site-src/`): the home page from
-   README.md, the pages under `docs/` (`docs/*.md`, in the navigation in the order README
-   links them), the executed notebooks with their outputs (nothing runs again), the README's
-   gallery, and a results page with every notebook's headline numbers next to their
-   references, its parameters and its run time;
+   README.md, the pages under `docs/` (`docs/*.md`, in the navigation in the order of
+   README's list of where to read more), the executed notebooks with their outputs (nothing
+   runs again), the README's gallery, and a results page with every notebook's headline
+   numbers next to their references, its parameters and its run time;
 2. runs Sphinx (myst-nb and sphinx-book-theme, configured in `site/conf.py`) with warnings
    as errors, into `<out>/` (`build/site/`);
 3. puts each executed notebook, as it ran, behind its page's download button, and checks
@@ -94,10 +94,12 @@ def _retargeted(markdown: str, page: str, staged: set[str]) -> str:
 
 
 def _docs_in_link_order(readme: str, staged: set[str]) -> list[str]:
-    """The staged `docs/*.md` pages, those README links first in its order, then the rest."""
+    """The staged `docs/*.md` pages in the order of README's last link to each (its closing list
+    of where to read more), then those it does not link, by name."""
     pages = {p for p in staged if p.startswith("docs/") and p.endswith(".md")}
     linked = [urlsplit(m.group(1)).path.removeprefix("./") for m in LINK_TARGET.finditer(readme)]
-    ordered = list(dict.fromkeys(p for p in linked if p in pages))
+    last_first = dict.fromkeys(p for p in reversed(linked) if p in pages)
+    ordered = list(reversed(last_first))
     return ordered + sorted(pages - set(ordered))
 
 
