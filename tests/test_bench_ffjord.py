@@ -287,3 +287,17 @@ def test_the_kept_history_has_the_columns_and_a_ratio_per_run():
     for row in rows[1:]:
         assert len(row) == len(rows[0]) and row[0][:4] == "2026"
         assert float(row[ratio]) > 1
+
+
+def test_the_history_records_the_checkout_commit():
+    import subprocess
+
+    head = subprocess.run(
+        ["git", "-C", str(BENCHMARKS), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode:
+        pytest.skip("not a git checkout")
+    assert bench_ffjord._commit().removesuffix("-dirty") == head.stdout.strip()
