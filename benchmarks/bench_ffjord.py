@@ -129,8 +129,9 @@ def _run_baseline(args, train, held_out, trace="exact"):
 
 def _run_fast(args, train, held_out):
     import support
-    from support import ffjord, flow_eval, optimizers, steps
     from support.data import moons_dataset
+    from support.flows import ffjord, flow_eval
+    from support.training import optimizers, steps
 
     support.setup(args.seed, deterministic=False)
     flow = ffjord.build_ffjord(
@@ -153,7 +154,8 @@ def _run_fast(args, train, held_out):
     # Forward evaluations per step are fixed for a fixed-step solver; -1: not counted.
     evaluations = FAST["NUM_FLOWS"] * fixed * flow.solver.stages if fixed else -1
 
-    # `support.fit`'s own step (`support.steps`): loss, gradients, the finite checks and the
+    # `support.fit`'s own step (`support.training.steps`): loss, gradients, the finite checks and
+    # the
     # update in one graph call (the loss and gradients with XLA when the solver allows it),
     # the optimizer built before the first step as `fit` builds it.
     optimizer = steps.prepare_optimizer(optimizer, None, variables, None)

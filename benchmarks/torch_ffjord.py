@@ -14,7 +14,7 @@ that compute the same field from the PyTorch weights, with time reversed and res
 evaluator's [0, 1] (TFP's FFJORD runs from the base at 0 to the data at 1). TensorFlow is
 imported only inside `tf_mirror`, so the benchmark can keep that import off the clock.
 
-Used by `benchmarks/bench_ffjord.py --with-torch`; tested in `tests/test_bench_torch.py`.
+Used by `benchmarks/bench_ffjord.py --with-torch`; tested in `tests/benchmarks/test_bench_torch.py`.
 """
 
 from __future__ import annotations

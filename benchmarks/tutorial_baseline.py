@@ -9,8 +9,9 @@ state's static shape; `tfp.math.ode.DormandPrince(atol=1e-5)` (default rtol 1e-3
 by the adjoint method); the exact trace (`trace="hutchinson"`: TFP's Hutchinson estimate
 instead, the benchmark's baseline_hutchinson path); Sonnet's Adam at 1e-2; loss
 -mean(log_prob(batch)); a `tf.function` train step without XLA (XLA cannot compile the
-adjoint). The field is `support.ode.DemoMLPODE` and the numbers are `support.ffjord.DEMO`: the
-one definition of the demo's set-up, which notebook 02 trains with `-p RECIPE demo`.
+adjoint). The field is `support.flows.ode.DemoMLPODE` and the numbers are
+`support.flows.ffjord.DEMO`: the one definition of the demo's set-up, which notebook 02 trains
+with `-p RECIPE demo`.
 
 Two things are added that do not change the computation: the data is seeded (the tutorial
 sets no seed) so both benchmark paths see the same points, and the solver's forward
@@ -27,9 +28,9 @@ import sonnet as snt
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from support.ffjord import DEMO
-from support.ode import DemoMLPODE
-from support.traces import check_trace
+from support.flows.ffjord import DEMO
+from support.flows.ode import DemoMLPODE
+from support.flows.traces import check_trace
 
 tfb = tfp.bijectors
 tfd = tfp.distributions

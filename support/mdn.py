@@ -29,8 +29,8 @@ import tf_keras
 
 from support import _checks
 from support.batching import map_in_chunks
+from support.distributions.mixtures import MixtureParams, mixture_params
 from support.estimate import Estimate, mean_and_stderr
-from support.mixtures import MixtureParams, mixture_params
 
 tfd = tfp.distributions
 tfpl = tfp.layers

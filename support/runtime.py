@@ -138,7 +138,7 @@ def without_graph_rewrites(function):
 
     A `tf.function`'s graph is rewritten by Grappler when it is first called, which takes
     time in proportion to its size. For a graph whose work is an XLA-compiled function plus a
-    few hundred small ops around it (`support.steps.Step.update` with `jit_compile`: the
+    few hundred small ops around it (`support.training.steps.Step.update` with `jit_compile`: the
     finite checks and the optimizer's update), that rewrite shortens no later call and adds
     about 0.2-0.4 s to the first (`benchmarks/README.md`). TensorFlow takes the setting from
     the calling thread's function-call options when it first runs each traced graph; this
@@ -146,7 +146,7 @@ def without_graph_rewrites(function):
     puts the caller's back afterwards, so other functions keep Grappler. Attributes other than
     calling (`get_concrete_function`, ...) are `function`'s. The options live in TensorFlow's
     own `context` module, not its public API: on a TensorFlow without them, `function` is
-    returned as it is (and `tests/test_runtime.py` and `tests/test_steps.py` fail, so the loss
+    returned as it is (and `tests/test_runtime.py` and `tests/training/test_steps.py` fail, so the loss
     is seen).
     """
     from tensorflow.core.protobuf import config_pb2

@@ -85,8 +85,10 @@ def test_the_cycle_finder_finds_a_cycle_and_accepts_a_chain():
 def test_the_walk_sees_the_known_edges():
     # The FFJORD layers are known edges: if the walk missed them, the cycle test would pass
     # on a package it never read.
-    assert "support.ffjord" in GRAPH["support.flow_eval"]
-    assert {"support.ode", "support.solvers", "support.traces"} <= GRAPH["support.ffjord"]
+    assert "support.flows.ffjord" in GRAPH["support.flows.flow_eval"]
+    assert {"support.flows.ode", "support.flows.solvers", "support.flows.traces"} <= GRAPH[
+        "support.flows.ffjord"
+    ]
     assert "support.runtime" in GRAPH["support"]
 
 
@@ -100,13 +102,13 @@ def test_support_has_no_import_cycle():
 @pytest.mark.parametrize(
     ("lower", "upper"),
     [
-        ("support.ode", "support.traces"),
-        ("support.traces", "support.runge_kutta"),
-        ("support.rk_stages", "support.runge_kutta"),
-        ("support.runge_kutta", "support.solvers"),
-        ("support.solvers", "support.single_solve"),
-        ("support.single_solve", "support.ffjord"),
-        ("support.ffjord", "support.flow_eval"),
+        ("support.flows.ode", "support.flows.traces"),
+        ("support.flows.traces", "support.flows.runge_kutta"),
+        ("support.flows.rk_stages", "support.flows.runge_kutta"),
+        ("support.flows.runge_kutta", "support.flows.solvers"),
+        ("support.flows.solvers", "support.flows.single_solve"),
+        ("support.flows.single_solve", "support.flows.ffjord"),
+        ("support.flows.ffjord", "support.flows.flow_eval"),
     ],
 )
 def test_the_ffjord_layers_import_one_way(lower, upper):
@@ -116,6 +118,51 @@ def test_the_ffjord_layers_import_one_way(lower, upper):
         )
 
     assert not reaches(lower, upper), f"{lower} must not import {upper}, even indirectly"
+
+
+# The packages by concern and what each may import (CONTRIBUTING.md, "Layers"): the core
+# modules import only each other; each package imports the core and the packages listed.
+CORE = {"_checks", "runtime", "estimate", "report", "parameters", "batching", "source"}
+MAY_IMPORT = {
+    "data": CORE,
+    "training": CORE,
+    "flows": CORE,
+    "estimators": CORE,
+    "plotting": CORE,
+    "distributions": CORE | {"training"},
+    "mdn": CORE | {"distributions"},
+}
+
+
+def _concern(module: str) -> str:
+    """`support.flows.ode` -> `flows`; `support.runtime` -> `runtime`; `support` -> `support`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "support"
+
+
+def test_every_package_is_in_the_layer_map():
+    concerns = {_concern(name) for name in MODULES} - {"support"}
+    assert concerns <= CORE | set(MAY_IMPORT), sorted(concerns - CORE - set(MAY_IMPORT))
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_each_module_imports_only_the_layers_below_its_package(name):
+    concern = _concern(name)
+    if concern == "support":  # the package's __init__ re-exports from every layer
+        return
+    allowed = CORE if concern in CORE else MAY_IMPORT[concern]
+    outside = sorted(
+        target
+        for target in GRAPH[name]
+        if _concern(target) != concern and _concern(target) not in allowed
+    )
+    assert outside == [], f"{name} ({concern}) imports {outside}: see CONTRIBUTING's Layers"
+
+
+def test_the_layer_check_sees_a_forbidden_edge():
+    # flows must not import training: the check would name such an edge.
+    assert "training" not in MAY_IMPORT["flows"]
+    assert any(_concern(t) == "training" for t in GRAPH["support.distributions.fitting"])
 
 
 def test_no_module_defines_a_module_level_getattr():

@@ -1,8 +1,8 @@
 """Lesson cells: the code a notebook teaches, defined on its page and held by `support` too.
 
-A code cell tagged `lesson:<module>` (for instance `lesson:support.zoo`) defines the lesson's
-functions and classes in plain TFP, and the notebook uses them from there. The named module
-holds the same definitions, for the tests and other notebooks: one source, two uses, as d2l's
+A code cell tagged `lesson:<module>` (for instance `lesson:support.distributions.zoo`) defines
+the lesson's functions and classes in plain TFP, and the notebook uses them from there. The named
+module holds the same definitions, for the tests and other notebooks: one source, two uses, as d2l's
 `#@save`. Each top-level `def` or `class` of the cell must match the module's definition of the
 same name character for character, from its `def` / `class` line to its end. Decorators above
 that line are not compared: the package's copy may be wrapped with argument checks that the page

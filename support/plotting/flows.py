@@ -106,7 +106,7 @@ def flow_panels(axes, snapshot: dict, data, *, kde: bool = True):
 
     Args:
       axes: four axes, e.g. from `support.plotting.new_axes(4)`.
-      snapshot: from `support.flow_eval.snapshot` (base points, their images, grid lines).
+      snapshot: from `support.flows.flow_eval.snapshot` (base points, their images, grid lines).
       data: `[n, 2]` training points, for the last panel.
       kde: draw panels 3 and 4 as kernel density estimates (else as scatter plots).
 
@@ -174,7 +174,8 @@ def warp_animation(
     epoch. Display it in a notebook with `IPython.display.Image(data=gif, format="gif")`.
 
     Args:
-      snapshots: from `support.flow_eval.snapshot` (or `snapshot_callback`), in training order.
+      snapshots: from `support.flows.flow_eval.snapshot` (or `snapshot_callback`), in training
+        order.
       epochs: the epoch of each snapshot.
       fps: frames per second.
       size: width and height of the figure in inches.
@@ -220,7 +221,7 @@ def warp_animation(
 
 
 def density_heatmap(ax, x, y, log_density, *, title: str = "model density", cmap: str = "magma"):
-    """Shows `exp(log_density)` on the grid `x` by `y` (from `support.flow_eval.grid_log_prob`).
+    """Shows `exp(log_density)` on the grid `x` by `y` (from `flow_eval.grid_log_prob`).
 
     Raises:
       ValueError: if `log_density` is not `[len(y), len(x)]`.

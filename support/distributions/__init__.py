@@ -1,0 +1,1 @@
+"""Learnable distributions, the `PadEye` bijector, and fitting them (notebook 01)."""

@@ -1,0 +1,301 @@
+"""FFJORD continuous normalizing flows: the plumbing around a stack of `tfb.FFJORD`.
+
+Notebook 02 builds its `tfb.Chain` of `tfb.FFJORD` on the page and hands it to `FFJORDFlow`
+(`FFJORDFlow.of`), which evaluation (`support.flows.flow_eval`) and the fused training loss
+(`FFJORDFlow.loss`, `support.flows.single_solve`) take. `build_ffjord` builds the same chain from
+plain arguments (`benchmarks/bench_ffjord.py`, the tests): one `tfb.FFJORD` per
+`support.flows.ode.MLPODE` field, `ode_solve_fn=solver.solve`, `trace_augmentation_fn` from
+`support.flows.traces.augmentation_for`. The solver is named in `SOLVERS` (extend it with
+`register_solver`) or passed as a `tfp.math.ode.Solver`. `xla_trainable` says whether a
+training step compiles with XLA. `DEMO` is the TFP demo's set-up (notebook 02's
+`-p RECIPE demo`, the benchmark's baseline).
+
+The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve`
+-> `ffjord` -> `flow_eval` (measuring a trained flow); `kinetic` is the training penalty.
+
+#### References
+
+[1]: Grathwohl, W., Chen, R. T. Q., Bettencourt, J., Sutskever, I. and Duvenaud, D.
+     FFJORD: Free-form Continuous Dynamics for Scalable Reversible Generative Models.
+     ICLR 2019. https://arxiv.org/abs/1810.01367
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from support import _checks
+from support.flows import single_solve
+from support.flows.kinetic import with_kinetic_penalty
+from support.flows.ode import MLPODE
+from support.flows.solvers import SOLVERS, FixedStepSolver, make_solver, register_solver
+from support.flows.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+__all__ = [
+    "DEMO",
+    "RECIPE_EPOCHS",
+    "SOLVERS",
+    "TRACE_ESTIMATORS",
+    "FFJORDFlow",
+    "build_ffjord",
+    "make_solver",
+    "register_solver",
+    "stack_ffjord",
+    "xla_trainable",
+]
+
+#: The TFP FFJORD demo's set-up in notebook 02's names: 4 `ode.DemoMLPODE` of [8, 8], adjoint
+#: `DormandPrince(atol=1e-5)`, `tfb.ffjord.trace_jacobian_exact`, Adam at 1e-2 (no schedule,
+#: average or penalty), 40 epochs (its loop runs half of the 80 it sets).
+DEMO = {
+    "NUM_FLOWS": 4,
+    "HIDDEN_SIZES": [8, 8],
+    "SOLVER": "dormand_prince",
+    "ATOL": 1e-5,
+    "RTOL": 1e-3,
+    "TRACE": "exact",
+    "LEARNING_RATE": 1e-2,
+    "AVERAGE": 0.0,
+    "KINETIC": 0.0,
+    "BATCH_SIZE": 256,
+    "EPOCHS": 40,
+}
+#: Notebook 02's epochs for each `RECIPE` when `EPOCHS` is 0 (its default).
+RECIPE_EPOCHS = {"fast": 150, "demo": DEMO["EPOCHS"]}
+
+
+@dataclass(eq=False)
+class FFJORDFlow:
+    """A stack of FFJORD bijectors on a Gaussian base, and the pieces it is made of.
+
+    Attributes:
+      distribution: the trainable `tfd.TransformedDistribution`, using `trace`.
+      base_distribution: the Gaussian it warps.
+      state_derivatives: one `MLPODE` per FFJORD bijector (they hold the variables).
+      solver: the `tfp.math.ode.Solver` every bijector integrates with.
+      trace: "exact" or "hutchinson", the estimator `distribution` uses.
+      generator: the `tf.random.Generator` seeding Hutchinson's probes (fresh ones every
+        solve), None for the global stream; checkpoint it (`checkpoint_objects=
+        {"probes": flow.generator}` in `support.fit`) for exact resumes.
+    """
+
+    distribution: tfd.TransformedDistribution
+    base_distribution: tfd.Distribution
+    state_derivatives: list[MLPODE]
+    solver: tfp.math.ode.Solver
+    trace: str
+    generator: tf.random.Generator | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, distribution, state_derivatives, solver, trace="exact", generator=None):
+        """Wraps a `TransformedDistribution` over a hand-built `tfb.Chain` of `tfb.FFJORD`:
+        `state_derivatives` in the order they warp the base (the chain's last bijector
+        first), the `Solver` they integrate with, their trace's name, Hutchinson's generator.
+
+        Raises:
+          ValueError: unless it chains FFJORDs of those fields in that order; a bad trace.
+        """
+        trace, fields, bijector = check_trace(trace), list(state_derivatives), distribution.bijector
+        # `tfb.Chain(...)` of FFJORDs is a `_Chain`, the base of `tfb.Chain`, not an instance of it.
+        chained = isinstance(bijector, tfb.Composition) and "Chain" in type(bijector).__name__
+        chain = bijector.bijectors[::-1] if chained else [bijector]
+        used = [getattr(b, "_state_time_derivative_fn", None) for b in chain]
+        if len(used) != len(fields) or any(map(operator.is_not, used, fields)):
+            raise ValueError(
+                "distribution must be a TransformedDistribution over a tfb.Chain of tfb.FFJORD "
+                "whose fields are state_derivatives, the first warping the base first"
+            )
+        return cls(distribution, distribution.distribution, fields, solver, trace, generator)
+
+    @property
+    def trainable_variables(self) -> tuple[tf.Variable, ...]:
+        return self.distribution.trainable_variables
+
+    @property
+    def dtype(self) -> tf.DType:
+        return self.base_distribution.dtype
+
+    def with_trace(self, trace: str, kinetic: float = 0.0) -> tfd.TransformedDistribution:
+        """The same flow (shared variables) with another trace estimator; with `kinetic` > 0,
+        the training objective `support.flows.kinetic.with_kinetic_penalty` makes of it."""
+        trace, kinetic = check_trace(trace), _checks.real("kinetic", kinetic, min=0)
+        if trace == self.trace and not kinetic:
+            return self.distribution
+        key, fields = ("distribution", trace, kinetic), self.state_derivatives
+        if key not in self._cache:
+            bijector = _stack(fields, self.solver, trace, self.dtype, self.generator, kinetic)
+            self._cache[key] = tfd.TransformedDistribution(self.base_distribution, bijector)
+        return self._cache[key]
+
+    def training_distribution(self, kinetic=0.0) -> tfd.TransformedDistribution:
+        """`distribution`, its log_prob lowered by `kinetic` times the kinetic energy."""
+        return self.with_trace(self.trace, kinetic)
+
+    @tf.autograph.experimental.do_not_convert
+    def loss(self, batch, kinetic: float = 0.0) -> tf.Tensor:
+        """Mean of `-training_distribution(kinetic).log_prob(batch)` (the NLL at `kinetic` 0),
+        in one solver loop over all flows when `support.flows.single_solve` supports the stack."""
+        return -tf.reduce_mean(single_solve.flow_log_prob(self, batch, kinetic))
+
+    def compiled(self, what: str, trace: str = "exact") -> Callable:
+        """A cached `tf.function` of `log_prob` or `forward` with the given trace."""
+        key = (what, trace)
+        if key not in self._cache:
+            distribution = self.with_trace(trace)
+            fn = {"log_prob": distribution.log_prob, "forward": distribution.bijector.forward}
+            # Fixed-size chunks (`support.flows.flow_eval`): one trace per size, static shapes.
+            self._cache[key] = tf.function(fn[what])
+        return self._cache[key]
+
+
+def stack_ffjord(
+    state_derivatives: Sequence[Callable],
+    *,
+    solver="dormand_prince",
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    trace: str = "exact",
+    dtype=tf.float32,
+) -> tfb.Chain:
+    """Chains one `tfb.FFJORD` per state derivative `f(t, z)`, each integrated over [0, 1].
+
+    Args:
+      state_derivatives: callables `f(t, state) -> d state / dt`, at least one.
+      solver: a name in `SOLVERS` or a `tfp.math.ode.Solver`.
+      atol: absolute tolerance of a named solver, positive.
+      rtol: relative tolerance of a named solver, positive.
+      trace: "exact" or "hutchinson".
+      dtype: float dtype of the states the bijectors act on.
+
+    Returns:
+      A `tfb.Chain` applying the first bijector first in the forward direction.
+
+    Raises:
+      ValueError: for no state derivatives, an unknown solver or trace, bad tolerances.
+      TypeError: if a state derivative is not callable.
+    """
+    state_derivatives = list(state_derivatives)
+    if not state_derivatives:
+        raise ValueError("state_derivatives must hold at least one callable")
+    if not all(callable(field_) for field_ in state_derivatives):
+        raise TypeError(f"state_derivatives must be callables, got {state_derivatives!r}")
+    trace = check_trace(trace)
+    dtype = _checks.floating_dtype("dtype", dtype)
+    return _stack(state_derivatives, make_solver(solver, atol=atol, rtol=rtol), trace, dtype)
+
+
+def _stack(state_derivatives, solver, trace, dtype, generator=None, kinetic=0.0) -> tfb.Chain:
+    augmentation = with_kinetic_penalty(augmentation_for(trace, generator), kinetic)
+    bijectors = [
+        tfb.FFJORD(
+            state_time_derivative_fn=field_,
+            ode_solve_fn=solver.solve,
+            trace_augmentation_fn=augmentation,
+            dtype=dtype,
+            name=f"ffjord_{i}",
+        )
+        for i, field_ in enumerate(state_derivatives)
+    ]
+    return tfb.Chain(bijectors[::-1], name="stacked_ffjord")
+
+
+def build_ffjord(
+    num_flows: int = 4,
+    hidden_sizes: Sequence[int] = (8, 8),
+    *,
+    event_size: int = 2,
+    activation="tanh",
+    solver="dormand_prince",
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    trace: str = "exact",
+    base_scale: float = 0.8,
+    zero_init: bool = False,
+    dtype=tf.float32,
+    seed: int | None = None,
+) -> FFJORDFlow:
+    """Builds a stack of `num_flows` FFJORD bijectors on `N(0, base_scale^2 I)`.
+
+    Args:
+      num_flows: number of FFJORD bijectors, a positive integer.
+      hidden_sizes: hidden layer widths of each `MLPODE`, at least one.
+      event_size: dimension of the data, a positive integer.
+      activation: the fields' activation (see `support.flows.ode.ACTIVATIONS`).
+      solver: a name in `SOLVERS` ("dormand_prince", "bdf", ...) or a
+        `tfp.math.ode.Solver` instance (then `atol` / `rtol` are its own business).
+      atol: absolute tolerance of a named solver, positive.
+      rtol: relative tolerance of a named solver, positive.
+      trace: "exact" (the Jacobian's diagonal, one derivative per dimension) or
+        "hutchinson" (unbiased stochastic estimate, one vector-Jacobian product).
+      base_scale: standard deviation of the Gaussian base, positive.
+      zero_init: start every field at zero, so the untrained flow is the identity.
+      dtype: float dtype of the base distribution and the computation.
+      seed: seed of the flow's `tf.random.Generator` for Hutchinson's probes; None draws
+        it from TensorFlow's global seed (`support.setup(seed)` makes that reproducible).
+
+    Returns:
+      An `FFJORDFlow`.
+
+    Raises:
+      TypeError: for a count, size, width, tolerance or scale of the wrong type, or a
+        solver that is neither a name nor a `Solver`.
+      ValueError: for no flows, empty hidden sizes, an unknown trace or solver name, a
+        non-positive size, tolerance or scale, or a non-float dtype.
+    """
+    num_flows = _checks.positive_int("num_flows", num_flows)
+    event_size = _checks.positive_int("event_size", event_size)
+    trace = check_trace(trace)
+    base_scale = _checks.positive_float("base_scale", base_scale)
+    dtype = _checks.floating_dtype("dtype", dtype)
+    if seed is not None:
+        seed = _checks.seed("seed", seed)
+    solver = make_solver(solver, atol=atol, rtol=rtol)
+    state_derivatives = [
+        MLPODE(
+            hidden_sizes=hidden_sizes,
+            output_size=event_size,
+            activation=activation,
+            zero_init_output=zero_init,
+            name=f"mlp_ode_{i}",
+        )
+        for i in range(num_flows)
+    ]
+    base = tfd.MultivariateNormalDiag(
+        loc=tf.zeros([event_size], dtype),
+        scale_diag=tf.fill([event_size], tf.cast(base_scale, dtype)),
+    )
+    # The variables now: `trainable_variables` complete before the first step.
+    for field_ in state_derivatives:
+        field_(tf.constant(0.0, dtype), tf.zeros([1, event_size], dtype))
+    if seed is None:  # drawn after the fields' weights, which are as without it
+        seed = int(tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64))
+    generator = tf.random.Generator.from_seed(seed)
+    bijector = _stack(state_derivatives, solver, trace, dtype, generator)
+    distribution = tfd.TransformedDistribution(base, bijector)
+    return FFJORDFlow(distribution, base, state_derivatives, solver, trace, generator)
+
+
+def xla_trainable(solver, trace: str) -> bool:
+    """Whether a FFJORD training step with this solver and trace name compiles with XLA.
+
+    True for a `FixedStepSolver` with either trace (both compile); the adaptive solvers'
+    adjoint needs a tensor list whose size XLA cannot fix at compile time.
+
+    Example:
+      >>> rk4 = make_solver("rk4")
+      >>> xla_trainable(rk4, "exact"), xla_trainable(rk4, "hutchinson")
+      (True, True)
+      >>> xla_trainable(make_solver("dormand_prince"), "exact")
+      False
+    """
+    check_trace(trace)
+    return isinstance(solver, FixedStepSolver)

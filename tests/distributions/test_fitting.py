@@ -1,0 +1,157 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from support.distributions import fitting, zoo
+
+tfd = tfp.distributions
+
+EVENT = 4
+BUILDERS = [
+    zoo.mvn_scaled_identity,
+    zoo.mvn_diag,
+    zoo.mixture_spherical,
+    zoo.mixture_spherical_first_weight_fixed,
+    zoo.mixture_full_covariance,
+    zoo.mixture_full_covariance_first_fixed,
+]
+
+
+# ------------------------------------------------------------------------------ fitting
+
+
+@pytest.mark.slow
+def test_fitting_a_diagonal_gaussian_recovers_its_mean_and_scales(seed):
+    true_loc = np.array([1.0, -2.0, 0.5, 3.0], np.float32)
+    true_scale = np.array([0.5, 1.0, 2.0, 0.3], np.float32)
+    rng = np.random.default_rng(seed)
+    samples = true_loc + true_scale * rng.standard_normal((4000, EVENT)).astype(np.float32)
+    distribution = zoo.mvn_diag(EVENT)
+    fitting.fit_maximum_likelihood(
+        distribution, samples, epochs=25, batch_size=200, learning_rate=0.05, progress=False
+    )
+    # Stated tolerance: the sampling error of the mean is scale / sqrt(4000) < 0.04; we
+    # allow 0.1 for the mean and 10% for the scales to cover the optimiser's last steps.
+    np.testing.assert_allclose(distribution.mean().numpy(), true_loc, atol=0.1)
+    np.testing.assert_allclose(distribution.stddev().numpy(), true_scale, rtol=0.1)
+
+
+@pytest.mark.slow
+def test_fitting_a_full_covariance_mixture_reaches_the_targets_own_likelihood(seed):
+    target = tfd.MixtureSameFamily(
+        tfd.Categorical(probs=[0.5, 0.3, 0.2]),
+        tfd.MultivariateNormalTriL(
+            loc=[[0.0, 0.0], [4.0, 4.0], [-4.0, 4.0]],
+            scale_tril=[
+                [[1.0, 0.0], [0.5, 0.7]],
+                [[0.6, 0.0], [0.0, 0.6]],
+                [[0.8, 0.0], [-0.4, 0.5]],
+            ],
+        ),
+    )
+    train = target.sample(4000, seed=(seed, 1))
+    held_out = target.sample(4000, seed=(seed, 2))
+    model = zoo.mixture_full_covariance(2, 3, initial_scale=2.0)
+    model.components_distribution.loc.assign([[1.0, 1.0], [2.0, 3.0], [-2.0, 3.0]])
+    fitting.fit_maximum_likelihood(
+        model, train.numpy(), epochs=40, batch_size=200, learning_rate=0.05, progress=False
+    )
+    model_nll = -tf.reduce_mean(model.log_prob(held_out)).numpy()
+    target_nll = -tf.reduce_mean(target.log_prob(held_out)).numpy()
+    # Stated tolerance: within 0.05 nats per point of the target's own held-out NLL.
+    assert model_nll < target_nll + 0.05
+
+
+def test_match_components_undoes_a_relabelling():
+    true = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, 5.0]])
+    fitted = true[[2, 0, 1]] + 0.1
+    order = fitting.match_components(true, fitted)
+    np.testing.assert_allclose(fitted[order], true + 0.1)
+
+
+@pytest.mark.parametrize(
+    ("samples", "kwargs", "argument"),
+    [
+        (np.zeros((10, 3)), {}, "samples"),
+        (np.full((10, 4), np.nan), {}, "samples"),
+        (np.zeros((10, 4)), {"batch_size": 0}, "batch_size"),
+        (np.zeros((10, 4)), {"batch_size": 11}, "batch_size"),
+        (np.zeros((10, 4)), {"epochs": 0}, "epochs"),
+    ],
+)
+def test_fit_rejects_bad_samples_and_sizes_before_training(samples, kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        fitting.fit_maximum_likelihood(zoo.mvn_diag(4), samples, **kwargs)
+
+
+def test_initial_locs_find_one_centre_per_well_separated_cluster(seed):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    samples = np.concatenate([c + rng.normal(size=(300, 2)) for c in centres])
+    found = fitting.initial_locs_from(samples, 3, seed=seed)
+    order = fitting.match_components(centres, found)
+    # each centre is the mean of 300 unit-variance points: within 4 standard errors
+    np.testing.assert_allclose(found[order], centres, atol=4 * np.sqrt(2 / 300))
+
+
+def test_initial_locs_keep_a_given_first_centre_where_it_is():
+    samples = np.random.default_rng(0).normal(size=(100, 3)) + 5.0
+    found = fitting.initial_locs_from(samples, 2, first=np.zeros(3))
+    np.testing.assert_array_equal(found[0], np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"num_components": 5}, "samples"),
+        ({"num_components": 0}, "num_components"),
+        ({"num_components": 2, "first": np.zeros(5)}, "first"),
+    ],
+)
+def test_initial_locs_reject_bad_arguments(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        fitting.initial_locs_from(np.zeros((4, 3)), **kwargs)
+
+
+def test_initial_locs_reject_nan_samples():
+    with pytest.raises(ValueError, match="samples"):
+        fitting.initial_locs_from(np.full((4, 3), np.nan), 2)
+
+
+def test_initial_loc_sets_the_mixture_means_and_is_checked():
+    loc = np.arange(12.0).reshape(3, 4)
+    model = zoo.mixture_full_covariance(4, 3, initial_loc=loc)
+    np.testing.assert_array_equal(fitting.effective_parameters(model)["loc"], loc)
+    fixed = zoo.mixture_full_covariance_first_fixed(4, 3, initial_loc=loc)
+    np.testing.assert_array_equal(fitting.effective_parameters(fixed)["loc"][1:], loc[1:])
+    with pytest.raises(ValueError, match="initial_loc"):
+        zoo.mixture_spherical(4, 3, initial_loc=np.zeros((2, 4)))
+
+
+def test_example_targets_exist_for_every_builder_with_the_right_event_size():
+    targets = fitting.example_targets(5, 4, seed=1)
+    assert set(targets) == {b.__name__ for b in BUILDERS}
+    for target in targets.values():
+        assert target.event_shape == [5]
+    first = fitting.effective_parameters(targets["mixture_full_covariance_first_fixed"])
+    np.testing.assert_array_equal(first["loc"][0], 0.0)
+    np.testing.assert_array_equal(first["scale"][0], np.eye(5))
+
+
+def test_the_samples_memory_estimate_covers_train_and_held_out_in_float64():
+    for num_samples, event_size in ((4000, 4), (10**9, 100)):
+        assert fitting.samples_bytes(num_samples, event_size) >= 2 * 8 * num_samples * event_size
+    assert fitting.samples_bytes(2000, 8) == 4 * fitting.samples_bytes(1000, 4)
+
+
+def test_held_out_nll_is_the_mean_negative_log_likelihood_with_its_standard_error():
+    target = tfd.Normal(np.float64(1.0), np.float64(2.0))
+    points = np.array([-1.0, 0.5, 1.0, 4.0])
+    estimate = fitting.held_out_nll(target, points)
+    nll = 0.5 * ((points - 1.0) / 2.0) ** 2 + np.log(2.0 * np.sqrt(2 * np.pi))  # -log N(x; 1, 2^2)
+    assert estimate.mean == pytest.approx(nll.mean(), rel=1e-12)
+    assert estimate.stderr == pytest.approx(np.std(nll, ddof=1) / 2.0, rel=1e-12)  # sqrt(4) = 2
+    assert estimate.mean == pytest.approx(fitting.mean_nll(target, points))
+    with pytest.raises(ValueError, match="points"):
+        fitting.held_out_nll(target, points[:1])

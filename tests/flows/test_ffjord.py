@@ -1,0 +1,221 @@
+"""Tests of support.flows.ffjord: the FFJORD flows of notebook 02."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from support.data.moons import moons, moons_dataset
+from support.flows import ffjord, flow_eval
+from support.flows.solvers import FixedStepSolver
+from support.training import fit
+
+# Solver tolerances for the analytic oracles, and how close the answer must then be.
+TIGHT = {tf.float32: 1e-6, tf.float64: 1e-8}
+ORACLE_TOLERANCE = {tf.float32: 1e-4, tf.float64: 1e-6}
+ROUNDING = {tf.float32: 1e-5, tf.float64: 1e-12}
+
+
+def _oracle_bijector(field, dtype, trace="exact"):
+    # Tight tolerances: the oracles are exact, so only the solver's error remains.
+    tight = TIGHT[dtype]
+    return ffjord.stack_ffjord([field], atol=tight, rtol=tight, trace=trace, dtype=dtype)
+
+
+def _forward_and_log_det(bijector, z):
+    # Eager: for a handful of points a few solver steps cost less than tracing a graph.
+    return bijector.forward(z), bijector.forward_log_det_jacobian(z, event_ndims=1)
+
+
+def test_a_constant_field_shifts_the_state_by_one_unit_of_time_with_log_det_zero(dtype):
+    bijector = _oracle_bijector(lambda t, z: tf.ones_like(z), dtype)
+    z = tf.constant([[0.0, 1.0], [-2.0, 0.5]], dtype)
+    forward, log_det = _forward_and_log_det(bijector, z)
+    np.testing.assert_allclose(forward, z + 1.0, atol=ORACLE_TOLERANCE[dtype])
+    np.testing.assert_allclose(log_det, [0.0, 0.0], atol=ORACLE_TOLERANCE[dtype])
+
+
+def test_a_log_two_linear_field_doubles_the_state_with_log_det_log_two(dtype):
+    bijector = _oracle_bijector(lambda t, z: math.log(2.0) * z, dtype)
+    z = tf.constant([[0.3], [-1.5], [2.0]], dtype)
+    tol = ORACLE_TOLERANCE[dtype]
+    forward, log_det = _forward_and_log_det(bijector, z)
+    np.testing.assert_allclose(forward, 2.0 * z, rtol=tol, atol=tol)
+    np.testing.assert_allclose(log_det, [math.log(2.0)] * 3, atol=tol)
+
+
+def test_two_stacked_doubling_flows_quadruple_with_log_det_adding_up(dtype):
+    field = lambda t, z: math.log(2.0) * z
+    tight = TIGHT[dtype]
+    bijector = ffjord.stack_ffjord([field, field], atol=tight, rtol=tight, dtype=dtype)
+    z = tf.constant([[0.5, -1.0]], dtype)
+    tol = ORACLE_TOLERANCE[dtype]
+    forward, log_det = _forward_and_log_det(bijector, z)
+    np.testing.assert_allclose(forward, 4.0 * z, rtol=tol)
+    np.testing.assert_allclose(log_det, [4 * math.log(2.0)], atol=10 * tol)
+
+
+def test_a_zero_initialised_flow_is_the_identity_with_log_det_zero(dtype):
+    flow = ffjord.build_ffjord(2, (4,), zero_init=True, dtype=dtype)
+    z = tf.constant([[0.1, -0.4], [1.2, 0.7]], dtype)
+    # Eager: with a zero field the solver needs only a few steps.
+    np.testing.assert_allclose(flow.distribution.bijector.forward(z), z, atol=ROUNDING[dtype])
+    np.testing.assert_allclose(
+        flow.distribution.log_prob(z), flow.base_distribution.log_prob(z), atol=ROUNDING[dtype]
+    )
+
+
+def test_a_solver_instance_is_used_as_given():
+    solver = tfp.math.ode.DormandPrince(atol=1e-3, rtol=1e-3)
+    flow = ffjord.build_ffjord(1, (4,), solver=solver)
+    assert flow.solver is solver
+    assert isinstance(ffjord.make_solver("bdf"), tfp.math.ode.BDF)
+
+
+def test_a_registered_solver_can_be_built_by_name():
+    made = []
+
+    def factory(atol, rtol):
+        made.append((atol, rtol))
+        return tfp.math.ode.DormandPrince(atol=atol, rtol=rtol)
+
+    ffjord.register_solver("test_dp", factory)
+    try:
+        ffjord.build_ffjord(1, (4,), solver="test_dp", atol=1e-4, rtol=1e-2)
+    finally:
+        del ffjord.SOLVERS["test_dp"]
+    assert made == [(1e-4, 1e-2)]
+
+
+@pytest.mark.slow
+def test_a_few_training_steps_on_tiny_data_lower_the_nll():
+    tf.random.set_seed(3)
+    flow = ffjord.build_ffjord(1, (8,), atol=1e-4, rtol=1e-3)
+    points = moons(256, seed=0)
+    before = flow_eval.held_out_nll(flow, points, chunk_size=256).mean
+    history = fit(
+        flow.loss,
+        flow.trainable_variables,
+        moons_dataset(points, 64, seed=0),
+        epochs=3,
+        learning_rate=3e-2,
+        progress=False,
+    )
+    after = flow_eval.held_out_nll(flow, points, chunk_size=256).mean
+    assert history.steps == 12
+    assert after < before - 0.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_flows": 0}, "num_flows"),
+        ({"event_size": 0}, "event_size"),
+        ({"hidden_sizes": ()}, "hidden_sizes"),
+        ({"trace": "skilling"}, "trace"),
+        ({"solver": "euler_maybe"}, "solver"),
+        ({"atol": 0.0}, "atol"),
+        ({"rtol": -1e-3}, "rtol"),
+        ({"atol": float("nan")}, "atol"),
+        ({"base_scale": 0}, "base_scale"),
+        ({"dtype": tf.int32}, "dtype"),
+    ],
+)
+def test_bad_builder_arguments_raise_a_value_error_naming_them(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ffjord.build_ffjord(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"solver": 42}, "solver"),
+        ({"num_flows": 2.0}, "num_flows"),
+        ({"event_size": 2.0}, "event_size"),
+        ({"atol": "1e-5"}, "atol"),
+        ({"base_scale": True}, "base_scale"),
+        ({"dtype": "not a dtype"}, "dtype"),
+    ],
+)
+def test_bad_builder_argument_types_raise_a_type_error_naming_them(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        ffjord.build_ffjord(**kwargs)
+
+
+def test_register_solver_checks_the_name_and_the_factory():
+    with pytest.raises(ValueError, match="name"):
+        ffjord.register_solver("", lambda atol, rtol: None)
+    with pytest.raises(TypeError, match="name"):
+        ffjord.register_solver(3, lambda atol, rtol: None)
+    with pytest.raises(TypeError, match="factory"):
+        ffjord.register_solver("mine", None)
+    assert "mine" not in ffjord.SOLVERS
+
+
+def test_an_empty_stack_of_state_derivatives_is_rejected():
+    with pytest.raises(ValueError, match="state_derivatives"):
+        ffjord.stack_ffjord([])
+
+
+def test_rk4_is_registered_and_builds_the_fixed_step_solver():
+    solver = ffjord.make_solver("rk4")
+    assert isinstance(solver, FixedStepSolver)
+    assert (solver.num_steps, solver.method) == (12, "rk4")
+
+
+def test_a_fixed_step_solver_with_either_trace_is_xla_trainable_an_adaptive_one_is_not():
+    assert ffjord.xla_trainable(FixedStepSolver(), "exact")
+    assert ffjord.xla_trainable(FixedStepSolver(), "hutchinson")
+    assert not ffjord.xla_trainable(tfp.math.ode.DormandPrince(), "exact")
+    with pytest.raises(ValueError, match="trace"):
+        ffjord.xla_trainable(FixedStepSolver(), "approx")
+
+
+def _hand_built(fields, solver, trace_augmentation_fn):
+    """The chain notebook 02 builds on its page, for the given fields."""
+    tfb, tfd = tfp.bijectors, tfp.distributions
+    bijectors = [
+        tfb.FFJORD(
+            state_time_derivative_fn=field,
+            ode_solve_fn=solver.solve,
+            trace_augmentation_fn=trace_augmentation_fn,
+        )
+        for field in fields
+    ]
+    return tfd.TransformedDistribution(
+        distribution=tfd.MultivariateNormalDiag(loc=[0.0, 0.0], scale_diag=[0.8, 0.8]),
+        bijector=tfb.Chain(bijectors[::-1]),
+    )
+
+
+def test_build_ffjord_makes_the_chain_the_notebook_builds_by_hand(seed):
+    from support.flows.traces import trace_jacobian_exact_fast
+
+    tf.random.set_seed(seed)
+    built = ffjord.build_ffjord(2, (6,), solver="rk4")
+    by_hand = _hand_built(built.state_derivatives, built.solver, trace_jacobian_exact_fast)
+    points = tf.constant(moons(64, seed=seed))
+    np.testing.assert_allclose(
+        by_hand.log_prob(points).numpy(), built.distribution.log_prob(points).numpy(), rtol=1e-6
+    )
+    wrapped = ffjord.FFJORDFlow.of(by_hand, built.state_derivatives, built.solver)
+    assert wrapped.trainable_variables and len(wrapped.trainable_variables) == len(
+        built.trainable_variables
+    )
+    np.testing.assert_allclose(float(wrapped.loss(points)), float(built.loss(points)), rtol=1e-6)
+
+
+def test_wrapping_a_chain_of_other_fields_or_order_is_a_value_error():
+    from support.flows.traces import trace_jacobian_exact_fast
+
+    built = ffjord.build_ffjord(2, (4,), solver="rk4")
+    fields = built.state_derivatives
+    by_hand = _hand_built(fields, built.solver, trace_jacobian_exact_fast)
+    with pytest.raises(ValueError, match="state_derivatives"):
+        ffjord.FFJORDFlow.of(by_hand, fields[::-1], built.solver)
+    with pytest.raises(ValueError, match="state_derivatives"):
+        ffjord.FFJORDFlow.of(by_hand, fields[:1], built.solver)
+    with pytest.raises(ValueError, match="trace"):
+        ffjord.FFJORDFlow.of(by_hand, fields, built.solver, trace="exactly")

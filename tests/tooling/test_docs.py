@@ -1,0 +1,81 @@
+"""The repository's docs say what is true: README's test command is the one CI runs, every nox
+session the docs name exists, README links every page under `docs/`, and the table of shared
+parameter names matches the notebooks that declare them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tools.notebooks import declared_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = sorted((ROOT / "docs").glob("*.md"))
+DOCS = {"README.md": README} | {
+    f"docs/{page.name}": page.read_text(encoding="utf-8") for page in PAGES
+}
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _code_lines(markdown: str) -> list[str]:
+    """The lines of the markdown's fenced code blocks."""
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", markdown, flags=re.S | re.M)
+    return [line.strip() for block in blocks for line in block.splitlines()]
+
+
+def _nox_sessions() -> set[str]:
+    text = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    names = set(re.findall(r"@nox\.session\([^@]*?\)\ndef (\w+)\(", text, flags=re.S))
+    versions = re.search(r"^PYTHONS = \[([^\]]*)\]", text, flags=re.M)
+    assert versions, "noxfile.py has no PYTHONS list"
+    return names | {f"tests-{v}" for v in re.findall(r"\"([\d.]+)\"", versions.group(1))}
+
+
+def test_the_readme_gives_the_command_ci_runs_exactly():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert "nox -s ci" in ci
+    assert ci in _code_lines(README)
+
+
+def test_the_readme_runs_the_suite_with_the_same_nox_as_ci():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    (pin,) = re.findall(r'"nox==[^"]+"', ci)
+    assert f"python3 -m pip install {pin} && python3 -m nox -s notebooks" in _code_lines(README)
+
+
+def test_the_session_finder_knows_the_sessions():
+    sessions = _nox_sessions()
+    assert {"ci", "notebooks", "site", "bench", "tests-3.11", "tests-3.13"} <= sessions
+    assert "ruff" not in sessions
+
+
+@pytest.mark.parametrize("name", sorted(DOCS))
+def test_every_nox_session_the_docs_name_exists(name):
+    # `nox -s a b -- args`: the sessions are the words up to the first option
+    named = re.findall(r"nox -s ((?:[\w.]+(?:-[\w.]+)*)(?: [\w.]+(?:-[\w.]+)*)*)", DOCS[name])
+    sessions = {session for group in named for session in group.split()}
+    assert sessions - _nox_sessions() == set()
+
+
+@pytest.mark.parametrize("page", [page.name for page in PAGES])
+def test_the_readme_links_every_docs_page(page):
+    assert f"(docs/{page})" in README or f"(docs/{page}#" in README
+
+
+def _vocabulary() -> dict[str, set[str]]:
+    """docs/parameters.md's table of shared names: name -> the notebooks it lists."""
+    text = (ROOT / "docs" / "parameters.md").read_text(encoding="utf-8")
+    section = text.split("## One vocabulary", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([\d, ]+) \|$", section, flags=re.M)
+    return {name: set(numbers.replace(" ", "").split(",")) for name, numbers in rows}
+
+
+def test_the_parameter_vocabulary_lists_the_notebooks_that_declare_each_name():
+    vocabulary = _vocabulary()
+    assert {"SEED", "NUM_TRAIN", "GRID_SIZE"} <= set(vocabulary)
+    declared = {path.name[:2]: set(declared_parameters(path)) for path in NOTEBOOKS}
+    for name, listed in vocabulary.items():
+        assert listed == {nb for nb, names in declared.items() if name in names}, name
