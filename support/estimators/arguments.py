@@ -4,10 +4,18 @@ Every estimator takes exactly one of `z` (samples) and `n` (how many to draw), a
 distribution and one or more functions of the samples; these check them before any
 sampling, and `check_rows` checks what a function returned (one value per sample).
 
+The estimators are written plainly, as notebook 04 shows them; `checked` wraps the
+package's copy with these checks, outside the definition the page holds:
+`@checked(sampler_checks(functions=("f",), distribution="p"))` above `def expectation`.
+
 Serves notebook 04 (entropy and Monte Carlo estimators).
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -18,9 +26,13 @@ from support import _checks
 __all__ = [
     "check_callable",
     "check_distribution",
+    "check_n",
     "check_rows",
     "check_samples_args",
     "check_z",
+    "checked",
+    "rows_checked",
+    "sampler_checks",
 ]
 
 tfd = tfp.distributions
@@ -65,7 +77,8 @@ def check_distribution(value, name: str) -> None:
         )
 
 
-def _check_n(n) -> None:
+def check_n(n) -> None:
+    """Validates `n`, a number of samples: a positive integer or integer scalar tensor."""
     if tf.is_tensor(n):
         if not n.dtype.is_integer:
             raise TypeError(f"n must be an integer, got a {n.dtype.name} tensor")
@@ -79,6 +92,7 @@ def _check_n(n) -> None:
 
 
 def check_z(z, dtype) -> tf.Tensor:
+    """`z` as a tensor of `dtype` with a leading sample axis and no NaN; raises otherwise."""
     if not tf.is_tensor(z):
         array = np.asarray(z)
         if array.dtype.kind not in "fiu":
@@ -113,4 +127,64 @@ def check_samples_args(z, n) -> None:
             f'Must specify exactly one of arguments "n" and "z". Found: n = {n}, z = {_describe(z)}'
         )
     if n is not None:
-        _check_n(n)
+        check_n(n)
+
+
+def rows_checked(fn: Callable, name: str) -> Callable:
+    """`fn` with `check_rows` applied to what it returns, so a function that averages over the
+    samples itself is named (`name`) instead of giving a meaningless estimate."""
+
+    @functools.wraps(fn)
+    def checked_fn(samples):
+        return check_rows(fn(samples), samples, name)
+
+    return checked_fn
+
+
+def checked(check: Callable) -> Callable:
+    """Decorator: `check(arguments)` runs on the bound arguments (defaults applied) before the
+    call, and may replace them (a converted `z`, a function with its rows checked).
+
+    The decorated definition stays as notebook 04 writes it; the checks are the package's.
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            check(bound.arguments)
+            return fn(*bound.args, **bound.kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def sampler_checks(
+    *, functions: Sequence[str] = (), distribution: str, rows: Sequence[str] | None = None
+) -> Callable:
+    """The checks of an estimator that averages over samples of `distribution`.
+
+    Each argument named in `functions` must be callable, the one named `distribution` a
+    `tfd.Distribution`; exactly one of `z` and `n` must be given, `n` a positive integer and
+    `z` samples of the distribution's dtype. Each function named in `rows` (default: all of
+    `functions`) is replaced by one that checks it returns one value per sample.
+    """
+    rows = functions if rows is None else rows
+
+    def check(arguments: dict) -> None:
+        for name in functions:
+            check_callable(arguments[name], name)
+        dist = arguments[distribution]
+        check_distribution(dist, distribution)
+        z, n = arguments["z"], arguments["n"]
+        check_samples_args(z, n)
+        if z is not None:
+            arguments["z"] = check_z(z, dist.dtype)
+        for name in rows:
+            arguments[name] = rows_checked(arguments[name], name)
+
+    return check

@@ -6,7 +6,9 @@ delta-method standard error; `renyi_alpha` is the schedule that moves `alpha` fr
 invalid static arguments raise `ValueError` at once, dynamic ones fail `tf.debugging`
 assertions at run time.
 
-Serves notebook 04 (entropy and Monte Carlo estimators).
+Notebook 04 defines both functions in code cells, as written below (its sections 4 and 8);
+the package wraps its copies with the argument checks of `_check_renyi_ratio` and
+`_check_renyi_alpha`.
 
 #### References
 
@@ -18,13 +20,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
-from support.estimators.arguments import check_callable, check_distribution, check_samples_args
-from support.estimators.monte_carlo import get_samples, logspace_mean
+from support.estimators.arguments import (
+    check_callable,
+    check_distribution,
+    check_samples_args,
+    check_z,
+    checked,
+)
+from support.estimators.monte_carlo import _get_samples, _logspace_mean
 
 __all__ = ["renyi_alpha", "renyi_ratio"]
 
@@ -37,48 +44,9 @@ def _static_value(value):
     return np.asarray(value)
 
 
-def renyi_ratio(
-    log_p: Callable,
-    q,
-    alpha,
-    z=None,
-    n=None,
-    seed=None,
-    name: str = "renyi_ratio",
-    return_stderr: bool = False,
-):
-    """Estimates `(1 - alpha)^-1 log E_q[(p(Z) / q(Z))^(1 - alpha)]`, a Renyi bound.
-
-    With `log_p` a normalised log density this is `-D_alpha[q || p]`, the negative Renyi
-    divergence `D_alpha[q || p] = (alpha - 1)^-1 log int q^alpha p^(1 - alpha)` (the old
-    docstring's definition has the sign slipped). With a log joint it is the Renyi bound
-    `L_alpha = log p(x) - D_alpha[q || p(z | x)]`; for `0 < a <= b < 1`,
-    `ELBO <= L_b <= L_a <= log p(x)`. The average is taken in log space after subtracting
-    the max; use float64 when `|1 - alpha|` times the log ratios is large. The estimate is
-    biased for finite `n` (`n = 1` gives `elbo_ratio`'s sample form) and, for `alpha < 1`,
-    its expectation grows with `n`. The analytic entropy is never used.
-
-    Args:
-      log_p: maps samples of `q` to log densities broadcastable to `q.batch_shape`.
-      q: a `tfd.Distribution` with the same support as `p`.
-      alpha: a tensor broadcastable to `q.batch_shape`, different from 1.
-      z: samples of `q`, or None to draw `n`.
-      n: number of samples to draw when `z` is None.
-      seed: seed for `q.sample`.
-      name: name scope of the ops.
-      return_stderr: also return the delta-method standard error,
-        `se(m) / (m |1 - alpha|)` with `m` the (centred) mean of `(p/q)^(1 - alpha)`.
-
-    Returns:
-      A tensor of shape `q.batch_shape` and dtype `q.dtype` (or `(estimate, stderr)`).
-
-    Raises:
-      ValueError: if `alpha` is 1 (or NaN), both or neither of `n` and `z` are given, or
-        `n` is not positive. A dynamic `alpha == 1` inside `tf.function` fails the
-        `tf.debugging` assertion at run time instead.
-      TypeError: if `log_p` is not callable or `q` is not a distribution.
-    """
-    check_callable(log_p, "log_p")
+def _check_renyi_ratio(arguments: dict) -> None:
+    check_callable(arguments["log_p"], "log_p")
+    q, alpha = arguments["q"], arguments["alpha"]
     check_distribution(q, "q")
     static_alpha = _static_value(alpha)
     if static_alpha is not None:
@@ -88,20 +56,53 @@ def renyi_ratio(
             raise ValueError(
                 f"alpha must not be 1 (the alpha -> 1 limit is elbo_ratio) or NaN, got {alpha}"
             )
-    check_samples_args(z, n)
+    z = arguments["z"]
+    check_samples_args(z, arguments["n"])
+    if z is not None:
+        arguments["z"] = check_z(z, q.dtype)
+    if static_alpha is None:  # known only when the graph runs: assert it there
+        alpha = tf.cast(alpha, q.dtype)
+        check = tf.debugging.assert_none_equal(
+            alpha, tf.ones_like(alpha), message="alpha must not be 1"
+        )
+        with tf.control_dependencies([check]):
+            arguments["alpha"] = tf.identity(alpha)
+
+
+@checked(_check_renyi_ratio)
+def renyi_ratio(
+    log_p, q, alpha, z=None, n=None, seed=None, name="renyi_ratio", return_stderr=False
+):
+    """Estimates `(1 - alpha)^-1 log E_q[(p(Z) / q(Z))^(1 - alpha)]`, a Renyi bound.
+
+    With `log_p` a normalised log density this is `-D_alpha[q || p]`, the negative Renyi
+    divergence `D_alpha[q || p] = (alpha - 1)^-1 log int q^alpha p^(1 - alpha)`. With a log
+    joint it is the Renyi bound `L_alpha = log p(x) - D_alpha[q || p(z | x)]`; for
+    `0 < a <= b < 1`, `ELBO <= L_b <= L_a <= log p(x)`. The average is taken in log space
+    (`_logspace_mean`); the analytic entropy is never used. The estimate is biased for finite
+    `n` (`n = 1` gives `elbo_ratio`'s sample form).
+
+    Args:
+      log_p: maps samples of `q` to log densities broadcastable to `q.batch_shape`.
+      q: a `tfd.Distribution` with the same support as `p`.
+      alpha: a tensor broadcastable to `q.batch_shape`, different from 1.
+      z: samples of `q`, or None to draw `n` of them.
+      n: number of samples to draw when `z` is None.
+      seed: seed for `q.sample`.
+      name: name scope of the ops.
+      return_stderr: also return the delta-method standard error,
+        `se(m) / (m |1 - alpha|)` with `m` the (centred) mean of `(p/q)^(1 - alpha)`.
+
+    Returns:
+      A tensor of shape `q.batch_shape` (or `(estimate, stderr)`).
+    """
     with tf.name_scope(name):
         alpha = tf.cast(alpha, q.dtype)
-        if static_alpha is None:
-            check = tf.debugging.assert_none_equal(
-                alpha, tf.ones_like(alpha), message="alpha must not be 1"
-            )
-            with tf.control_dependencies([check]):
-                alpha = tf.identity(alpha)
-        samples = get_samples(q, z, n, seed)
-        log_values = (1.0 - alpha) * (log_p(samples) - q.log_prob(samples))
+        z = _get_samples(q, z, n, seed)
+        log_values = (1.0 - alpha) * (log_p(z) - q.log_prob(z))
         if not return_stderr:
-            return logspace_mean(log_values) / (1.0 - alpha)
-        log_mean, stderr = logspace_mean(log_values, return_stderr=True)
+            return _logspace_mean(log_values) / (1.0 - alpha)
+        log_mean, stderr = _logspace_mean(log_values, return_stderr=True)
         return log_mean / (1.0 - alpha), stderr / tf.abs(1.0 - alpha)
 
 
@@ -118,17 +119,49 @@ def _scalar(value, name: str, dtype) -> tf.Tensor:
     return tensor
 
 
-def renyi_alpha(
-    step, decay_time, alpha_min, alpha_max=0.99999, name: str = "renyi_alpha"
-) -> tf.Tensor:
+def _check_renyi_alpha(arguments: dict) -> None:
+    """Every argument a real scalar of `alpha_min`'s (floating) dtype, `step >= 0` and
+    `decay_time > 0`: raised at once when known, asserted in the graph otherwise."""
+    names = ("step", "decay_time", "alpha_min", "alpha_max")
+    for arg in names:
+        value = arguments[arg]
+        if isinstance(value, bool) or not (tf.is_tensor(value) or _is_number_like(value)):
+            raise TypeError(f"{arg} must be a real number or tensor, got {value!r}")
+    alpha_min = arguments["alpha_min"]
+    if isinstance(alpha_min, np.generic | np.ndarray):  # np.float64 is a Python float
+        alpha_min = tf.convert_to_tensor(alpha_min, dtype=alpha_min.dtype)
+    else:
+        alpha_min = tf.convert_to_tensor(alpha_min, dtype_hint=tf.float32)
+    dtype = alpha_min.dtype
+    if not dtype.is_floating:
+        raise TypeError(f"alpha_min must be floating point, got dtype {dtype.name}")
+    values = {**arguments, "alpha_min": alpha_min}
+    tensors = {arg: _scalar(values[arg], arg, dtype) for arg in names}
+    for arg, test, text, assertion in (
+        ("step", lambda v: v >= 0, "non-negative", tf.debugging.assert_non_negative),
+        ("decay_time", lambda v: v > 0, "positive", tf.debugging.assert_positive),
+    ):
+        static = _static_value(arguments[arg])
+        if static is not None:
+            if not test(static):
+                raise ValueError(f"{arg} must be {text}, got {arguments[arg]}")
+        else:
+            check = assertion(tensors[arg], message=f"{arg} must be {text}")
+            with tf.control_dependencies([check]):
+                tensors[arg] = tf.identity(tensors[arg])
+    arguments.update(tensors)
+
+
+@checked(_check_renyi_alpha)
+def renyi_alpha(step, decay_time, alpha_min, alpha_max=0.99999, name="renyi_alpha"):
     """An `alpha` schedule for `renyi_ratio`: from `alpha_max` at step 0 to `alpha_min`.
 
     `theta = clip((exp(step / decay_time) - 1) / (e - 1), 0, 1)` and the result is
-    `alpha_max * (1 - theta) + alpha_min * theta`: near-KL (`alpha ~ 1`) at the start,
+    `alpha_max * (1 - theta) + alpha_min * theta`: near the ELBO (`alpha ~ 1`) at the start,
     reaching `alpha_min` at `step = decay_time` and staying there.
 
     Args:
-      step: non-negative scalar (the training step).
+      step: non-negative scalar, the training step.
       decay_time: positive scalar, the step at which `alpha_min` is reached.
       alpha_min: scalar; its dtype (float32 for a Python number) is the result's dtype.
       alpha_max: scalar, the value at step 0.
@@ -136,42 +169,14 @@ def renyi_alpha(
 
     Returns:
       A scalar tensor with `alpha_min`'s dtype.
-
-    Raises:
-      ValueError: `'<arg> must be scalar'`, `'step must be non-negative'`,
-        `'decay_time must be positive'` for static values (for dynamic tensors inside
-        `tf.function` the same messages come from `tf.debugging` assertions at run time).
-      TypeError: if `alpha_min` is not a floating-point value.
     """
-    values = {"step": step, "decay_time": decay_time, "alpha_min": alpha_min}
-    values["alpha_max"] = alpha_max
-    for arg, value in values.items():
-        if isinstance(value, bool) or not (tf.is_tensor(value) or _is_number_like(value)):
-            raise TypeError(f"{arg} must be a real number or tensor, got {value!r}")
     with tf.name_scope(name):
-        if isinstance(alpha_min, np.generic | np.ndarray):  # np.float64 is a Python float
-            alpha_min = tf.convert_to_tensor(alpha_min, dtype=alpha_min.dtype)
-        else:
-            alpha_min = tf.convert_to_tensor(alpha_min, dtype_hint=tf.float32)
-        dtype = alpha_min.dtype
-        if not dtype.is_floating:
-            raise TypeError(f"alpha_min must be floating point, got dtype {dtype.name}")
-        tensors = {arg: _scalar(value, arg, dtype) for arg, value in values.items()}
-        checks = []
-        for arg, test, text, assertion in (
-            ("step", lambda v: v >= 0, "non-negative", tf.debugging.assert_non_negative),
-            ("decay_time", lambda v: v > 0, "positive", tf.debugging.assert_positive),
-        ):
-            static = _static_value(values[arg])
-            if static is not None:
-                if not test(static):
-                    raise ValueError(f"{arg} must be {text}, got {values[arg]}")
-            else:
-                checks.append(assertion(tensors[arg], message=f"{arg} must be {text}"))
-        with tf.control_dependencies(checks):
-            ratio = tensors["step"] / tensors["decay_time"]
-            theta = tf.clip_by_value((tf.exp(ratio) - 1.0) / (math.e - 1.0), 0.0, 1.0)
-            return tensors["alpha_max"] * (1.0 - theta) + tensors["alpha_min"] * theta
+        alpha_min = tf.convert_to_tensor(alpha_min, dtype_hint=tf.float32)
+        step, decay_time, alpha_max = (
+            tf.cast(value, alpha_min.dtype) for value in (step, decay_time, alpha_max)
+        )
+        theta = tf.clip_by_value((tf.exp(step / decay_time) - 1.0) / (math.e - 1.0), 0.0, 1.0)
+        return alpha_max * (1.0 - theta) + alpha_min * theta
 
 
 def _is_number_like(value) -> bool:

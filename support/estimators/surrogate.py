@@ -6,7 +6,10 @@ the distribution, the sampled value, the losses that depend on it and an optiona
 `surrogate_loss` adds, per node, `log q(value) * stop_gradient(loss - baseline)`, whose
 gradient is the score-function (REINFORCE) estimate of the gradient of `E_q[loss]`.
 
-Serves notebook 04 (entropy and Monte Carlo estimators).
+Notebook 04 defines `StochasticNode`, `score_function` and `surrogate_loss` in a code cell,
+as written below (its section 9); the package wraps its copy of `surrogate_loss` with the
+argument checks of `_check_surrogate_loss`. `MeanBaseline` and `gradient_samples` are the
+package's own.
 
 #### References
 
@@ -25,7 +28,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks
-from support.estimators.arguments import check_callable, check_distribution
+from support.estimators.arguments import check_callable, check_distribution, checked
 
 __all__ = [
     "MeanBaseline",
@@ -36,45 +39,57 @@ __all__ = [
     "surrogate_loss",
 ]
 
-AUTO = "auto"
+tfd = tfp.distributions
 
 
 class StochasticNode(NamedTuple):
-    """One stochastic node: what `surrogate_loss` needs to know about a sample.
+    """One stochastic node of a loss: what `surrogate_loss` needs to know about a sample.
 
     Attributes:
       distribution: the `tfd.Distribution` the value was drawn from.
       value: the sampled tensor, e.g. shape `[n]`.
-      losses: the per-sample losses that depend on `value` (each broadcastable with
-        `distribution.log_prob(value)`), or None for all of `surrogate_loss`'s losses.
-      baseline: None, a tensor, or a callable `baseline(loss) -> tensor` (e.g.
-        `get_mean_baseline()`), subtracted from the loss to reduce variance.
+      losses: the per-sample losses that depend on `value`, or None for all of
+        `surrogate_loss`'s losses.
+      baseline: None, a tensor, or a callable `baseline(loss) -> tensor` (such as
+        `get_mean_baseline()`), subtracted from the loss to reduce the variance.
       loss_fn: `loss_fn(distribution, value, loss, baseline) -> tensor`, the term to add;
-        "auto" (default) means `score_function` unless the distribution is fully
-        reparameterized, in which case no term is added (the gradient flows through
-        `value`, as in the original). Pass `score_function` to force the score-function
-        estimator on a reparameterizable distribution, and then compute the losses from
-        `tf.stop_gradient(value)` so the gradient is not counted twice. None adds nothing.
+        "auto" means `score_function` unless the distribution is fully reparameterized (then
+        the gradient flows through `value` and no term is added); None adds nothing.
     """
 
     distribution: Any
     value: Any
     losses: Sequence[Any] | None = None
     baseline: Any = None
-    loss_fn: Callable | str | None = AUTO
+    loss_fn: Callable | str | None = "auto"
 
 
-def score_function(distribution, value, loss, baseline=None) -> tf.Tensor:
+def score_function(distribution, value, loss, baseline=None):
     """The score-function term `log q(value) * stop_gradient(loss - baseline)`.
 
     Its gradient is `(loss - baseline) * grad log q(value)`, an unbiased estimate of the
-    gradient of `E_q[loss]` for any baseline that does not depend on `value`. The value's
-    own gradient is stopped: only the density's dependence on the parameters counts.
+    gradient of `E_q[loss]` for any baseline that does not depend on `value`.
     """
     value = tf.stop_gradient(value)
     if baseline is not None:
         loss = loss - tf.stop_gradient(tf.cast(baseline, loss.dtype))
     return distribution.log_prob(value) * tf.stop_gradient(loss)
+
+
+def _node_loss_fn(node):
+    """The node's `loss_fn`, with "auto" resolved as the original did."""
+    if node.loss_fn != "auto":
+        return node.loss_fn
+    reparameterized = node.distribution.reparameterization_type == tfd.FULLY_REPARAMETERIZED
+    return None if reparameterized else score_function
+
+
+def _add(losses):
+    """`tf.add_n` when all shapes are known and equal (and dtypes too), else a Python sum."""
+    if all(loss.shape.is_fully_defined() for loss in losses):
+        if len({(tuple(loss.shape), loss.dtype) for loss in losses}) == 1:
+            return tf.add_n(losses)
+    return sum(losses[1:], losses[0])
 
 
 def _check_losses(sample_losses, name: str = "sample_losses") -> list:
@@ -88,81 +103,56 @@ def _check_losses(sample_losses, name: str = "sample_losses") -> list:
     return list(sample_losses)
 
 
-def _loss_fn(node: StochasticNode):
-    if isinstance(node.loss_fn, str):
-        if node.loss_fn != AUTO:
-            raise ValueError(f"loss_fn must be a callable, None or 'auto', got {node.loss_fn!r}")
-        reparameterized = (
-            node.distribution.reparameterization_type == tfp.distributions.FULLY_REPARAMETERIZED
-        )
-        return None if reparameterized else score_function
-    if node.loss_fn is not None:
-        check_callable(node.loss_fn, "loss_fn")
-    return node.loss_fn
-
-
-def _total(losses: list):
-    shapes_known = all(loss.shape.is_fully_defined() for loss in losses)
-    same = len({tuple(loss.shape) for loss in losses}) == 1
-    same_dtype = len({loss.dtype for loss in losses}) == 1
-    if shapes_known and same and same_dtype:
-        return tf.add_n(losses)
-    return sum(losses[1:], losses[0])
-
-
-def surrogate_loss(
-    sample_losses,
-    stochastic_nodes: Sequence[StochasticNode] | None = None,
-    name: str = "SurrogateLoss",
-) -> tf.Tensor:
-    """The sample losses plus one score-function term per stochastic node.
-
-    Minimising `reduce_mean` of the result with any optimizer follows an unbiased estimate
-    of the gradient of the expected loss, also through distributions that cannot be
-    reparameterized (a Bernoulli, a Categorical). The value equals the sum of the losses
-    plus the terms; only its gradient is meaningful.
-
-    Args:
-      sample_losses: list or tuple of per-sample loss tensors, each of rank 1 or more.
-      stochastic_nodes: the `StochasticNode`s to add terms for. None or empty: a warning
-        and the plain sum (the original's behaviour when no stochastic tensor was found).
-      name: name scope of the ops.
-
-    Returns:
-      `sum(sample_losses) + sum(terms)` (`tf.add_n` when all shapes agree).
-
-    Raises:
-      TypeError: `'sample_losses must be a list or tuple'`, `'loss is not a Tensor: ...'`,
-        or a node that is not a `StochasticNode` / has no distribution.
-      ValueError: `'loss must have dimensionality 1 or greater: ...'`.
-    """
-    losses = _check_losses(sample_losses)
-    if not losses:
+def _check_surrogate_loss(arguments: dict) -> None:
+    """The losses are a non-empty list or tuple of tensors of rank >= 1; each node is a
+    `StochasticNode` with a distribution, losses like those and a valid `loss_fn`."""
+    if not _check_losses(arguments["sample_losses"]):
         raise ValueError("sample_losses must hold at least one loss")
-    nodes = list(stochastic_nodes or ())
-    for node in nodes:
+    for node in arguments["stochastic_nodes"] or ():
         if not isinstance(node, StochasticNode):
             raise TypeError(f"stochastic_nodes must hold StochasticNode, got {node!r}")
         check_distribution(node.distribution, "StochasticNode.distribution")
         if node.losses is not None:
             _check_losses(node.losses, "StochasticNode.losses")
-        _loss_fn(node)
-    if not nodes:
+        if isinstance(node.loss_fn, str) and node.loss_fn != "auto":
+            raise ValueError(f"loss_fn must be a callable, None or 'auto', got {node.loss_fn!r}")
+        if node.loss_fn is not None and not isinstance(node.loss_fn, str):
+            check_callable(node.loss_fn, "loss_fn")
+
+
+@checked(_check_surrogate_loss)
+def surrogate_loss(sample_losses, stochastic_nodes=None, name="SurrogateLoss"):
+    """The sample losses plus one score-function term per stochastic node.
+
+    Minimising `reduce_mean` of the result follows an unbiased estimate of the gradient of
+    the expected loss, also through distributions that cannot be reparameterized (a
+    Bernoulli, a Categorical). Only its gradient is meaningful, not its value.
+
+    Args:
+      sample_losses: a list or tuple of per-sample loss tensors, each of rank 1 or more.
+      stochastic_nodes: the `StochasticNode`s to add terms for. None or empty: a warning
+        and the plain sum (what the original did when it found no stochastic tensor).
+      name: name scope of the ops.
+
+    Returns:
+      `sum(sample_losses) + sum(terms)`.
+    """
+    if not stochastic_nodes:
         warnings.warn(
             "surrogate_loss: no stochastic nodes given; returning the summed losses",
             stacklevel=2,
         )
-        return _total(losses)
+        return _add(list(sample_losses))
     with tf.name_scope(name):
         terms = []
-        for node in nodes:
-            loss_fn = _loss_fn(node)
+        for node in stochastic_nodes:
+            loss_fn = _node_loss_fn(node)
             if loss_fn is None:
                 continue
-            influenced = tf.stop_gradient(_total(list(node.losses or losses)))
+            influenced = tf.stop_gradient(_add(list(node.losses or sample_losses)))
             baseline = node.baseline(influenced) if callable(node.baseline) else node.baseline
             terms.append(loss_fn(node.distribution, node.value, influenced, baseline))
-        return _total(losses + terms)
+        return _add(list(sample_losses) + terms)
 
 
 class MeanBaseline(tf.Module):

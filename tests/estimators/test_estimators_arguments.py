@@ -4,12 +4,15 @@ types of functions and distributions), run through each estimator before any sam
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import estimators as est
+from support.estimators.arguments import checked
 
 tfd = tfp.distributions
 Q = tfd.Normal(0.0, 1.0)
@@ -112,3 +115,25 @@ def test_scalar_samples_are_refused():
 def test_wrong_argument_types_name_the_argument(call, name):
     with pytest.raises(TypeError, match=name):
         call()
+
+
+def test_checked_runs_its_check_on_the_bound_arguments_before_the_definition():
+    seen = []
+
+    def check(arguments):
+        seen.append(dict(arguments))
+        arguments["x"] = 10 * arguments["x"]
+
+    @checked(check)
+    def add(x, y=2):
+        return x + y
+
+    assert add(1) == 12
+    assert seen == [{"x": 1, "y": 2}]  # defaults applied before the check
+
+
+def test_checked_keeps_the_definitions_name_signature_and_docstring():
+    plain = est.expectation.__wrapped__
+    assert est.expectation.__name__ == "expectation"
+    assert est.expectation.__doc__ == plain.__doc__
+    assert inspect.signature(est.expectation) == inspect.signature(plain)

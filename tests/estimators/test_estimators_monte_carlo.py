@@ -1,4 +1,4 @@
-"""`support.estimators.monte_carlo`: `expectation`, the importance samplers, `get_samples`.
+"""`support.estimators.monte_carlo`: `expectation`, the importance samplers, `_get_samples`.
 
 Tests marked `bayesflow_port` are the original `tf.contrib.bayesflow` tests
 (`kernel_tests/monte_carlo_test.py`), ported with their data, sample sizes, op seeds and
@@ -21,6 +21,7 @@ import tensorflow_probability as tfp
 from estimator_checks import normal, within_k_stderr
 
 from support import estimators as est
+from support.estimators.monte_carlo import _get_samples
 
 tfd = tfp.distributions
 
@@ -95,18 +96,18 @@ def test_get_samples_raises_unless_exactly_one_of_z_and_n(z, n):
     dist = tfd.Normal(loc=0.0, scale=1.0)
     z = dist.sample(10, seed=42) if z == "samples" else None
     with pytest.raises(ValueError, match="exactly one"):
-        est.get_samples(dist, z, n, None)
+        _get_samples(dist, z, n, None)
 
 
 @pytest.mark.bayesflow_port
 def test_get_samples_draws_n_samples():
-    assert est.get_samples(tfd.Normal(0.0, 1.0), None, 10, None).shape == (10,)
+    assert _get_samples(tfd.Normal(0.0, 1.0), None, 10, None).shape == (10,)
 
 
 @pytest.mark.bayesflow_port
 def test_get_samples_returns_z_when_given():
     dist = tfd.Normal(loc=0.0, scale=1.0)
-    assert est.get_samples(dist, dist.sample(10, seed=42), None, None).shape == (10,)
+    assert _get_samples(dist, dist.sample(10, seed=42), None, None).shape == (10,)
 
 
 # The ported estimates within k standard errors, for any seed ---------------------------------
