@@ -98,16 +98,16 @@ def _notebook(*sources: str):
 
 
 def test_a_lesson_only_called_through_support_is_not_on_the_page():
-    hidden = _notebook("from support import zoo", "zoo.mvn_diag(4)")
+    hidden = _notebook("from support.distributions import zoo", "zoo.mvn_diag(4)")
     shown = _notebook(
-        "import support\nfrom support import zoo", "support.show_source(zoo.mvn_diag)"
+        "import support\nfrom support.distributions import zoo", "support.show_source(zoo.mvn_diag)"
     )
     assert missing_lessons(hidden, ["tfb.Softplus()"]) == ["tfb.Softplus()"]
     assert missing_lessons(shown, ["tfb.Softplus()"]) == []
 
 
 def test_magics_in_a_setup_cell_do_not_stop_the_page_from_being_read():
-    notebook = _notebook("if True:\n    %pip install -q x\nimport support\nfrom support import zoo")
+    notebook = _notebook("if True:\n    %pip install -q x\nimport support\nfrom support.distributions import zoo")
     assert "zoo" in _imports(code_cells(notebook))
 
 
