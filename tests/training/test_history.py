@@ -36,18 +36,18 @@ def test_an_unreadable_run_state_is_a_clear_value_error(saved):
         state.load()
 
 
-LAYERS = ["history", "checkpoints", "guards", "steps", "training"]
+LAYERS = ["history", "checkpoints", "guards", "steps", "loop"]
 
 
 @pytest.mark.parametrize("index", range(len(LAYERS)))
 def test_the_training_modules_import_only_the_layers_below_them(index):
-    path = pathlib.Path(__file__).parents[2] / "support" / f"{LAYERS[index]}.py"
+    path = pathlib.Path(__file__).parents[2] / "support" / "training" / f"{LAYERS[index]}.py"
     imported = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("support."):
-            imported.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("support.training."):
+            imported.add(node.module.split(".")[2])
         elif isinstance(node, ast.Import):
             imported.update(
-                a.name.split(".")[1] for a in node.names if a.name.startswith("support.")
+                a.name.split(".")[2] for a in node.names if a.name.startswith("support.training.")
             )
     assert not imported & set(LAYERS[index:]), imported
