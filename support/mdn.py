@@ -1,14 +1,19 @@
 """Mixture density networks with `tf_keras` and `tfp.layers`, and their mixture parameters.
 
 A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture
-of normals over `y`. `notebooks/03_mdn_cardioid.ipynb` builds and trains the question's model
-in its own cells (`tfp.layers.MixtureNormal`, `compile`, `fit`); this module holds what is not
-that lesson: `floored_mixture_normal`, the floored variant's head (its source is shown on the
-page), `mixture_params` (the tested form of the answer's three calls), held-out NLL, the
-density grid for heatmaps, and `build_mdn`, a checked builder for tests and scripts.
+of normals over `y`. `notebooks/03_mdn_cardioid.ipynb` defines its lesson in cells tagged
+`lesson:support.mdn`, and this module holds the same definitions (with argument checks
+around them): `build_model` (Dense layers into `tfp.layers.MixtureNormal`),
+`negative_log_likelihood` and `compile_and_fit` (training the Keras way),
+`weights_means_variances` (the answer's three calls on `model(x)`) and
+`floored_mixture_normal` (the head of the variant with a floor under the scales). Besides
+the lesson: `mixture_params` (weights, means and standard deviations as named arrays),
+held-out NLL, the density grid for heatmaps, and `build_mdn`, a checked builder for tests
+and scripts.
 
 `tfp.layers` only works with `tf_keras` (Keras 2): on TensorFlow >= 2.16 `tf.keras` is
-Keras 3 and refuses TFP's layers, so this module imports `tf_keras` explicitly.
+Keras 3 and refuses TFP's layers, so this module imports `tf_keras` explicitly
+(`support.mdn_keras3` builds the same model with Keras 3 without `tfp.layers`).
 
 #### References
 
@@ -38,6 +43,8 @@ tfpl = tfp.layers
 __all__ = [
     "MixtureParams",
     "build_mdn",
+    "build_model",
+    "compile_and_fit",
     "conditional_density_grid",
     "density_grid_bytes",
     "describe_error",
@@ -46,7 +53,9 @@ __all__ = [
     "make_dataset",
     "mdn_loss",
     "mixture_params",
+    "negative_log_likelihood",
     "params_size",
+    "weights_means_variances",
 ]
 
 
@@ -61,27 +70,117 @@ def params_size(num_components: int, event_size: int = 1) -> int:
     return num_components * (1 + 2 * event_size)
 
 
-def floored_mixture_normal(params, num_components: int, scale_floor: float, event_size: int = 1):
-    """`tfp.layers.MixtureNormal`'s distribution, with every scale `scale_floor + softplus(raw)`.
+def _as_column(name: str, value) -> np.ndarray:
+    array = _checks.finite_array(name, value, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {array.shape}")
+    return array
 
-    For a `tfp.layers.DistributionLambda` head after a `Dense(params_size)` layer: it reads
-    `params` in `MixtureNormal`'s layout (K logits, then for each component D locations and
-    D raw scales), so with `scale_floor=0` it is the same distribution as `MixtureNormal`.
 
-    Args:
-      params: tensor of shape `batch + (params_size(num_components, event_size),)`.
-      num_components: number of mixture components K.
-      scale_floor: non-negative lower bound on every component's standard deviation.
-      event_size: dimension D of `y`.
+def _keras_model(name: str, value):
+    if not (callable(value) and hasattr(value, "compile") and hasattr(value, "fit")):
+        raise TypeError(f"{name} must be a Keras model, got {type(value).__name__}")
+    return value
 
-    Returns:
-      A `tfd.MixtureSameFamily` of `Independent(Normal)` components, batch shape `batch`.
 
-    Raises:
-      ValueError / TypeError: naming the argument, for a non-positive size or a negative
-        or non-finite `scale_floor` (checked before any TensorFlow work).
+def _mixture(name: str, value):
+    if not all(hasattr(value, p) for p in ("mixture_distribution", "components_distribution")):
+        raise TypeError(
+            f"{name} must be a mixture (a MixtureSameFamily, what model(x) returns), got "
+            f"{type(value).__name__}"
+        )
+    return value
+
+
+def _hidden_sizes(name: str, value) -> list[int]:
+    return _checks.integer_list(name, value, min=1)
+
+
+def _non_negative(name: str, value) -> float:
+    return _checks.real(name, value, min=0)
+
+
+# ---------------------------------------------------------------- the page's lesson code
+# Notebook 03 defines these in its cells tagged `lesson:support.mdn`; `python -m tools lessons`
+# checks that page and package agree, character for character. The decorators add argument
+# checks only.
+
+
+@_checks.arguments(num_components=_checks.positive_int, hidden_sizes=_hidden_sizes)
+def build_model(num_components, hidden_sizes):
+    """Dense layers into `tfp.layers.MixtureNormal`: called on x of shape (N, 1), the model
+    returns p(y | x), a mixture of `num_components` normals for each of the N inputs."""
+    params_size = tfp.layers.MixtureNormal.params_size(num_components, [1])
+    model = tf_keras.Sequential(
+        [tf_keras.Input(shape=(1,))]
+        + [tf_keras.layers.Dense(units, activation="relu") for units in hidden_sizes]
+        + [
+            tf_keras.layers.Dense(params_size, activation=None),  # the mixture's raw parameters
+            tfp.layers.MixtureNormal(num_components, event_shape=[1]),
+        ]
+    )
+    return model
+
+
+def negative_log_likelihood(y, rv):
+    """The loss of a model whose output is a distribution `rv`: -log p(y | x), point by point."""
+    return -rv.log_prob(y)
+
+
+@_checks.arguments(
+    model=_keras_model,
+    x=_as_column,
+    y=_as_column,
+    learning_rate=_checks.positive_float,
+    batch_size=_checks.positive_int,
+    epochs=_checks.positive_int,
+)
+def compile_and_fit(model, x, y, *, learning_rate, batch_size, epochs, decay):
+    """Trains `model` on (x, y) by maximum likelihood with Adam and returns Keras's `History`.
+    With `decay` the rate falls along a cosine to 5% of `learning_rate` by the last step;
+    without it the rate stays at `learning_rate`."""
+    if decay:
+        steps = epochs * -(-len(x) // batch_size)  # ceil: the last batch may be short
+        learning_rate = tf_keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=steps, alpha=0.05
+        )
+    model.compile(
+        optimizer=tf_keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=negative_log_likelihood,
+    )
+    return model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        callbacks=[tf_keras.callbacks.TerminateOnNaN()],  # stop if the loss is not finite
+        verbose=0,  # 1 shows Keras's progress bar
+    )
+
+
+@_checks.arguments(gm=_mixture)
+def weights_means_variances(gm):
+    """The mixture behind the predictions: for gm = model(x), x of shape (N, 1), the weights
+    (N, K) and the components' means and variances (N, K, 1), as NumPy arrays."""
+    weights = gm.mixture_distribution.probs_parameter().numpy()
+    means = gm.components_distribution.mean().numpy()
+    variances = gm.components_distribution.variance().numpy()
+    return weights, means, variances
+
+
+@_checks.arguments(
+    num_components=_checks.positive_int,
+    scale_floor=_non_negative,
+    event_size=_checks.positive_int,
+)
+def floored_mixture_normal(params, num_components, scale_floor, event_size=1):
+    """`tfp.layers.MixtureNormal`'s distribution with every scale `scale_floor + softplus(raw)`.
+
+    It reads `params` in MixtureNormal's layout (K logits, then for each component D
+    locations and D raw scales), so with `scale_floor=0` it is MixtureNormal's distribution.
     """
-    num_components, scale_floor, event_size = _check_head(num_components, scale_floor, event_size)
     logits = params[..., :num_components]  # the mixture weights' logits
     batch = tf.shape(params)[:-1]
     components = tf.reshape(  # one row of (D locations, D raw scales) per component
@@ -94,14 +193,6 @@ def floored_mixture_normal(params, num_components: int, scale_floor: float, even
         components_distribution=tfd.Independent(
             tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=1
         ),
-    )
-
-
-def _check_head(num_components, scale_floor, event_size) -> tuple[int, float, int]:
-    return (
-        _checks.positive_int("num_components", num_components),
-        _checks.real("scale_floor", scale_floor, min=0),
-        _checks.positive_int("event_size", event_size),
     )
 
 
@@ -164,15 +255,6 @@ def build_mdn(
     layers += [tf_keras.layers.Dense(h, activation=activation_fn) for h in hidden_units]
     layers += [tf_keras.layers.Dense(size, name="mixture_params"), head]
     return tf_keras.Sequential(layers, name="mdn")
-
-
-def _as_column(name: str, value) -> np.ndarray:
-    array = _checks.finite_array(name, value, dtype=np.float32)
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {array.shape}")
-    return array
 
 
 def _check_feature_counts(model, x: np.ndarray, y: np.ndarray) -> None:
