@@ -1,19 +1,13 @@
-"""Mixture density networks with `tf_keras` and `tfp.layers`, and their mixture parameters.
+"""Mixture density networks: `tfp.layers.MixtureNormal` on `tf_keras`, and on Keras 3.
 
-A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture
-of normals over `y`. `notebooks/03_mdn_cardioid.ipynb` defines its lesson in cells tagged
-`lesson:support.mdn`, and this module holds the same definitions (with argument checks
-around them): `build_model` (Dense layers into `tfp.layers.MixtureNormal`),
-`negative_log_likelihood` and `compile_and_fit` (training the Keras way),
-`weights_means_variances` (the answer's three calls on `model(x)`) and
-`floored_mixture_normal` (the head of the variant with a floor under the scales). Besides
-the lesson: `mixture_params` (weights, means and standard deviations as named arrays),
-held-out NLL, the density grid for heatmaps, and `build_mdn`, a checked builder for tests
-and scripts.
-
-`tfp.layers` only works with `tf_keras` (Keras 2): on TensorFlow >= 2.16 `tf.keras` is
-Keras 3 and refuses TFP's layers, so this module imports `tf_keras` explicitly
-(`support.mdn_keras3` builds the same model with Keras 3 without `tfp.layers`).
+A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture of
+normals over `y`. Notebook 03 defines its lesson in cells tagged `lesson:support.mdn`; this
+module holds the same definitions, with argument checks: `build_model` (Dense layers into
+`tfp.layers.MixtureNormal`, on `tf_keras`, which `tfp.layers` needs), `negative_log_likelihood`
+and `compile_and_fit` (training the Keras way), and `build_keras3_model` (the same network on
+Keras 3, whose head outputs the mixture's parameters). Besides the lesson: held-out NLL,
+`build_mdn` (a checked builder with an optional scale floor, for tests and scripts) and
+helpers. The mixture functions of `support.mixtures` are re-exported.
 
 #### References
 
@@ -27,21 +21,30 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
+import keras  # Keras 3, for build_keras3_model (tfp.layers needs tf_keras)
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
 
 from support import _checks
-from support.batching import map_in_chunks
 from support.estimate import Estimate, mean_and_stderr
-from support.mixtures import MixtureParams, mixture_params
+from support.mixtures import (
+    MixtureParams,
+    conditional_density_grid,
+    density_grid_bytes,
+    floored_mixture_normal,
+    mixture_from_head,
+    mixture_loss,
+    mixture_params,
+    weights_means_variances,
+)
 
-tfd = tfp.distributions
 tfpl = tfp.layers
 
 __all__ = [
     "MixtureParams",
+    "build_keras3_model",
     "build_mdn",
     "build_model",
     "compile_and_fit",
@@ -52,6 +55,8 @@ __all__ = [
     "held_out_nll",
     "make_dataset",
     "mdn_loss",
+    "mixture_from_head",
+    "mixture_loss",
     "mixture_params",
     "negative_log_likelihood",
     "params_size",
@@ -85,27 +90,11 @@ def _keras_model(name: str, value):
     return value
 
 
-def _mixture(name: str, value):
-    if not all(hasattr(value, p) for p in ("mixture_distribution", "components_distribution")):
-        raise TypeError(
-            f"{name} must be a mixture (a MixtureSameFamily, what model(x) returns), got "
-            f"{type(value).__name__}"
-        )
-    return value
-
-
 def _hidden_sizes(name: str, value) -> list[int]:
     return _checks.integer_list(name, value, min=1)
 
 
-def _non_negative(name: str, value) -> float:
-    return _checks.real(name, value, min=0)
-
-
-# ---------------------------------------------------------------- the page's lesson code
-# Notebook 03 defines these in its cells tagged `lesson:support.mdn`; `python -m tools lessons`
-# checks that page and package agree, character for character. The decorators add argument
-# checks only.
+# The page's lesson code (notebook 03's cells tagged lesson:support.mdn), checked here.
 
 
 @_checks.arguments(num_components=_checks.positive_int, hidden_sizes=_hidden_sizes)
@@ -160,40 +149,19 @@ def compile_and_fit(model, x, y, *, learning_rate, batch_size, epochs, decay):
     )
 
 
-@_checks.arguments(gm=_mixture)
-def weights_means_variances(gm):
-    """The mixture behind the predictions: for gm = model(x), x of shape (N, 1), the weights
-    (N, K) and the components' means and variances (N, K, 1), as NumPy arrays."""
-    weights = gm.mixture_distribution.probs_parameter().numpy()
-    means = gm.components_distribution.mean().numpy()
-    variances = gm.components_distribution.variance().numpy()
-    return weights, means, variances
-
-
-@_checks.arguments(
-    num_components=_checks.positive_int,
-    scale_floor=_non_negative,
-    event_size=_checks.positive_int,
-)
-def floored_mixture_normal(params, num_components, scale_floor, event_size=1):
-    """`tfp.layers.MixtureNormal`'s distribution with every scale `scale_floor + softplus(raw)`.
-
-    It reads `params` in MixtureNormal's layout (K logits, then for each component D
-    locations and D raw scales), so with `scale_floor=0` it is MixtureNormal's distribution.
-    """
-    logits = params[..., :num_components]  # the mixture weights' logits
-    batch = tf.shape(params)[:-1]
-    components = tf.reshape(  # one row of (D locations, D raw scales) per component
-        params[..., num_components:], tf.concat([batch, [num_components, 2 * event_size]], 0)
-    )
-    loc, raw_scale = tf.split(components, 2, axis=-1)
-    scale = scale_floor + tf.math.softplus(raw_scale)  # MixtureNormal: softplus(raw_scale)
-    return tfd.MixtureSameFamily(
-        mixture_distribution=tfd.Categorical(logits=logits),
-        components_distribution=tfd.Independent(
-            tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=1
-        ),
-    )
+@_checks.arguments(num_components=_checks.positive_int, hidden_sizes=_hidden_sizes)
+def build_keras3_model(num_components, hidden_sizes):
+    """Dense layers whose head outputs, for x of shape (N, 1), a tensor (N, 3K): each input's
+    K logits, K locations and K scales (a softplus keeps the scales positive)."""
+    inputs = keras.Input(shape=(1,))
+    features = inputs
+    for units in hidden_sizes:
+        features = keras.layers.Dense(units, activation="relu")(features)
+    logits = keras.layers.Dense(num_components, name="logits")(features)
+    locations = keras.layers.Dense(num_components, name="locations")(features)
+    scales = keras.layers.Dense(num_components, activation="softplus", name="scales")(features)
+    outputs = keras.layers.Concatenate(name="head")([logits, locations, scales])
+    return keras.Model(inputs, outputs)
 
 
 def build_mdn(
@@ -321,55 +289,6 @@ def held_out_nll(model, x, y) -> Estimate:
         raise ValueError(f"x and y must hold at least two points, got {x.shape[0]}")
     nll = -model(x).log_prob(y).numpy().astype(np.float64)
     return mean_and_stderr(nll)
-
-
-def density_grid_bytes(
-    num_x: int, num_y: int | None = None, *, chunk_size: int = 256, components: int = 5
-) -> int:
-    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32);
-    `num_y` defaults to `num_x` (a square grid).
-
-    The result, plus one chunk's `chunk_size x num_y x components` intermediate tensors
-    (about eight of them alive at once in a mixture's `log_prob`).
-    """
-    num_y = num_x if num_y is None else num_y
-    return 4 * (num_x * num_y + 8 * min(chunk_size, num_x) * num_y * components)
-
-
-def conditional_density_grid(model, x_grid, y_grid, *, chunk_size: int = 256) -> np.ndarray:
-    """The model's p(y | x) on a grid, for a heatmap.
-
-    Args:
-      model: an MDN with one input feature and one-dimensional `y`.
-      x_grid: 1-D array of input values (columns of the result).
-      y_grid: 1-D array of output values (rows of the result).
-      chunk_size: inputs per model call.
-
-    Returns:
-      Array of shape `(len(y_grid), len(x_grid))`: entry `[i, j]` is p(y_grid[i] | x_grid[j]).
-
-    Raises:
-      ValueError: if a grid is not a non-empty 1-D array of finite values.
-    """
-    grids = []
-    for name, grid in (("x_grid", x_grid), ("y_grid", y_grid)):
-        grid = _checks.finite_array(name, grid, dtype=np.float32)
-        if grid.ndim != 1 or grid.size == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D array, got shape {grid.shape}")
-        grids.append(grid)
-    x_grid, y_grid = grids
-    chunk_size = _checks.positive_int("chunk_size", chunk_size)
-    _checks.fits_in_memory(
-        "x_grid and y_grid",
-        density_grid_bytes(x_grid.size, y_grid.size, chunk_size=chunk_size),
-        what=f"the {y_grid.size} x {x_grid.size} density grid",
-    )
-    ys = tf.constant(y_grid[:, None, None])  # (Ny, 1, 1) against batch (chunk,), event (1,)
-
-    def density(x_chunk):
-        return tf.transpose(tf.exp(model(x_chunk).log_prob(ys)))  # (chunk, Ny)
-
-    return map_in_chunks(density, x_grid[:, None], chunk_size=chunk_size).T
 
 
 def describe_error(error: BaseException) -> str:
