@@ -15,6 +15,8 @@ Used by every module of `support`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import os
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "arguments",
     "callable_",
     "choice",
     "finite_array",
@@ -138,6 +141,34 @@ def choice(name: str, value: Any, allowed: Iterable[Any]) -> Any:
         options = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
     return value
+
+
+def arguments(**rules: Callable[[str, Any], Any]) -> Callable[[Callable], Callable]:
+    """A decorator: each named argument of the function passes `rule(name, value)` first.
+
+    For the lesson code a notebook shows without checks: the package's copy, wrapped, raises
+    the rule's TypeError / ValueError naming the argument before the function runs, and
+    goes on with the value the rule returns. Decorating checks that every rule names one of
+    the function's parameters.
+    """
+
+    def wrap(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+        unknown = sorted(set(rules) - set(signature.parameters))
+        if unknown:
+            raise TypeError(f"{function.__name__} has no parameter(s) {', '.join(unknown)}")
+
+        @functools.wraps(function)
+        def checked(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            for name, rule in rules.items():
+                bound.arguments[name] = rule(name, bound.arguments[name])
+            return function(*bound.args, **bound.kwargs)
+
+        return checked
+
+    return wrap
 
 
 def callable_(name: str, value: Any) -> Callable:

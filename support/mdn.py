@@ -1,14 +1,13 @@
-"""Mixture density networks with `tf_keras` and `tfp.layers`, and their mixture parameters.
+"""Mixture density networks: `tfp.layers.MixtureNormal` on `tf_keras`, and on Keras 3.
 
-A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture
-of normals over `y`. `notebooks/03_mdn_cardioid.ipynb` builds and trains the question's model
-in its own cells (`tfp.layers.MixtureNormal`, `compile`, `fit`); this module holds what is not
-that lesson: `floored_mixture_normal`, the floored variant's head (its source is shown on the
-page), `mixture_params` (the tested form of the answer's three calls), held-out NLL, the
-density grid for heatmaps, and `build_mdn`, a checked builder for tests and scripts.
-
-`tfp.layers` only works with `tf_keras` (Keras 2): on TensorFlow >= 2.16 `tf.keras` is
-Keras 3 and refuses TFP's layers, so this module imports `tf_keras` explicitly.
+A mixture density network (Bishop, 1994) maps an input `x` to the parameters of a mixture of
+normals over `y`. Notebook 03 defines its lesson in cells tagged `lesson:support.mdn`; this
+module holds the same definitions, with argument checks: `build_model` (Dense layers into
+`tfp.layers.MixtureNormal`, on `tf_keras`, which `tfp.layers` needs), `negative_log_likelihood`
+and `compile_and_fit` (training the Keras way), and `build_keras3_model` (the same network on
+Keras 3, whose head outputs the mixture's parameters). Besides the lesson: held-out NLL,
+`build_mdn` (a checked builder with an optional scale floor, for tests and scripts) and
+helpers. The mixture functions of `support.distributions.mixtures` are re-exported.
 
 #### References
 
@@ -22,22 +21,33 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
+import keras  # Keras 3, for build_keras3_model (tfp.layers needs tf_keras)
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
 
 from support import _checks
-from support.batching import map_in_chunks
-from support.distributions.mixtures import MixtureParams, mixture_params
+from support.distributions.mixtures import (
+    MixtureParams,
+    conditional_density_grid,
+    density_grid_bytes,
+    floored_mixture_normal,
+    mixture_from_head,
+    mixture_loss,
+    mixture_params,
+    weights_means_variances,
+)
 from support.estimate import Estimate, mean_and_stderr
 
-tfd = tfp.distributions
 tfpl = tfp.layers
 
 __all__ = [
     "MixtureParams",
+    "build_keras3_model",
     "build_mdn",
+    "build_model",
+    "compile_and_fit",
     "conditional_density_grid",
     "density_grid_bytes",
     "describe_error",
@@ -45,8 +55,12 @@ __all__ = [
     "held_out_nll",
     "make_dataset",
     "mdn_loss",
+    "mixture_from_head",
+    "mixture_loss",
     "mixture_params",
+    "negative_log_likelihood",
     "params_size",
+    "weights_means_variances",
 ]
 
 
@@ -61,48 +75,93 @@ def params_size(num_components: int, event_size: int = 1) -> int:
     return num_components * (1 + 2 * event_size)
 
 
-def floored_mixture_normal(params, num_components: int, scale_floor: float, event_size: int = 1):
-    """`tfp.layers.MixtureNormal`'s distribution, with every scale `scale_floor + softplus(raw)`.
+def _as_column(name: str, value) -> np.ndarray:
+    array = _checks.finite_array(name, value, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {array.shape}")
+    return array
 
-    For a `tfp.layers.DistributionLambda` head after a `Dense(params_size)` layer: it reads
-    `params` in `MixtureNormal`'s layout (K logits, then for each component D locations and
-    D raw scales), so with `scale_floor=0` it is the same distribution as `MixtureNormal`.
 
-    Args:
-      params: tensor of shape `batch + (params_size(num_components, event_size),)`.
-      num_components: number of mixture components K.
-      scale_floor: non-negative lower bound on every component's standard deviation.
-      event_size: dimension D of `y`.
+def _keras_model(name: str, value):
+    if not (callable(value) and hasattr(value, "compile") and hasattr(value, "fit")):
+        raise TypeError(f"{name} must be a Keras model, got {type(value).__name__}")
+    return value
 
-    Returns:
-      A `tfd.MixtureSameFamily` of `Independent(Normal)` components, batch shape `batch`.
 
-    Raises:
-      ValueError / TypeError: naming the argument, for a non-positive size or a negative
-        or non-finite `scale_floor` (checked before any TensorFlow work).
-    """
-    num_components, scale_floor, event_size = _check_head(num_components, scale_floor, event_size)
-    logits = params[..., :num_components]  # the mixture weights' logits
-    batch = tf.shape(params)[:-1]
-    components = tf.reshape(  # one row of (D locations, D raw scales) per component
-        params[..., num_components:], tf.concat([batch, [num_components, 2 * event_size]], 0)
+def _hidden_sizes(name: str, value) -> list[int]:
+    return _checks.integer_list(name, value, min=1)
+
+
+# The page's lesson code (notebook 03's cells tagged lesson:support.mdn), checked here.
+
+
+@_checks.arguments(num_components=_checks.positive_int, hidden_sizes=_hidden_sizes)
+def build_model(num_components, hidden_sizes):
+    """Dense layers into `tfp.layers.MixtureNormal`: called on x of shape (N, 1), the model
+    returns p(y | x), a mixture of `num_components` normals for each of the N inputs."""
+    params_size = tfp.layers.MixtureNormal.params_size(num_components, [1])
+    model = tf_keras.Sequential(
+        [tf_keras.Input(shape=(1,))]
+        + [tf_keras.layers.Dense(units, activation="relu") for units in hidden_sizes]
+        + [
+            tf_keras.layers.Dense(params_size, activation=None),  # the mixture's raw parameters
+            tfp.layers.MixtureNormal(num_components, event_shape=[1]),
+        ]
     )
-    loc, raw_scale = tf.split(components, 2, axis=-1)
-    scale = scale_floor + tf.math.softplus(raw_scale)  # MixtureNormal: softplus(raw_scale)
-    return tfd.MixtureSameFamily(
-        mixture_distribution=tfd.Categorical(logits=logits),
-        components_distribution=tfd.Independent(
-            tfd.Normal(loc=loc, scale=scale), reinterpreted_batch_ndims=1
-        ),
+    return model
+
+
+def negative_log_likelihood(y, rv):
+    """The loss of a model whose output is a distribution `rv`: -log p(y | x), point by point."""
+    return -rv.log_prob(y)
+
+
+@_checks.arguments(
+    model=_keras_model,
+    x=_as_column,
+    y=_as_column,
+    learning_rate=_checks.positive_float,
+    batch_size=_checks.positive_int,
+    epochs=_checks.positive_int,
+)
+def compile_and_fit(model, x, y, *, learning_rate, batch_size, epochs, decay):
+    """Trains `model` on (x, y) by maximum likelihood with Adam and returns Keras's `History`.
+    With `decay` the rate falls along a cosine to 5% of `learning_rate` by the last step;
+    without it the rate stays at `learning_rate`."""
+    if decay:
+        steps = epochs * -(-len(x) // batch_size)  # ceil: the last batch may be short
+        learning_rate = tf_keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=steps, alpha=0.05
+        )
+    model.compile(
+        optimizer=tf_keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=negative_log_likelihood,
+    )
+    return model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        callbacks=[tf_keras.callbacks.TerminateOnNaN()],  # stop if the loss is not finite
+        verbose=0,  # 1 shows Keras's progress bar
     )
 
 
-def _check_head(num_components, scale_floor, event_size) -> tuple[int, float, int]:
-    return (
-        _checks.positive_int("num_components", num_components),
-        _checks.real("scale_floor", scale_floor, min=0),
-        _checks.positive_int("event_size", event_size),
-    )
+@_checks.arguments(num_components=_checks.positive_int, hidden_sizes=_hidden_sizes)
+def build_keras3_model(num_components, hidden_sizes):
+    """Dense layers whose head outputs, for x of shape (N, 1), a tensor (N, 3K): each input's
+    K logits, K locations and K scales (a softplus keeps the scales positive)."""
+    inputs = keras.Input(shape=(1,))
+    features = inputs
+    for units in hidden_sizes:
+        features = keras.layers.Dense(units, activation="relu")(features)
+    logits = keras.layers.Dense(num_components, name="logits")(features)
+    locations = keras.layers.Dense(num_components, name="locations")(features)
+    scales = keras.layers.Dense(num_components, activation="softplus", name="scales")(features)
+    outputs = keras.layers.Concatenate(name="head")([logits, locations, scales])
+    return keras.Model(inputs, outputs)
 
 
 def build_mdn(
@@ -164,15 +223,6 @@ def build_mdn(
     layers += [tf_keras.layers.Dense(h, activation=activation_fn) for h in hidden_units]
     layers += [tf_keras.layers.Dense(size, name="mixture_params"), head]
     return tf_keras.Sequential(layers, name="mdn")
-
-
-def _as_column(name: str, value) -> np.ndarray:
-    array = _checks.finite_array(name, value, dtype=np.float32)
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n,) or (n, d) with n >= 1, got {array.shape}")
-    return array
 
 
 def _check_feature_counts(model, x: np.ndarray, y: np.ndarray) -> None:
@@ -239,55 +289,6 @@ def held_out_nll(model, x, y) -> Estimate:
         raise ValueError(f"x and y must hold at least two points, got {x.shape[0]}")
     nll = -model(x).log_prob(y).numpy().astype(np.float64)
     return mean_and_stderr(nll)
-
-
-def density_grid_bytes(
-    num_x: int, num_y: int | None = None, *, chunk_size: int = 256, components: int = 5
-) -> int:
-    """Bytes `conditional_density_grid` needs for a `num_y x num_x` grid (float32);
-    `num_y` defaults to `num_x` (a square grid).
-
-    The result, plus one chunk's `chunk_size x num_y x components` intermediate tensors
-    (about eight of them alive at once in a mixture's `log_prob`).
-    """
-    num_y = num_x if num_y is None else num_y
-    return 4 * (num_x * num_y + 8 * min(chunk_size, num_x) * num_y * components)
-
-
-def conditional_density_grid(model, x_grid, y_grid, *, chunk_size: int = 256) -> np.ndarray:
-    """The model's p(y | x) on a grid, for a heatmap.
-
-    Args:
-      model: an MDN with one input feature and one-dimensional `y`.
-      x_grid: 1-D array of input values (columns of the result).
-      y_grid: 1-D array of output values (rows of the result).
-      chunk_size: inputs per model call.
-
-    Returns:
-      Array of shape `(len(y_grid), len(x_grid))`: entry `[i, j]` is p(y_grid[i] | x_grid[j]).
-
-    Raises:
-      ValueError: if a grid is not a non-empty 1-D array of finite values.
-    """
-    grids = []
-    for name, grid in (("x_grid", x_grid), ("y_grid", y_grid)):
-        grid = _checks.finite_array(name, grid, dtype=np.float32)
-        if grid.ndim != 1 or grid.size == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D array, got shape {grid.shape}")
-        grids.append(grid)
-    x_grid, y_grid = grids
-    chunk_size = _checks.positive_int("chunk_size", chunk_size)
-    _checks.fits_in_memory(
-        "x_grid and y_grid",
-        density_grid_bytes(x_grid.size, y_grid.size, chunk_size=chunk_size),
-        what=f"the {y_grid.size} x {x_grid.size} density grid",
-    )
-    ys = tf.constant(y_grid[:, None, None])  # (Ny, 1, 1) against batch (chunk,), event (1,)
-
-    def density(x_chunk):
-        return tf.transpose(tf.exp(model(x_chunk).log_prob(ys)))  # (chunk, Ny)
-
-    return map_in_chunks(density, x_grid[:, None], chunk_size=chunk_size).T
 
 
 def describe_error(error: BaseException) -> str:

@@ -146,8 +146,8 @@ def without_graph_rewrites(function):
     puts the caller's back afterwards, so other functions keep Grappler. Attributes other than
     calling (`get_concrete_function`, ...) are `function`'s. The options live in TensorFlow's
     own `context` module, not its public API: on a TensorFlow without them, `function` is
-    returned as it is (and `tests/test_runtime.py` and `tests/training/test_steps.py` fail, so the loss
-    is seen).
+    returned as it is (and `tests/test_runtime.py` and `tests/training/test_steps.py` fail, so the
+    loss is seen).
     """
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context

@@ -143,3 +143,28 @@ def test_memory_budget_is_half_the_memory_or_the_environment_override(monkeypatc
     monkeypatch.setenv("SUPPORT_MEMORY_BUDGET_GB", "lots")
     with pytest.raises(ValueError, match="SUPPORT_MEMORY_BUDGET_GB must be a number"):
         _checks.memory_budget()
+
+
+def test_arguments_checks_each_named_argument_before_the_call_and_passes_on_the_checked_value():
+    calls = []
+
+    @_checks.arguments(n=_checks.positive_int, rate=_checks.positive_float)
+    def scaled(n, rate=1):
+        calls.append((n, rate))
+        return n * rate
+
+    assert scaled(np.int64(3)) == 3.0
+    assert calls == [(3, 1.0)] and type(calls[0][0]) is int and type(calls[0][1]) is float
+    with pytest.raises(ValueError, match="n must be"):
+        scaled(0, rate=2)
+    with pytest.raises(ValueError, match="rate"):
+        scaled(2, rate=-1)
+    assert len(calls) == 1  # the function never ran with a bad argument
+
+
+def test_arguments_refuses_a_rule_for_a_parameter_the_function_lacks():
+    with pytest.raises(TypeError, match="has no parameter"):
+
+        @_checks.arguments(m=_checks.positive_int)
+        def f(n):
+            return n

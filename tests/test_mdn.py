@@ -246,3 +246,106 @@ def test_a_density_grid_too_large_for_memory_is_refused_before_any_model_call(mo
 def test_mdn_output_dtype_is_float32():
     model = mdn.build_mdn(num_components=2, hidden_units=())
     assert model(np.zeros((1, 1), np.float32)).dtype == tf.float32
+
+
+# ------------------------------------------------- the lesson code notebook 03 defines in cells
+
+
+def test_build_model_is_dense_layers_into_a_mixture_normal_of_the_given_sizes():
+    model = mdn.build_model(4, [8, 6])
+    assert isinstance(model.layers[-1], tfp.layers.MixtureNormal)
+    assert [layer.units for layer in model.layers[:-1]] == [8, 6, mdn.params_size(4)]
+    distribution = model(np.zeros((3, 1), np.float32))
+    assert tuple(distribution.batch_shape) == (3,)
+    assert tuple(distribution.event_shape) == (1,)
+
+
+def test_negative_log_likelihood_is_minus_the_log_prob_of_each_point():
+    model = mdn.build_model(3, [5])
+    x, y = cardioid(12, seed=2)
+    rv = model(x)
+    loss = mdn.negative_log_likelihood(y, rv).numpy()
+    assert loss.shape == (12,)
+    np.testing.assert_allclose(loss, -rv.log_prob(y).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("decay", [True, False])
+def test_compile_and_fit_lowers_the_held_out_nll(seed, decay):
+    support.setup(seed % 2**31)
+    x, y = cardioid(1000, seed=seed)
+    x_test, y_test = cardioid(1000, seed=seed + 1)
+    model = mdn.build_model(5, [16])
+    before = mdn.held_out_nll(model, x_test, y_test)
+    history = mdn.compile_and_fit(
+        model, x, y, learning_rate=0.02, batch_size=100, epochs=8, decay=decay
+    )
+    after = mdn.held_out_nll(model, x_test, y_test)
+    assert len(history.history["loss"]) == 8
+    assert after.mean < before.mean - 4 * (before.stderr + after.stderr)
+
+
+def test_compile_and_fit_decays_the_rate_to_five_percent_only_when_asked():
+    x, y = cardioid(40, seed=3)
+    decayed, constant = mdn.build_model(2, [4]), mdn.build_model(2, [4])
+    mdn.compile_and_fit(decayed, x, y, learning_rate=0.1, batch_size=20, epochs=2, decay=True)
+    mdn.compile_and_fit(constant, x, y, learning_rate=0.1, batch_size=20, epochs=2, decay=False)
+    schedule = decayed.optimizer.get_config()["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["initial_learning_rate"] == pytest.approx(0.1)
+    assert schedule["config"]["decay_steps"] == 2 * 2  # epochs x steps per epoch: the whole fit
+    assert schedule["config"]["alpha"] == pytest.approx(0.05)
+    assert constant.optimizer.get_config()["learning_rate"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "name"),
+    [
+        (dict(learning_rate=0.0), ValueError, "learning_rate"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(epochs=1.5), TypeError, "epochs"),
+    ],
+)
+def test_compile_and_fit_rejects_bad_arguments_before_compiling(kwargs, error, name):
+    model = mdn.build_model(2, [4])
+    x, y = cardioid(10, seed=0)
+    arguments = dict(learning_rate=0.01, batch_size=5, epochs=1, decay=False) | kwargs
+    with pytest.raises(error, match=name):
+        mdn.compile_and_fit(model, x, y, **arguments)
+    assert model.optimizer is None  # never compiled
+
+
+def test_compile_and_fit_names_x_when_it_holds_nan():
+    x, y = cardioid(10, seed=0)
+    x[3] = np.nan
+    with pytest.raises(ValueError, match="x"):
+        mdn.compile_and_fit(
+            mdn.build_model(2, [4]), x, y, learning_rate=0.01, batch_size=5, epochs=1, decay=False
+        )
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "name"),
+    [((0, [4]), ValueError, "num_components"), ((2, [0]), ValueError, "hidden_sizes"),
+     ((2, "12"), TypeError, "hidden_sizes")],
+)  # fmt: skip
+def test_build_model_rejects_bad_sizes(args, error, name):
+    with pytest.raises(error, match=name):
+        mdn.build_model(*args)
+
+
+def test_weights_means_variances_are_the_mixtures_parts_in_the_answers_shapes():
+    model = mdn.build_model(3, [5])
+    gm = model(np.linspace(-2, 2, 4)[:, None].astype(np.float32))
+    weights, means, variances = mdn.weights_means_variances(gm)
+    assert weights.shape == (4, 3)
+    assert means.shape == variances.shape == (4, 3, 1)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-6)
+    params = mdn.mixture_params(gm)  # the same numbers through stddev()
+    np.testing.assert_allclose(weights, params.weights, rtol=1e-6)
+    np.testing.assert_allclose(means[..., 0], params.means, rtol=1e-6)
+    np.testing.assert_allclose(variances[..., 0], params.stddevs**2, rtol=1e-5)
+
+
+def test_weights_means_variances_names_gm_when_given_no_mixture():
+    with pytest.raises(TypeError, match="gm"):
+        mdn.weights_means_variances(tfd.Normal(0.0, 1.0))

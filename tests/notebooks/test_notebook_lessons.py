@@ -107,7 +107,9 @@ def test_a_lesson_only_called_through_support_is_not_on_the_page():
 
 
 def test_magics_in_a_setup_cell_do_not_stop_the_page_from_being_read():
-    notebook = _notebook("if True:\n    %pip install -q x\nimport support\nfrom support.distributions import zoo")
+    notebook = _notebook(
+        "if True:\n    %pip install -q x\nimport support\nfrom support.distributions import zoo"
+    )
     assert "zoo" in _imports(code_cells(notebook))
 
 
@@ -261,9 +263,47 @@ def test_mdn_notebook_code_cells_build_train_and_read_a_tfp_mixture_normal():
 def test_mdn_notebook_model_is_built_in_a_cell_of_its_own_not_by_a_support_builder():
     cells = _code_cells(MDN_NOTEBOOK)
     assert not any("build_mdn(" in source for source in cells)
-    model_cell = _cell_containing(cells, "model = tf_keras.Sequential(")
-    assert "tfp.layers.MixtureNormal(" in model_cell
-    assert "model.summary(" in model_cell
+    assert not any("mdn.build_model(" in source for source in cells)
+    builder = _cell_containing(cells, "def build_model(")
+    assert "model = tf_keras.Sequential(" in builder
+    assert "tfp.layers.MixtureNormal(" in builder
+    assert "model.summary(" in _cell_containing(cells, "model = build_model(")
+
+
+def _lesson_cells(path: Path) -> dict[str, str]:
+    """The source of each lesson cell, by the names it defines."""
+    cells = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if any(tag.startswith("lesson:") for tag in cell.metadata.get("tags", [])):
+            for node in ast.parse(cell_python(cell.source)).body:
+                if isinstance(node, ast.FunctionDef):
+                    cells[node.name] = cell.source
+    return cells
+
+
+def test_mdn_notebook_defines_its_lesson_in_tagged_cells_and_uses_it_from_there():
+    lessons = _lesson_cells(MDN_NOTEBOOK)
+    for name in [
+        "build_model",
+        "negative_log_likelihood",
+        "compile_and_fit",
+        "weights_means_variances",
+        "floored_mixture_normal",
+        "build_keras3_model",
+        "mixture_from_head",
+        "mixture_loss",
+    ]:
+        assert name in lessons, f"no lesson cell defines {name}"
+    for text in ["probs_parameter()", ".variance()", "MixtureNormal(", ".compile(", ".fit("]:
+        assert any(text in source for source in lessons.values()), text
+    used = "\n".join(
+        source for source in _code_cells(MDN_NOTEBOOK) if source not in lessons.values()
+    )
+    calls = ["build_model(", "compile_and_fit(", "weights_means_variances("]
+    calls += ["floored_mixture_normal(", "build_keras3_model(", "mixture_from_head("]
+    for call in calls:
+        assert call in used and f"mdn.{call}" not in used, call
+    assert "show_source(" not in "\n".join(_code_cells(MDN_NOTEBOOK))
 
 
 def test_mdn_notebook_default_model_summary_lists_a_mixture_normal_layer(capsys):
@@ -277,7 +317,8 @@ def test_mdn_notebook_default_model_summary_lists_a_mixture_normal_layer(capsys)
     namespace = {"np": np, "tfp": tfp, "tf_keras": tf_keras, "tfpl": tfp.layers,
                  "tfd": tfp.distributions}  # fmt: skip
     exec(parameters.source, namespace)  # the defaults, as stored
-    exec(_cell_containing(cells, "model = tf_keras.Sequential("), namespace)
+    for text in ["RECIPES = {", "def build_model(", "model = build_model("]:
+        exec(_cell_containing(cells, text), namespace)
     summary = capsys.readouterr().out
     assert "(MixtureNormal)" in summary, summary
     model = namespace["model"]

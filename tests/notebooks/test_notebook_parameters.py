@@ -85,6 +85,14 @@ def test_a_grid_too_large_for_memory_is_rejected(prefix):
     _assert_rejected(path, {"GRID_SIZE": 200_000}, "GRID_SIZE", "GiB", "memory budget")
 
 
+def test_notebook_03_accepts_both_recipes_and_rejects_any_other_naming_recipe():
+    path = _notebook("03")
+    for recipe in ("page", "question"):
+        _checker(path)({"RECIPE": recipe})
+    _assert_rejected(path, {"RECIPE": "questions"}, "RECIPE", "question")
+    _assert_rejected(path, {"RECIPE": 2}, "RECIPE")
+
+
 def _run_with(path: Path, parameters: dict, output: Path):
     import papermill
 
@@ -132,6 +140,27 @@ def test_papermill_with_a_bad_parameter_stops_in_the_check_cell_naming_it(path, 
     output = tmp_path / path.name
     error = _run_with(path, {name: value}, output)
     _assert_stopped_by_the_check_cell(error, output, name)
+
+
+@pytest.mark.slow
+def test_papermill_runs_notebook_03_with_the_questions_recipe_at_smoke_size(tmp_path):
+    import nbformat
+
+    path = _notebook("03")
+    parameters = {**nbtools.load_smoke_parameters(path), "RECIPE": "question"}
+    output = tmp_path / path.name
+    error = _run_with(path, parameters, output)
+    assert error is None, f"{error.ename}: {error.evalue}"
+    printed = "".join(
+        out.get("text", "")
+        for cell in nbformat.read(output, as_version=4).cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
+    assert "recipe 'question': {'num_train': 2000, 'num_components': 5" in printed
+    assert "MDN (question recipe)" in printed  # its gap to the truth
+    assert "heaviest first" in printed  # its mixture parameters at x = 1
+    assert "all sanity checks passed" in printed
 
 
 # ---------------------------------------------------------------- one vocabulary, one check

@@ -1,10 +1,11 @@
 """`fit(strategy=MirroredStrategy)` over two logical CPU devices matches a one-device run.
 
-Logical devices must be configured before TensorFlow initialises its devices, which any
-earlier test may already have done in the pytest process. So the comparison runs in a fresh
-Python process: this file is also a script (`python tests/training/test_training_distribute.py SEED SIZE`)
-that prints the final variables of each run as JSON. It also interrupts a mirrored run after
-epoch 2 and resumes it from its checkpoint, which must end bit-identical to one mirrored run.
+Logical devices must be configured before TensorFlow initialises its devices, which any earlier
+test may already have done in the pytest process. So the comparison runs in a fresh Python
+process: this file is also a script (`python tests/training/test_training_distribute.py SEED
+SIZE`) that prints the final variables of each run as JSON. It also interrupts a mirrored run
+after epoch 2 and resumes it from its checkpoint, which must end bit-identical to one mirrored
+run.
 
 Tolerance: the two-replica step sums two half-batch gradients, each weighted by its share of
 the global batch, where one device averages the whole batch at once; the results differ only
