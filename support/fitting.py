@@ -143,8 +143,7 @@ def start_near_data(mixture, samples, *, seed: int = 0) -> np.ndarray:
     `tf.Variable` stores it as it is, a `TransformedVariable` stores its bijector's inverse.
     The logits are left as they are. When the means pin the first component (a
     `TransformedVariable` holding fewer rows than there are components, as `tfb.Pad` makes
-    it), its mean stays where it is and replaces the k-means centre nearest to it, so the
-    inverse drops exactly that row.
+    it), its mean stays and replaces the k-means centre nearest to it.
 
     Args:
       mixture: a `tfd.MixtureSameFamily` whose components are `tfd.Independent(tfd.Normal)`
@@ -175,18 +174,13 @@ def start_near_data(mixture, samples, *, seed: int = 0) -> np.ndarray:
         )
     loc = _assignable("loc", components.loc)
     means = tf.convert_to_tensor(loc)
-    num_components = int(means.shape[0])
-    first = None
-    if isinstance(loc, tfp.util.TransformedVariable):
-        if int(loc.pretransformed_input.shape[0]) < num_components:
-            first = means[0].numpy()
-    centres = initial_locs_from(samples, num_components, seed=seed, first=first)
+    free = getattr(loc, "pretransformed_input", loc)  # fewer rows: the first one is pinned
+    first = means[0].numpy() if free.shape[0] < means.shape[0] else None
+    centres = initial_locs_from(samples, means.shape[0], seed=seed, first=first)
     loc.assign(centres.astype(means.dtype.as_numpy_dtype))
-    current = tf.convert_to_tensor(scale)
-    if isinstance(components, tfd.MultivariateNormalTriL):
-        scale.assign(tf.eye(current.shape[-1], batch_shape=current.shape[:-2], dtype=current.dtype))
-    else:
-        scale.assign(tf.ones_like(current))
+    ones = tf.ones_like(tf.convert_to_tensor(scale))
+    full = isinstance(components, tfd.MultivariateNormalTriL)  # scale_tril: the identity
+    scale.assign(tf.linalg.diag(ones[..., 0]) if full else ones)
     return centres
 
 
