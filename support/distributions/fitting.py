@@ -1,11 +1,11 @@
 """Fitting learnable distributions by maximum likelihood, and looking inside them.
 
-`fit_maximum_likelihood` trains any distribution's variables on samples with
-`support.fit`; `example_targets` gives a known target for each `support.distributions.zoo`
-builder; `initial_locs_from` starts mixture means at k-means centres; `match_components`
-undoes mixture relabelling; `effective_parameters` gives the parameters a model uses;
-`held_out_nll` scores a model on fresh samples (an `Estimate` with its standard error) and
-`mean_nll` is the plain average.
+`fit_maximum_likelihood` trains any distribution's variables on samples with `support.fit`;
+`example_targets` gives a known target for each `support.distributions.zoo` builder;
+`initial_locs_from` gives k-means centres, and `start_near_data` moves a built mixture's means
+there and its scales to 1; `match_components` undoes mixture relabelling; `effective_parameters`
+gives the parameters a model uses; `held_out_nll` scores a model on fresh samples (an `Estimate`
+with its standard error) and `mean_nll` is the plain average.
 
 Serves notebook 01 (distribution zoo).
 """
@@ -31,6 +31,7 @@ __all__ = [
     "match_components",
     "mean_nll",
     "samples_bytes",
+    "start_near_data",
 ]
 
 
@@ -87,9 +88,11 @@ def fit_maximum_likelihood(
 def initial_locs_from(samples, num_components: int, *, seed: int = 0, first=None) -> np.ndarray:
     """Starting means for a mixture, where the data are: the centres of a k-means fit.
 
-    Uses scikit-learn's `KMeans` (k-means++ seeding, several restarts). Started at random
-    instead, two components can share a cluster and stay stuck there, a local optimum of
-    the likelihood that gradient descent does not leave.
+    Uses scikit-learn's `KMeans` with `n_init=4`: four runs, each seeded by k-means++ and
+    iterated until the centres stop moving (scikit-learn's default tolerance, at most 300
+    iterations), of which the one with the smallest within-cluster sum of squares is kept.
+    Started at random instead, two components can share a cluster and stay stuck there, a
+    local optimum of the likelihood that gradient descent does not leave.
 
     Args:
       samples: `[n, event_size]` data, n >= num_components.
@@ -118,6 +121,66 @@ def initial_locs_from(samples, num_components: int, *, seed: int = 0, first=None
     if first is not None:
         nearest = int(np.argmin(np.linalg.norm(centres - first, axis=-1)))
         centres = np.concatenate([first[None], np.delete(centres, nearest, axis=0)])
+    return centres
+
+
+def _assignable(name: str, value):
+    """`value` if it can take a new value (a `tf.Variable` or a `TransformedVariable`)."""
+    if not isinstance(value, tf.Variable | tfp.util.TransformedVariable):
+        raise TypeError(
+            f"the mixture's {name} must be a tf.Variable or tfp.util.TransformedVariable, got "
+            f"{type(value).__name__}"
+        )
+    return value
+
+
+def start_near_data(mixture, samples, *, seed: int = 0) -> np.ndarray:
+    """Moves a built mixture's starting point to the data: means at k-means centres, scales 1.
+
+    The component means become the centres of `initial_locs_from(samples, K, seed=seed)`
+    and every component's scale becomes 1 (an identity `scale_tril` for full covariances).
+    Each is set with the parameter's own `assign`, which takes the constrained value: a
+    `tf.Variable` stores it as it is, a `TransformedVariable` stores its bijector's inverse.
+    The logits are left as they are. When the means pin the first component (a
+    `TransformedVariable` holding fewer rows than there are components, as `tfb.Pad` makes
+    it), its mean stays and replaces the k-means centre nearest to it.
+
+    Args:
+      mixture: a `tfd.MixtureSameFamily` whose components are `tfd.Independent(tfd.Normal)`
+        or `tfd.MultivariateNormalTriL` with assignable `loc` and scale.
+      samples: `[n, event_size]` data, n >= the number of components.
+      seed: seed of the k-means fit.
+
+    Returns:
+      The `[K, event_size]` means assigned.
+
+    Raises:
+      TypeError: for a distribution that is not such a mixture, or parameters that cannot
+        be assigned, before the k-means fit.
+      ValueError: for bad `samples` or `seed` (from `initial_locs_from`).
+    """
+    if not isinstance(mixture, tfd.MixtureSameFamily):
+        raise TypeError(f"mixture must be a tfd.MixtureSameFamily, got {type(mixture).__name__}")
+    components = mixture.components_distribution
+    if isinstance(components, tfd.Independent) and isinstance(components.distribution, tfd.Normal):
+        components = components.distribution
+        scale = _assignable("scale", components.scale)
+    elif isinstance(components, tfd.MultivariateNormalTriL):
+        scale = _assignable("scale_tril", components.scale_tril)
+    else:
+        raise TypeError(
+            "mixture's components must be tfd.Independent(tfd.Normal) or "
+            f"tfd.MultivariateNormalTriL, got {type(components).__name__}"
+        )
+    loc = _assignable("loc", components.loc)
+    means = tf.convert_to_tensor(loc)
+    free = getattr(loc, "pretransformed_input", loc)  # fewer rows: the first one is pinned
+    first = means[0].numpy() if free.shape[0] < means.shape[0] else None
+    centres = initial_locs_from(samples, means.shape[0], seed=seed, first=first)
+    loc.assign(centres.astype(means.dtype.as_numpy_dtype))
+    ones = tf.ones_like(tf.convert_to_tensor(scale))
+    full = isinstance(components, tfd.MultivariateNormalTriL)  # scale_tril: the identity
+    scale.assign(tf.linalg.diag(ones[..., 0]) if full else ones)
     return centres
 
 
@@ -204,7 +267,7 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
         "mvn_scaled_identity": tfd.MultivariateNormalDiag(loc, tf.fill([event_size], 0.7)),
         "mvn_diag": tfd.MultivariateNormalDiag(loc, scales),
         "mixture_spherical": spherical(),
-        "mixture_spherical_first_weight_fixed": spherical(),
+        "mixture_spherical_first_logit_fixed": spherical(),
         "mixture_full_covariance": tfd.MixtureSameFamily(
             tfd.Categorical(probs=weights), tfd.MultivariateNormalTriL(centres, tril)
         ),

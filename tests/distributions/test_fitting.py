@@ -12,7 +12,7 @@ BUILDERS = [
     zoo.mvn_scaled_identity,
     zoo.mvn_diag,
     zoo.mixture_spherical,
-    zoo.mixture_spherical_first_weight_fixed,
+    zoo.mixture_spherical_first_logit_fixed,
     zoo.mixture_full_covariance,
     zoo.mixture_full_covariance_first_fixed,
 ]
@@ -52,7 +52,8 @@ def test_fitting_a_full_covariance_mixture_reaches_the_targets_own_likelihood(se
     )
     train = target.sample(4000, seed=(seed, 1))
     held_out = target.sample(4000, seed=(seed, 2))
-    model = zoo.mixture_full_covariance(2, 3, initial_scale=2.0)
+    model = zoo.mixture_full_covariance(2, 3)
+    model.components_distribution.scale_tril.assign(2.0 * tf.eye(2, batch_shape=[3]))
     model.components_distribution.loc.assign([[1.0, 1.0], [2.0, 3.0], [-2.0, 3.0]])
     fitting.fit_maximum_likelihood(
         model, train.numpy(), epochs=40, batch_size=200, learning_rate=0.05, progress=False
@@ -119,14 +120,65 @@ def test_initial_locs_reject_nan_samples():
         fitting.initial_locs_from(np.full((4, 3), np.nan), 2)
 
 
-def test_initial_loc_sets_the_mixture_means_and_is_checked():
-    loc = np.arange(12.0).reshape(3, 4)
-    model = zoo.mixture_full_covariance(4, 3, initial_loc=loc)
-    np.testing.assert_array_equal(fitting.effective_parameters(model)["loc"], loc)
-    fixed = zoo.mixture_full_covariance_first_fixed(4, 3, initial_loc=loc)
-    np.testing.assert_array_equal(fitting.effective_parameters(fixed)["loc"][1:], loc[1:])
-    with pytest.raises(ValueError, match="initial_loc"):
-        zoo.mixture_spherical(4, 3, initial_loc=np.zeros((2, 4)))
+def _clusters(seed, centres=((0.0, 0.0, 0.0), (8.0, 0.0, 0.0), (0.0, 8.0, 0.0))):
+    """200 unit-variance points around each of `centres`, float32."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.asarray(c) + rng.normal(size=(200, 3)) for c in centres]).astype(
+        np.float32
+    )
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [zoo.mixture_spherical, zoo.mixture_spherical_first_logit_fixed, zoo.mixture_full_covariance],
+    ids=lambda b: b.__name__,
+)
+def test_start_near_data_puts_the_means_at_the_k_means_centres_and_every_scale_at_one(
+    builder, seed
+):
+    samples = _clusters(seed)
+    model = builder(3, 3)
+    logits = fitting.effective_parameters(model)["logits"]
+    centres = fitting.start_near_data(model, samples, seed=seed)
+    np.testing.assert_array_equal(centres, fitting.initial_locs_from(samples, 3, seed=seed))
+    started = fitting.effective_parameters(model)
+    np.testing.assert_allclose(started["loc"], centres, rtol=1e-6)
+    ones = np.eye(3) if builder is zoo.mixture_full_covariance else np.ones(3)
+    np.testing.assert_allclose(
+        started["scale"], np.broadcast_to(ones, started["scale"].shape), atol=1e-5
+    )
+    np.testing.assert_array_equal(started["logits"], logits)
+
+
+def test_start_near_data_keeps_a_pinned_first_component_and_its_variables_shapes(seed):
+    samples = _clusters(seed)
+    model = zoo.mixture_full_covariance_first_fixed(3, 3)
+    shapes = [v.shape for v in model.trainable_variables]
+    centres = fitting.start_near_data(model, samples, seed=seed)
+    expected = fitting.initial_locs_from(samples, 3, seed=seed, first=np.zeros(3))
+    np.testing.assert_array_equal(centres, expected)
+    started = fitting.effective_parameters(model)
+    np.testing.assert_array_equal(started["loc"][0], np.zeros(3))
+    np.testing.assert_allclose(started["loc"][1:], expected[1:], rtol=1e-6)
+    np.testing.assert_allclose(started["scale"], np.broadcast_to(np.eye(3), (3, 3, 3)), atol=1e-5)
+    assert [v.shape for v in model.trainable_variables] == shapes
+
+
+def test_start_near_data_refuses_what_it_cannot_start_before_the_k_means_fit():
+    samples = np.random.default_rng(0).normal(size=(10, 2))  # valid: the model is refused
+    with pytest.raises(TypeError, match="^mixture must be a tfd.MixtureSameFamily, got Normal"):
+        fitting.start_near_data(tfd.Normal(0.0, 1.0), samples)
+    constant = tfd.MixtureSameFamily(
+        tfd.Categorical(logits=[0.0, 0.0]),
+        tfd.MultivariateNormalTriL(loc=tf.zeros([2, 2]), scale_tril=tf.eye(2, batch_shape=[2])),
+    )
+    with pytest.raises(TypeError, match="scale_tril must be a tf.Variable"):
+        fitting.start_near_data(constant, samples)
+    other = tfd.MixtureSameFamily(
+        tfd.Categorical(logits=[0.0, 0.0]), tfd.MultivariateNormalDiag(tf.zeros([2, 2]))
+    )
+    with pytest.raises(TypeError, match="components must be"):
+        fitting.start_near_data(other, samples)
 
 
 def test_example_targets_exist_for_every_builder_with_the_right_event_size():

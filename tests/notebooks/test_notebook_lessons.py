@@ -114,10 +114,12 @@ def test_magics_in_a_setup_cell_do_not_stop_the_page_from_being_read():
 
 
 # ---------------------------------------------------------------------------- notebook 01
+# The zoo's builders and PadEye are lesson cells (tools/lessons.py): defined on the page and
+# used from there, with support holding the same definitions. No source is rendered.
 
 NOTEBOOK_01 = ROOT / "notebooks" / "01_distribution_zoo.ipynb"
 
-# The original zoo's TFP code: every name must be readable on notebook 01's page.
+# The original zoo's TFP code: every name must be in notebook 01's code cells.
 LESSONS_01 = [
     "tf.Variable(",
     "tfp.util.TransformedVariable(",
@@ -132,7 +134,7 @@ LESSONS_01 = [
     "tfd.Categorical(",
     "tfd.MixtureSameFamily(",
     "tfd.MultivariateNormalTriL(",
-    "tf.random.stateless_normal(",
+    "tf.random.normal(",
     "tfp.random.rademacher(",
     "class PadEye(tfb.Bijector)",
     "def _forward(",
@@ -144,32 +146,59 @@ LESSONS_01 = [
     ".pretransformed_input",
 ]
 
+ZOO_BUILDERS = [
+    "mvn_scaled_identity",
+    "mvn_diag",
+    "mixture_spherical",
+    "mixture_spherical_first_logit_fixed",
+    "mixture_full_covariance",
+    "mixture_full_covariance_first_fixed",
+]
+
 
 @pytest.fixture(scope="module")
 def notebook_01():
     return nbformat.read(NOTEBOOK_01, as_version=4)
 
 
+def _code_text(notebook) -> str:
+    return "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+
+
+def _lesson_definitions(notebook) -> dict[str, tuple[int, str]]:
+    """name -> (cell index, module) of every definition in a lesson cell."""
+    from tools import lessons
+
+    return {
+        name: (index, module)
+        for index, module, source in lessons.lesson_cells(notebook)
+        for name in lessons.cell_definitions(source)
+    }
+
+
 @pytest.mark.parametrize("lesson", LESSONS_01)
-def test_notebook_01_page_shows_the_zoos_tfp_code(notebook_01, lesson):
-    assert missing_lessons(notebook_01, [lesson]) == []
+def test_notebook_01_code_cells_hold_the_zoos_tfp_code(notebook_01, lesson):
+    assert lesson in _code_text(notebook_01)
 
 
-def test_notebook_01_shows_every_zoo_builder_before_it_first_calls_it(notebook_01):
+def test_notebook_01_defines_every_builder_and_pad_eye_in_a_lesson_cell(notebook_01):
     from support.distributions import zoo
+    from tools import lessons
 
+    modules = {name: module for name, (_, module) in _lesson_definitions(notebook_01).items()}
+    assert modules == {
+        **dict.fromkeys(ZOO_BUILDERS, "support.distributions.zoo"),
+        "PadEye": "support.distributions.bijectors",
+    }
+    assert set(modules) == set(zoo.__all__)
+    assert lessons.differences(NOTEBOOK_01) == []
+
+
+def test_notebook_01_renders_no_source_and_never_calls_the_packaged_builders(notebook_01):
+    assert "show_source(" not in _code_text(notebook_01)
     cells = code_cells(notebook_01)
-    first_shown = {}
-    for index, obj in shown_objects(cells):
-        first_shown.setdefault(obj, index)
-    called = {}
-    for index, name in module_calls(cells, "zoo"):
-        called.setdefault(name, index)
-    assert set(called) == set(zoo.__all__), "every builder and PadEye is used on the page"
-    for name, index in called.items():
-        shown_at = first_shown.get(getattr(zoo, name))
-        assert shown_at is not None, f"zoo.{name} runs but its source is not shown"
-        assert shown_at <= index, f"zoo.{name} is called before its source is shown"
+    assert module_calls(cells, "zoo") == []
+    assert shown_objects(cells) == []
 
 
 def test_notebook_01_prints_each_distributions_trainable_variables(notebook_01):
@@ -180,8 +209,7 @@ def test_notebook_01_prints_each_distributions_trainable_variables(notebook_01):
             if (
                 isinstance(node, ast.Assign)
                 and isinstance(node.value, ast.Call)
-                and ast.unparse(node.value.func).startswith("zoo.")
-                and ast.unparse(node.value.func) != "zoo.PadEye"
+                and ast.unparse(node.value.func) in ZOO_BUILDERS
             ):
                 built.append(ast.unparse(node.targets[0]))
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "print":
@@ -192,17 +220,19 @@ def test_notebook_01_prints_each_distributions_trainable_variables(notebook_01):
         assert f"{name}.trainable_variables" in printed, f"{name}'s variables are not printed"
 
 
-def test_notebook_01_shown_source_carries_no_argument_checks(notebook_01):
-    for _, obj in shown_objects(code_cells(notebook_01)):
-        text = source_text(obj)
-        assert "_checks." not in text, obj
-        assert not re.search(r"\braise\b", text), obj
+def test_notebook_01_fits_the_builders_its_cells_define(notebook_01):
+    code = _code_text(notebook_01)
+    fitting_cell = next(
+        c for c in code_cells(notebook_01) if "fit_maximum_likelihood" in ast.unparse(c)
+    )
+    names = {n.id for n in ast.walk(fitting_cell) if isinstance(n, ast.Name)}
+    assert set(ZOO_BUILDERS) <= names, set(ZOO_BUILDERS) - names
+    assert "fitting.start_near_data(" in code
 
 
 def test_notebook_01_pad_eye_needs_no_private_tfp_module_nor_static_sizes(notebook_01):
-    from support.distributions.bijectors import PadEye
-
-    text = source_text(PadEye)
+    index, _ = _lesson_definitions(notebook_01)["PadEye"]
+    text = notebook_01.cells[index].source
     assert "prefer_static" not in text
     assert "tensorflow_probability.python" not in text
     assert "tf.shape(x)" in text  # the size is read at run time
