@@ -55,14 +55,19 @@ def progress_bar(**kwargs):
 
     `SUPPORT_PROGRESS=text` (set by `tools/notebooks.py` for its papermill runs) selects the
     final-line bar: nothing is written while it runs (each refresh would be stored as one more
-    fragment of the cell's output), and on `close` it prints its last state, with the time
-    elapsed since it was made, as one line on stdout.
+    fragment of the cell's output), and on `close` it prints its last state, with the seconds
+    elapsed since it was made (to a tenth), as one line on stdout.
     """
     if os.environ.get("SUPPORT_PROGRESS", "auto") == "text":
         return _final_line_bar(**kwargs)
     from tqdm.auto import tqdm
 
     return tqdm(**kwargs)
+
+
+#: The final line: the bar, the count, then the seconds elapsed to a tenth (tqdm's own format
+#: truncates them to whole seconds), the rate and the postfix (the loss).
+_FINAL_LINE_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed_s:.1f} s, {rate_fmt}{postfix}]"
 
 
 def _final_line_bar(**kwargs):
@@ -72,6 +77,7 @@ def _final_line_bar(**kwargs):
         """A tqdm bar that writes nothing until `close`, then its final state as one line."""
 
         def __init__(self, **options):
+            options.setdefault("bar_format", _FINAL_LINE_FORMAT)
             super().__init__(file=io.StringIO(), **options)
 
         def close(self):

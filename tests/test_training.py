@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -146,3 +148,4 @@ def test_the_text_progress_bar_writes_nothing_until_it_closes_then_one_line(monk
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "\r" not in out, repr(out)
     assert out.startswith("demo: 100%") and "3/3" in out and "loss=0.5" in out, out
+    assert re.search(r"\[\d+\.\d s, ", out), out  # the elapsed seconds, to a tenth
