@@ -1,6 +1,9 @@
 """FFJORD continuous normalizing flows: the plumbing around a stack of `tfb.FFJORD`.
 
-Notebook 02 builds its `tfb.Chain` of `tfb.FFJORD` on the page and hands it to `FFJORDFlow`
+Notebook 02 defines `ffjord_chain` (a `tfb.Chain` of one `tfb.FFJORD` per field) and
+`make_train_step` (a `tf.GradientTape` step of maximum likelihood) on its page, in a cell tagged
+`lesson:support.flows.ffjord`; this module holds the same definitions. The page hands its chain to
+`FFJORDFlow`
 (`FFJORDFlow.of`), which evaluation (`support.flows.flow_eval`) and the fused training loss
 (`FFJORDFlow.loss`, `support.flows.single_solve`) take. `build_ffjord` builds the same chain from
 plain arguments (`benchmarks/bench_ffjord.py`, the tests): one `tfb.FFJORD` per
@@ -22,6 +25,7 @@ The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `s
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +50,8 @@ __all__ = [
     "TRACE_ESTIMATORS",
     "FFJORDFlow",
     "build_ffjord",
+    "ffjord_chain",
+    "make_train_step",
     "make_solver",
     "register_solver",
     "stack_ffjord",
@@ -155,6 +161,73 @@ class FFJORDFlow:
             # Fixed-size chunks (`support.flows.flow_eval`): one trace per size, static shapes.
             self._cache[key] = tf.function(fn[what])
         return self._cache[key]
+
+
+def _checked_chain(build):
+    """Wraps `ffjord_chain` with its argument checks (the page's copy has none).
+
+    Raises (from the wrapped function): ValueError for no fields; TypeError for a field, an
+    `ode_solve_fn` or a `trace_augmentation_fn` that is not callable."""
+
+    @functools.wraps(build)
+    def checked(fields, ode_solve_fn, trace_augmentation_fn):
+        fields = list(fields)
+        if not fields:
+            raise ValueError("fields must hold at least one velocity field")
+        for position, field_ in enumerate(fields):
+            _checks.callable_(f"fields[{position}]", field_)
+        _checks.callable_("ode_solve_fn", ode_solve_fn)
+        _checks.callable_("trace_augmentation_fn", trace_augmentation_fn)
+        return build(fields, ode_solve_fn, trace_augmentation_fn)
+
+    return checked
+
+
+def _checked_train_step(make):
+    """Wraps `make_train_step` with its argument checks (the page's copy has none).
+
+    Raises (from the wrapped function): TypeError for a distribution without trainable
+    variables or an optimizer without `apply_gradients`."""
+
+    @functools.wraps(make)
+    def checked(distribution, optimizer):
+        if not getattr(distribution, "trainable_variables", ()):
+            raise TypeError("distribution must be a distribution with trainable variables")
+        _checks.callable_("optimizer.apply_gradients", getattr(optimizer, "apply_gradients", None))
+        return make(distribution, optimizer)
+
+    return checked
+
+
+@_checked_chain
+def ffjord_chain(fields, ode_solve_fn, trace_augmentation_fn):
+    """One tfb.FFJORD per velocity field, chained so that the first field moves the base first."""
+    bijectors = [
+        tfb.FFJORD(
+            state_time_derivative_fn=field,
+            ode_solve_fn=ode_solve_fn,
+            trace_augmentation_fn=trace_augmentation_fn,
+        )
+        for field in fields
+    ]
+    return tfb.Chain(bijectors[::-1])  # a Chain applies its last bijector first
+
+
+@_checked_train_step
+def make_train_step(distribution, optimizer):
+    """A compiled training step: the batch's mean negative log-likelihood, its gradients, and
+    one update of the optimizer. Returns the loss."""
+    variables = distribution.trainable_variables
+
+    @tf.function
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(distribution.log_prob(batch))
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return loss
+
+    return train_step
 
 
 def stack_ffjord(

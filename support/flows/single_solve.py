@@ -38,6 +38,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from support import _checks
+from support.flows import ode
 from support.flows.mlp_diagonal import mlp_value_and_trace
 from support.flows.ode import MLPODE
 from support.flows.runge_kutta import integrate
@@ -66,16 +67,16 @@ def supports(fields: Sequence, solver, trace: str) -> bool:
         return False
     if solver.backprop != "recompute":
         return False
-    if not all(isinstance(field, MLPODE) and field.activation_name for field in fields):
+    if not all(ode.has_jacobian_diagonal(field) for field in fields):
         return False
     first = fields[0]
     same_shape = all(
-        field.hidden_sizes == first.hidden_sizes
-        and field.output_size == first.output_size
-        and field.activation_name == first.activation_name
+        ode.hidden_sizes(field) == ode.hidden_sizes(first)
+        and ode.output_size(field) == ode.output_size(first)
+        and field.activation is first.activation
         for field in fields
     )
-    return same_shape and all(field.has_weights for field in fields)
+    return same_shape and all(ode.has_weights(field) for field in fields)
 
 
 @tf.autograph.experimental.do_not_convert  # branches on Python values: nothing to convert
@@ -90,7 +91,7 @@ def flow_log_prob(flow, points, kinetic: float = 0.0) -> tf.Tensor:
 
 
 def _parameters(field: MLPODE) -> list[tf.Variable]:
-    weights, biases = field.weights_and_biases()
+    weights, biases = ode.weights_and_biases(field)
     return [*weights, *biases]
 
 
@@ -125,12 +126,12 @@ def log_prob(
             "log_prob needs built MLPODE fields of one shape with a named activation and a "
             f"FixedStepSolver with backprop='recompute'; got {fields!r} and {solver!r}"
         )
-    size, kinetic = fields[0].output_size, _checks.real("kinetic", kinetic, min=0)
+    size, kinetic = ode.output_size(fields[0]), _checks.real("kinetic", kinetic, min=0)
     points = tf.convert_to_tensor(points, base_distribution.dtype)
     if points.shape.rank is not None and points.shape[-1] not in (None, size):
         raise ValueError(f"points must have last axis {size}, got shape {points.shape}")
     num_flows, num_steps = len(fields), solver.num_steps
-    activation = fields[0].activation_name
+    activation = ode.activation_name(fields[0])
     # Every flow's weights and biases as one row of a matrix: one gather per segment picks a
     # flow's row (and one scatter per segment adds up its gradient), whatever the layers.
     shapes = [v.shape for v in _parameters(fields[0])]

@@ -35,11 +35,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from support import _checks
+from support.flows import ode
 
 __all__ = [
     "TRACE_ESTIMATORS",
     "augmentation_for",
     "check_trace",
+    "rademacher_probe",
     "trace_jacobian_exact_fast",
     "trace_jacobian_exact_unrolled",
     "trace_jacobian_hutchinson",
@@ -103,9 +105,10 @@ def trace_jacobian_exact_fast(ode_fn, state_shape, dtype):
         tfb.FFJORD(state_time_derivative_fn=field, ode_solve_fn=solver.solve,
                    trace_augmentation_fn=trace_jacobian_exact_fast)
 
-    * When the field carries its own diagonal (`field.has_jacobian_diagonal`: a
-      `support.flows.ode.MLPODE` with a named activation), the diagonal comes out of the field's
-      forward pass (`value_and_jacobian_diagonal`), with no gradient tape, so a training step
+    * When the field carries its own diagonal (`support.flows.ode.has_jacobian_diagonal`: a
+      `support.flows.ode.MLPODE`, the package's or the page's, with a named activation), the
+      diagonal comes out of the field's forward pass (`ode.value_and_jacobian_diagonal`),
+      with no gradient tape, so a training step
       has no second derivatives to build. That holds in both directions: FFJORD calls this
       function with the field itself (forward) or with its reversal
       `-field(final_time - t, z)` (inverse, the `inverse_state_time_derivative` FFJORD makes),
@@ -139,15 +142,15 @@ def trace_jacobian_exact_fast(ode_fn, state_shape, dtype):
 
         def one_pass(time, state_and_log_det, **kwargs):
             del kwargs  # FFJORD's condition kwargs: a MLPODE takes none
-            return field.value_and_jacobian_diagonal(time, state_and_log_det[0])
+            return ode.value_and_jacobian_diagonal(field, time, state_and_log_det[0])
 
         return one_pass
     if field is not None:
 
         def one_pass_reversed(time, state_and_log_det, **kwargs):
             del kwargs
-            value, diagonal = field.value_and_jacobian_diagonal(
-                final_time - time, state_and_log_det[0]
+            value, diagonal = ode.value_and_jacobian_diagonal(
+                field, final_time - time, state_and_log_det[0]
             )
             return -value, -diagonal
 
@@ -165,7 +168,7 @@ def trace_jacobian_exact_fast(ode_fn, state_shape, dtype):
 def _field_with_diagonal(ode_fn):
     """`(field, None)` if `ode_fn` carries its own Jacobian diagonal; `(field, final_time)` if
     it is `tfb.FFJORD`'s reversal of such a field; `(None, None)` otherwise."""
-    if getattr(ode_fn, "has_jacobian_diagonal", False):
+    if ode.has_jacobian_diagonal(ode_fn):
         return ode_fn, None
     # `tfb.FFJORD.__init__` defines `inverse_state_time_derivative(time, state)` as
     # `-state_time_derivative_fn(self._final_time - time, state)`: read both off its closure.
@@ -178,9 +181,36 @@ def _field_with_diagonal(ode_fn):
         return None, None
     field = captured.get("state_time_derivative_fn")
     final_time = getattr(captured.get("self"), "_final_time", None)
-    if final_time is None or not getattr(field, "has_jacobian_diagonal", False):
+    if final_time is None or not ode.has_jacobian_diagonal(field):
         return None, None
     return field, final_time
+
+
+def rademacher_probe(shape, dtype, seed):
+    """Hutchinson's probe: entries +1 or -1 with equal probability, drawn from `seed`.
+
+    The probe `trace_jacobian_hutchinson` draws; it also has the signature of the
+    `sample_fn` argument of TFP's `tfb.ffjord.trace_jacobian_hutchinson`, so TFP's estimator
+    can be given the very same probe. The bits depend on the seed and the number of entries,
+    not on how they are arranged (shape `[1, n, d]` gives the entries of `[n, d]`).
+
+    Args:
+      shape: the probe's shape.
+      dtype: its float dtype.
+      seed: a shape-[2] integer seed (tensor or pair); only its low 31 bits are used.
+
+    Returns:
+      A tensor of `shape` and `dtype` holding +1 and -1.
+
+    Example:
+      >>> probe = rademacher_probe([2, 3], tf.float32, seed=(1, 2))
+      >>> sorted(set(probe.numpy().ravel().tolist())) in ([-1.0, 1.0], [-1.0], [1.0])
+      True
+    """
+    # Non-negative 31-bit seeds: XLA and the CPU kernel map a negative seed differently.
+    seed = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
+    bits = tf.random.stateless_uniform(shape, seed=seed, minval=0, maxval=2, dtype=tf.int32)
+    return tf.cast(2 * bits - 1, dtype)
 
 
 def trace_jacobian_hutchinson(ode_fn, state_shape, dtype, *, seed=None, generator=None):
@@ -221,10 +251,7 @@ def trace_jacobian_hutchinson(ode_fn, state_shape, dtype, *, seed=None, generato
             seed = generator.uniform_full_int([2], dtype=tf.int32)
         else:
             seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-    # Non-negative 31-bit seeds: XLA and the CPU kernel map a negative seed differently.
-    seed = tf.cast(tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 2**31 - 1), tf.int32)
-    bits = tf.random.stateless_uniform(state_shape, seed=seed, minval=0, maxval=2, dtype=tf.int32)
-    probe = tf.cast(2 * bits - 1, dtype)
+    probe = rademacher_probe(state_shape, dtype, seed)
 
     def augmented_ode_fn(time, state_and_log_det, **kwargs):
         state, _ = state_and_log_det

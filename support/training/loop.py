@@ -22,6 +22,7 @@ loses nothing (docs/reliability.md says what survives what):
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -49,19 +50,44 @@ __all__ = ["History", "TrainingDiverged", "fit", "make_optimizer", "progress_bar
 
 
 def progress_bar(**kwargs):
-    """A tqdm bar: a widget in Jupyter, text in a terminal, and plain text under papermill.
+    """A tqdm bar: a live widget in Jupyter or Colab, a live line in a terminal, and under
+    papermill one final line.
 
-    `SUPPORT_PROGRESS=text` (set by `tools/notebooks.py` for its papermill runs)
-    forces the text bar, updated at most every two seconds, so executed notebooks keep a
-    readable record instead of an unrendered widget.
+    `SUPPORT_PROGRESS=text` (set by `tools/notebooks.py` for its papermill runs) selects the
+    final-line bar: nothing is written while it runs (each refresh would be stored as one more
+    fragment of the cell's output), and on `close` it prints its last state, with the seconds
+    elapsed since it was made (to a tenth), as one line on stdout.
     """
     if os.environ.get("SUPPORT_PROGRESS", "auto") == "text":
-        from tqdm.std import tqdm
-
-        return tqdm(file=sys.stdout, mininterval=2.0, **kwargs)
+        return _final_line_bar(**kwargs)
     from tqdm.auto import tqdm
 
     return tqdm(**kwargs)
+
+
+#: The final line: the bar, the count, then the seconds elapsed to a tenth (tqdm's own format
+#: truncates them to whole seconds), the rate and the postfix (the loss).
+_FINAL_LINE_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed_s:.1f} s, {rate_fmt}{postfix}]"
+
+
+def _final_line_bar(**kwargs):
+    from tqdm.std import tqdm
+
+    class FinalLineBar(tqdm):
+        """A tqdm bar that writes nothing until `close`, then its final state as one line."""
+
+        def __init__(self, **options):
+            options.setdefault("bar_format", _FINAL_LINE_FORMAT)
+            super().__init__(file=io.StringIO(), **options)
+
+        def close(self):
+            if self.disable:
+                return
+            line = str(self)  # the final state, timed now
+            super().close()
+            print(line, file=sys.stdout, flush=True)
+
+    return FinalLineBar(**kwargs)
 
 
 def _validate(loss_fn, variables, dataset, epochs, options) -> list[tf.Variable]:

@@ -12,6 +12,8 @@ from support.flows import ffjord, flow_eval
 from support.flows.solvers import FixedStepSolver
 from support.training import fit
 
+tfb, tfd = tfp.bijectors, tfp.distributions
+
 # Solver tolerances for the analytic oracles, and how close the answer must then be.
 TIGHT = {tf.float32: 1e-6, tf.float64: 1e-8}
 ORACLE_TOLERANCE = {tf.float32: 1e-4, tf.float64: 1e-6}
@@ -219,3 +221,57 @@ def test_wrapping_a_chain_of_other_fields_or_order_is_a_value_error():
         ffjord.FFJORDFlow.of(by_hand, fields[:1], built.solver)
     with pytest.raises(ValueError, match="trace"):
         ffjord.FFJORDFlow.of(by_hand, fields, built.solver, trace="exactly")
+
+
+def test_ffjord_chain_applies_the_first_field_first_and_wraps_as_an_ffjord_flow():
+    from support.flows.ode import MLPODE
+
+    fields = [MLPODE(hidden_sizes=[4], output_size=2) for _ in range(2)]
+    for field in fields:
+        field(0.0, tf.zeros([1, 2]))
+    solver = ffjord.make_solver("rk4")
+    chain = ffjord.ffjord_chain(fields, solver.solve, tfb.ffjord.trace_jacobian_exact)
+    z = tf.random.stateless_normal([5, 2], seed=[1, 2])
+    one_by_one = z
+    for field in fields:
+        one_by_one = tfb.FFJORD(
+            state_time_derivative_fn=field,
+            ode_solve_fn=solver.solve,
+            trace_augmentation_fn=tfb.ffjord.trace_jacobian_exact,
+        ).forward(one_by_one)
+    np.testing.assert_allclose(chain.forward(z).numpy(), one_by_one.numpy(), rtol=1e-5, atol=1e-6)
+    base = tfd.MultivariateNormalDiag(tf.zeros([2]), tf.ones([2]))
+    flow = ffjord.FFJORDFlow.of(tfd.TransformedDistribution(base, chain), fields, solver)
+    assert flow.state_derivatives == fields
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "match"),
+    [
+        (([], None, None), ValueError, "fields"),
+        (([3], None, None), TypeError, "fields"),
+        (([lambda t, z: z], 3, None), TypeError, "ode_solve_fn"),
+        (([lambda t, z: z], lambda *a: a, "exact"), TypeError, "trace_augmentation_fn"),
+    ],
+)
+def test_ffjord_chain_names_a_bad_argument(args, error, match):
+    with pytest.raises(error, match=match):
+        ffjord.ffjord_chain(*args)
+
+
+def test_the_train_step_lowers_the_batchs_negative_log_likelihood():
+    import tf_keras
+
+    flow = ffjord.build_ffjord(1, (4,), solver="rk4", seed=3)
+    batch = tf.random.stateless_normal([64, 2], seed=[5, 6]) * 0.3 + 1.0
+    before = -tf.reduce_mean(flow.distribution.log_prob(batch))
+    step = ffjord.make_train_step(flow.distribution, tf_keras.optimizers.Adam(0.05))
+    losses = [float(step(batch)) for _ in range(5)]
+    assert losses[0] == pytest.approx(float(before), rel=1e-5)
+    assert losses[-1] < losses[0]
+
+
+def test_the_train_step_names_a_bad_optimizer():
+    flow = ffjord.build_ffjord(1, (4,), solver="rk4", seed=3)
+    with pytest.raises(TypeError, match="apply_gradients"):
+        ffjord.make_train_step(flow.distribution, object())

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from support.flows.ode import MLPODE
+from support.flows.ode import (
+    MLPODE,
+    activation_name,
+    has_jacobian_diagonal,
+    has_weights,
+    is_mlp_field,
+    value_and_jacobian_diagonal,
+    weights_and_biases,
+)
 
 
 def test_the_derivative_has_the_state_shape_and_dtype(dtype):
@@ -107,7 +115,7 @@ def test_the_jacobian_diagonal_of_one_pass_equals_the_gradient_tapes(activation,
     field = MLPODE(hidden_sizes=(5, 7, 3), output_size=3, activation=activation)
     # Spread out, so elu's two branches and swish's curvature are both exercised.
     z = tf.constant(np.random.default_rng(seed).normal(scale=2.0, size=(40, 3)), tf.float64)
-    value, diagonal = field.value_and_jacobian_diagonal(0.7, z)
+    value, diagonal = value_and_jacobian_diagonal(field, 0.7, z)
     np.testing.assert_allclose(value.numpy(), field(0.7, z).numpy(), rtol=1e-12)
     expected = _taped_diagonal(field, 0.7, z).numpy()
     np.testing.assert_allclose(diagonal.numpy(), expected, rtol=1e-9, atol=1e-12)
@@ -116,15 +124,15 @@ def test_the_jacobian_diagonal_of_one_pass_equals_the_gradient_tapes(activation,
 
 def test_the_jacobian_diagonal_keeps_extra_leading_axes():
     field = MLPODE(hidden_sizes=(4,), output_size=2)
-    value, diagonal = field.value_and_jacobian_diagonal(0.0, tf.zeros([3, 5, 2]))
+    value, diagonal = value_and_jacobian_diagonal(field, 0.0, tf.zeros([3, 5, 2]))
     assert value.shape == diagonal.shape == (3, 5, 2)
 
 
 def test_a_callable_activation_has_no_one_pass_jacobian_diagonal():
     field = MLPODE(hidden_sizes=(4,), output_size=2, activation=tf.math.sin)
-    assert not field.has_jacobian_diagonal
+    assert not has_jacobian_diagonal(field)
     with pytest.raises(ValueError, match="named activation"):
-        field.value_and_jacobian_diagonal(0.0, tf.zeros([1, 2]))
+        value_and_jacobian_diagonal(field, 0.0, tf.zeros([1, 2]))
 
 
 def test_the_functional_field_gives_the_modules_value_and_diagonal():
@@ -132,8 +140,8 @@ def test_the_functional_field_gives_the_modules_value_and_diagonal():
 
     field = MLPODE(hidden_sizes=(5, 3), output_size=2, activation="softplus")
     z = tf.random.stateless_normal([7, 2], [1, 2])
-    value, diagonal = field.value_and_jacobian_diagonal(0.4, z)  # builds the weights
-    weights, biases = field.weights_and_biases()
+    value, diagonal = value_and_jacobian_diagonal(field, 0.4, z)  # builds the weights
+    weights, biases = weights_and_biases(field)
     assert [w.shape for w in weights] == [(3, 5), (5, 3), (3, 2)]
     got_value, got_diagonal = mlp_value_and_jacobian_diagonal(weights, biases, 0.4, z, "softplus")
     np.testing.assert_allclose(got_value.numpy(), field(0.4, z).numpy(), rtol=1e-6)
@@ -142,13 +150,13 @@ def test_the_functional_field_gives_the_modules_value_and_diagonal():
 
 def test_weights_and_biases_before_the_first_call_raise_a_value_error():
     field = MLPODE(hidden_sizes=(4,), output_size=2)
-    assert not field.has_weights
+    assert not has_weights(field)
     with pytest.raises(ValueError, match="no weights yet"):
-        field.weights_and_biases()
+        weights_and_biases(field)
     field(0.0, tf.zeros([1, 2]))
-    assert field.has_weights
-    assert field.activation_name == "tanh"
-    assert MLPODE(hidden_sizes=(4,), activation=tf.math.sin).activation_name is None
+    assert has_weights(field)
+    assert activation_name(field) == "tanh"
+    assert activation_name(MLPODE(hidden_sizes=(4,), activation=tf.math.sin)) is None
 
 
 def test_the_demo_field_feeds_time_broadcast_to_the_state_shape_then_the_state(seed):
@@ -162,7 +170,7 @@ def test_the_demo_field_feeds_time_broadcast_to_the_state_shape_then_the_state(s
     inputs = tf.concat([tf.fill([5, 2], 0.3), z], axis=-1)
     hidden = tf.tanh(second(tf.tanh(first(inputs))))
     np.testing.assert_allclose(value.numpy(), last(hidden).numpy(), rtol=1e-6)
-    assert not getattr(field, "has_jacobian_diagonal", False)
+    assert not has_jacobian_diagonal(field) and not is_mlp_field(field)
 
 
 @pytest.mark.parametrize(
@@ -174,3 +182,37 @@ def test_bad_demo_field_sizes_raise_a_value_error_naming_them(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         DemoMLPODE(**kwargs)
+
+
+def _page_copy(edit=("", "")):
+    """`MLPODE` compiled again from its own source text, as a notebook cell defines it,
+    with one optional text replacement."""
+    import inspect
+    import textwrap
+
+    import sonnet as snt
+
+    from support.flows import ode
+
+    source = inspect.getsource(ode).split("@_checked_field\n", 1)[1].split("\n\n\n", 1)[0]
+    assert source.startswith("class MLPODE(snt.Module):")
+    namespace = {"snt": snt, "tf": tf}
+    exec(compile(textwrap.dedent(source).replace(*edit), "<cell>", "exec"), namespace)  # noqa: S102
+    return namespace["MLPODE"]
+
+
+def test_a_field_of_the_same_class_written_on_a_page_has_the_one_pass_diagonal():
+    field = _page_copy()(hidden_sizes=[4, 3], output_size=2)
+    assert type(field) is not MLPODE and is_mlp_field(field) and has_jacobian_diagonal(field)
+    z = tf.random.stateless_normal([6, 2], seed=[3, 4])
+    value, diagonal = value_and_jacobian_diagonal(field, 0.2, z)
+    np.testing.assert_allclose(value.numpy(), field(0.2, z).numpy(), rtol=1e-6)
+    expected = _taped_diagonal(field, 0.2, z).numpy()
+    np.testing.assert_allclose(diagonal.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_page_field_whose_call_was_changed_is_not_taken_for_an_mlpode():
+    edited = _page_copy(("[time, state]", "[state, time]"))(hidden_sizes=[4], output_size=2)
+    assert not is_mlp_field(edited) and not has_jacobian_diagonal(edited)
+    with pytest.raises(TypeError, match="MLPODE"):
+        value_and_jacobian_diagonal(edited, 0.0, tf.zeros([1, 2]))
