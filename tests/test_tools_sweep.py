@@ -17,11 +17,13 @@ import time
 import nbformat
 import pytest
 
-from tools import sweep, sweep_page, sweep_results
+from tools import sweep
 from tools.notebooks import ROOT
 from tools.site_results import HEADLINE_MIME
-from tools.sweep_plan import SweepError, find_notebook, make_plan, parse_seeds
-from tools.sweep_run import execute_run
+from tools.sweep import page as sweep_page
+from tools.sweep import results as sweep_results
+from tools.sweep.plan import SweepError, find_notebook, make_plan, parse_seeds
+from tools.sweep.run import execute_run
 
 BODY = """\
 import os, time

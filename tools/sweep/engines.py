@@ -1,4 +1,4 @@
-"""The engines of a sweep: they run `tools.sweep_run.execute_run` for every task.
+"""The engines of a sweep: they run `tools.sweep.run.execute_run` for every task.
 
 `LocalEngine` runs here, a few at a time (threads, each waiting on its papermill child);
 `DaskEngine` on Dask distributed, through `Client.submit` with unique keys, `pure=False` and
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tools import sweep_run
-from tools.sweep_run import execute_run
+from tools.sweep import run as sweep_run
+from tools.sweep.run import execute_run
 
 __all__ = ["DaskEngine", "LocalEngine"]
 

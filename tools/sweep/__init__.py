@@ -14,7 +14,7 @@ anything runs, every run's parameters pass the notebook's own check cell
 
 What a run ends with is written at once (`result.json` last, atomically); running the same
 sweep again skips the runs that succeeded with the same notebook, parameters, seed and
-package versions, and repeats the others. The tables (`tools.sweep_results`): `results.csv`
+package versions, and repeats the others. The tables (`tools.sweep.results`): `results.csv`
 (a row per run) and `aggregate.csv` (per grid point, mean and standard error across seeds).
 """
 
@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tools import sweep_results
 from tools.notebooks import BUILD_DIR, ROOT
-from tools.sweep_plan import LIMIT, Plan, find_notebook, make_plan, parse_seeds
+from tools.sweep import results as sweep_results
+from tools.sweep.plan import LIMIT, Plan, find_notebook, make_plan, parse_seeds
 
 __all__ = ["build_parser", "main", "run_sweep"]
 
@@ -50,13 +50,21 @@ def _git_commit() -> str:
 
 def run_sweep(plan: Plan, engine, echo=None) -> list[dict[str, Any]]:
     """Runs what is not finished yet, saving each run as it ends; returns every record."""
-    from tools.sweep_results import finished, plot_headlines, read_record, write_record
+    from tools.sweep.results import finished, plot_headlines, read_record, write_record
 
     echo = echo or (lambda text: print(text, flush=True))
 
-    runs_dir, swept, by_name = plan.folder / "runs", list(plan.grid), {r.name: r for r in plan.runs}
-    info = {"notebook": plan.notebook.name, "grid": plan.grid, "seeds": plan.seeds}
-    info |= {"fixed": plan.fixed, "swept": swept, "runs": list(by_name)}
+    runs_dir = plan.folder / "runs"
+    swept = list(plan.grid)
+    by_name = {run.name: run for run in plan.runs}
+    info = {
+        "notebook": plan.notebook.name,
+        "grid": plan.grid,
+        "seeds": plan.seeds,
+        "fixed": plan.fixed,
+        "swept": swept,
+        "runs": list(by_name),
+    }
     sweep_results.write_atomic(plan.folder / "sweep.json", json.dumps(info, indent=1).encode())
     todo = [run for run in plan.runs if not finished(runs_dir / run.name, run.key)]
     echo(
@@ -96,10 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("notebook", help="a notebook of the suite (01, ffjord, ...) or a .ipynb file")
-    add("-g", "--grid", nargs="+", action="append", default=[], metavar="NAME VALUE",
-        help="one axis of the grid: a parameter and its values (YAML)")  # fmt: skip
-    add("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-        help="a parameter fixed for every run (YAML)")  # fmt: skip
+    add(
+        "-g",
+        "--grid",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME VALUE",
+        help="one axis of the grid: a parameter and its values (YAML)",
+    )
+    add(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter fixed for every run (YAML)",
+    )
     add("--seeds", help="A:B (A to B - 1) or a,b,c; default: the notebook's own SEED")
     add("--smoke", action="store_true", help="start from the notebook's smoke parameters")
     add("--name", help="the sweep's folder name (default: the notebook and the swept names)")
@@ -107,8 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--limit", type=int, default=LIMIT, help=f"most runs without --yes ({LIMIT})")
     add("--yes", action="store_true", help="run a grid larger than --limit")
     add("--jobs", type=int, help="runs at once here (default: half the cores, at least 2)")
-    add("--threads", type=int, help="TensorFlow threads per run (default: cores / runs at "
-        "once; 0: TensorFlow's own default)")  # fmt: skip
+    add(
+        "--threads",
+        type=int,
+        help="TensorFlow threads per run (default: cores / runs at once; 0: TensorFlow's own "
+        "default)",
+    )
     add("--timeout", type=float, default=3600.0, help="seconds before a run is stopped")
     add("--scheduler", help="run on this Dask scheduler, e.g. tcp://HOST:8786")
     add("--workers", type=int, help="run on a Dask LocalCluster of this many processes")
@@ -118,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _engine(args):
-    from tools.sweep_engines import DaskEngine, LocalEngine
+    from tools.sweep.engines import DaskEngine, LocalEngine
 
     cores = os.cpu_count() or 1
     threads = None if args.threads == 0 else args.threads
@@ -138,8 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeds = parse_seeds(args.seeds) if args.seeds else None
         notebook = find_notebook(args.notebook)
         fixed = [tuple(pair) for pair in args.parameter]
-        plan = make_plan(notebook, args.grid, seeds, fixed, smoke=args.smoke, name=args.name,
-                         out=args.out, limit=args.limit, yes=args.yes)  # fmt: skip
+        plan = make_plan(
+            notebook,
+            args.grid,
+            seeds,
+            fixed,
+            smoke=args.smoke,
+            name=args.name,
+            out=args.out,
+            limit=args.limit,
+            yes=args.yes,
+        )
     except (ValueError, SystemExit) as error:
         print(f"sweep: {error}\nnothing was started", file=sys.stderr)
         return 2
@@ -149,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in plan.runs:
             print(f"  {run.name}: {json.dumps(run.parameters)}")
         return 0
-    from tools import sweep_run
+    from tools.sweep import run as sweep_run
 
     def stop(signum, frame):
         print("sweep: stopping; the runs in flight are stopped and saved", flush=True)

@@ -1,4 +1,4 @@
-"""One run of a sweep, wherever it executes (the engines are in `tools.sweep_engines`).
+"""One run of a sweep, wherever it executes (the engines are in `tools.sweep.engines`).
 
 `execute_run` is what travels: it takes the notebook's bytes and its parameters, runs
 papermill in a child process of its own (its own process group; the kernel papermill starts
