@@ -16,6 +16,9 @@ What a run ends with is written at once (`result.json` last, atomically); runnin
 sweep again skips the runs that succeeded with the same notebook, parameters, seed and
 package versions, and repeats the others. The tables (`tools.sweep.results`): `results.csv`
 (a row per run) and `aggregate.csv` (per grid point, mean and standard error across seeds).
+One sweep at a time runs in a folder: a second one stops at once, naming the first
+(`sweep.lock`, `support.storage.lock`, which the operating system releases when its sweep
+ends, however it ends).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -32,9 +36,12 @@ from typing import Any
 
 from tools.notebooks import BUILD_DIR, ROOT
 from tools.sweep import results as sweep_results
-from tools.sweep.plan import LIMIT, Plan, find_notebook, make_plan, parse_seeds
+from tools.sweep.plan import LIMIT, Plan, SweepError, find_notebook, make_plan, parse_seeds
 
-__all__ = ["build_parser", "main", "run_sweep"]
+__all__ = ["LOCK", "build_parser", "lock_folder", "main", "run_sweep"]
+
+LOCK = "sweep.lock"
+"""The lock file in a sweep's folder: the sweep that holds it (pid, host, since when)."""
 
 
 def _git_commit() -> str:
@@ -48,11 +55,44 @@ def _git_commit() -> str:
     )
 
 
-def run_sweep(plan: Plan, engine, echo=None) -> list[dict[str, Any]]:
-    """Runs what is not finished yet, saving each run as it ends; returns every record."""
-    from tools.sweep.results import finished, plot_headlines, read_record, write_record
+def lock_folder(folder: Path):
+    """Takes the sweep folder's lock (`sweep.lock`); returns the open lock file (close it to
+    release it).
 
-    echo = echo or (lambda text: print(text, flush=True))
+    Raises:
+      SweepError: if another sweep holds it, naming that sweep's pid, host and start time.
+    """
+    from support.storage import lock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return lock(
+            str(folder),
+            name=LOCK,
+            what="sweep folder",
+            clash="two sweeps must not run the same runs into one folder",
+            advice="Wait for that sweep to end or stop it, or give this one another --name "
+            "or --out.",
+        )
+    except RuntimeError as error:
+        raise SweepError(str(error)) from None
+
+
+def run_sweep(plan: Plan, engine, echo=None) -> list[dict[str, Any]]:
+    """Runs what is not finished yet, saving each run as it ends; returns every record.
+
+    Raises:
+      SweepError: before anything runs, if another sweep is running in the same folder.
+    """
+    held = lock_folder(plan.folder)
+    try:
+        return _run_sweep(plan, engine, echo or (lambda text: print(text, flush=True)))
+    finally:
+        held.close()
+
+
+def _run_sweep(plan: Plan, engine, echo) -> list[dict[str, Any]]:
+    from tools.sweep.results import finished, plot_headlines, read_record, write_record
 
     runs_dir = plan.folder / "runs"
     swept = list(plan.grid)
@@ -159,6 +199,7 @@ def _engine(args):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds) if args.seeds else None
@@ -192,20 +233,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise KeyboardInterrupt
         sweep_run.stop_all()
 
+    again = shlex.join(["python", "-m", "tools", "sweep", *argv])
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         records = run_sweep(plan, engine)
+    except SweepError as error:
+        print(f"sweep: {error}\nnothing was started", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        print(f"sweep: stopped; to go on where it stopped, run the same command: {again}")
         return 143
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     ok = sum(record.get("status") == "ok" for record in records)
-    print(f"sweep: {ok} of {len(plan.runs)} runs ok; {plan.folder / 'results.csv'}")
     if args.site:
         from tools import site
 
         site.main(["--sweep", str(plan.folder), "--out", str(plan.folder / "site")])
-    if sweep_run._STOPPING.is_set():
+    print(f"sweep: {ok} of {len(plan.runs)} runs ok; {plan.folder / 'results.csv'}")
+    if ok < len(plan.runs):
+        print(
+            f"sweep: to rerun the {len(plan.runs) - ok} that did not succeed (the {ok} that did "
+            f"are kept), run the same command again: {again}"
+        )
+    if sweep_run.LOCAL.stopping.is_set():
         return 143
     return 0 if ok == len(plan.runs) else 1
