@@ -27,7 +27,7 @@ from tools.site_results import HEADLINE_MIME
 from tools.sweep import page as sweep_page
 from tools.sweep import results as sweep_results
 from tools.sweep.plan import SweepError, find_notebook, make_plan, parse_seeds
-from tools.sweep.run import execute_run
+from tools.sweep.run import by_value, execute_run, run_on_worker
 
 BODY = """\
 import os, time
@@ -385,6 +385,26 @@ def test_a_worker_killed_mid_run_fails_that_run_alone_in_words_and_a_rerun_compl
     assert again.returncode == 0, again.stderr
     assert "3 finished already, 1 to run" in again.stdout
     assert [row["status"] for row in _rows(folder).values()] == ["ok"] * 4
+
+
+UNPICKLE = """
+import pickle, sys
+task = pickle.loads(sys.stdin.buffer.read())
+print(task.__name__, "tools" in sys.modules)
+"""
+
+
+def test_the_dask_task_unpickles_where_tools_cannot_be_imported(tmp_path):
+    import pickle
+
+    data = pickle.dumps(by_value(run_on_worker))  # plain pickle, as Dask's scheduler reads it
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-c", "import tools"]
+    assert subprocess.run(command, cwd=tmp_path, env=env, capture_output=True).returncode == 1
+    done = subprocess.run(
+        [sys.executable, "-c", UNPICKLE], cwd=tmp_path, env=env, input=data, capture_output=True
+    )
+    assert done.stdout.decode().split() == ["run_on_worker", "False"], done.stderr.decode()
 
 
 @pytest.mark.slow
