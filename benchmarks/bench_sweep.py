@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools.notebooks import parameters_for  # noqa: E402
-from tools.sweep_engines import DaskEngine, LocalEngine  # noqa: E402
-from tools.sweep_plan import find_notebook  # noqa: E402
-from tools.sweep_run import execute_run  # noqa: E402
+from tools.sweep.engines import DaskEngine, LocalEngine  # noqa: E402
+from tools.sweep.plan import find_notebook  # noqa: E402
+from tools.sweep.run import execute_run  # noqa: E402
 
 
 class Sequential:

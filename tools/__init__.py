@@ -11,7 +11,7 @@
 * `gallery`: refreshes the README's `docs/gallery/` from a default run (`nox -s gallery`);
 * `list`: each notebook's parameters.
 * `sweep`: one notebook over a grid of parameters times seeds, here or on Dask
-  (`nox -s sweep`; `tools/sweep.py` and its `sweep_*` modules).
+  (`nox -s sweep`; the package `tools/sweep/`).
 
 Modules: `notebooks` (finding notebooks, the one parser of a parameters cell, smoke sets,
 papermill), `goldens`, `gallery`, and `site` with `site_results` (the static site of the

@@ -18,7 +18,7 @@ python -m tools.site --notebooks build/notebooks-smoke/notebooks --out build/sit
 python -m tools.site --sweep build/sweeps/04_entropy_monte_carlo-NUM_SAMPLES --out DIR
 
 A sweep folder (`python -m tools sweep`) given with `--sweep` gets a page of its own
-(`tools.sweep_page`); with no `--notebooks`, the site holds the sweeps alone.
+(`tools.sweep.page`); with no `--notebooks`, the site holds the sweeps alone.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from tools.site_results import (
     read_results,
     results_page,
 )
-from tools.sweep_page import read_sweep, sweep_page
+from tools.sweep.page import read_sweep, sweep_page
 
 __all__ = ["CONF_DIR", "check_site", "docs_page", "home_page", "stage", "build", "main"]
 
@@ -158,7 +158,7 @@ def _staged_notebook(path: Path, target: Path) -> None:
 
 
 def _stage_sweep(folder: Path, src: Path) -> str:
-    """Writes a sweep's page (`tools.sweep_page`) and its plots; returns the page's path."""
+    """Writes a sweep's page (`tools.sweep.page`) and its plots; returns the page's path."""
     info = read_sweep(folder)
     (src / "sweeps" / info["name"]).mkdir(parents=True)
     for plot in info["plots"]:

@@ -3,7 +3,8 @@
 The file-system side of checkpoints (layers: history -> storage -> checkpoints -> training):
 
 * `check_writable`: a directory that cannot be created or written is refused before training.
-* `lock`: one run per directory; the operating system releases it when its process dies.
+* `lock`: one run per directory (`fit`'s checkpoints; a sweep's folder, `tools.sweep`); the
+  operating system releases it when its process dies.
 * `estimate_bytes` / `saved_bytes`: the size of one checkpoint, from its variables (the
   model's, the optimizer's slots, the run's state) before the first save, then as written.
 * `check_room`: `DiskFull` before a save that the file system has no room for, so a full
@@ -19,6 +20,7 @@ The file-system side of checkpoints (layers: history -> storage -> checkpoints -
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import fcntl
 import json
@@ -96,25 +98,57 @@ def check_writable(directory: str, best: str) -> None:
         ) from error
 
 
-def lock(directory: str):
-    """Takes the directory's exclusive lock (`fit.lock`, holding the owner's pid and host);
-    returns the open lock file (close it to release)."""
-    handle = open(os.path.join(directory, "fit.lock"), "a+")  # noqa: SIM115 (held until close)
+def lock(
+    directory: str,
+    *,
+    name: str = "fit.lock",
+    what: str = "checkpoint_dir",
+    clash: str = "two runs must not write the same checkpoints",
+    advice: str = "Wait for that run to finish, stop it, or use another checkpoint_dir.",
+):
+    """Takes the directory's exclusive lock, the file `name` (`fit.lock` by default) holding
+    its owner's pid, host and start time; returns the open lock file (close it to release).
+
+    The lock is the operating system's (`flock`): it is released when its process ends, however
+    it ends, so a lock left by a killed process never blocks the next one.
+
+    Args:
+      directory: an existing directory.
+      name: the lock file's name in `directory`.
+      what, clash, advice: the error's words: what `directory` is, why two owners must not
+        share it, and what to do.
+
+    Raises:
+      RuntimeError: if another process (or another open of the same file) holds the lock,
+        naming its owner: `{what} '{directory}' is in use by pid P on host H since T: {clash}.
+        {advice}`.
+    """
+    handle = open(os.path.join(directory, name), "a+")  # noqa: SIM115 (held until close)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.seek(0)
-        owner = handle.read().strip() or "another process"
+        owner = _owner(handle.read().strip())
         handle.close()
         raise RuntimeError(
-            f"checkpoint_dir {directory!r} is in use by {owner}: two runs must not write the same "
-            "checkpoints. Wait for that run to finish, stop it, or use another checkpoint_dir."
+            f"{what} {directory!r} is in use by {owner}: {clash}. {advice}"
         ) from None
     os.ftruncate(handle.fileno(), 0)
-    owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
+    since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since})
     with contextlib.suppress(OSError):  # a full disk: held all the same, without the owner
-        os.write(handle.fileno(), owner)
+        os.write(handle.fileno(), owner.encode())
     return handle
+
+
+def _owner(text: str) -> str:
+    """A lock file's owner in words: `pid P on host H since T`, or what the file holds."""
+    try:
+        owner = json.loads(text)
+        words = f"pid {owner['pid']} on host {owner['host']}"
+    except (ValueError, TypeError, KeyError):
+        return text or "another process"
+    return words + (f" since {owner['since']}" if owner.get("since") else "")
 
 
 def estimate_bytes(checkpoint: tf.train.Checkpoint) -> int:

@@ -5,7 +5,7 @@ taken from its own `parameters` cell: a string where a number, flag or list is e
 a negative `EPOCHS` (or `SEED`, which every notebook declares); also a misspelt name
 (papermill itself only warns) and a grid too large for memory. Each is put to the
 notebook's own check cell, run in this process as the sweep runs it before a sweep
-(`tools.sweep_plan.parameter_checker`): it must raise a `ParameterError` naming the
+(`tools.sweep.plan.parameter_checker`): it must raise a `ParameterError` naming the
 parameter. And papermill runs every notebook once with a bad value: the run must stop in
 the validation cell, the one right after the parameters, before any later cell runs: no
 data made, no model traced.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tools import notebooks as nbtools
-from tools.sweep_plan import parameter_checker
+from tools.sweep.plan import parameter_checker
 
 NOTEBOOKS = nbtools.notebooks()
 

@@ -1,6 +1,8 @@
 """Tests of the sweeps (`python -m tools sweep`): the plan and its checks, the tables, the
-site page, and real runs: on a Dask LocalCluster of two worker processes, killed and resumed
-here, timed out, with a kernel that fails to start once.
+site page, and real runs: on a Dask LocalCluster of two worker processes (one of them killed
+mid-run), killed and resumed here, one sweep per folder, timed out, with a kernel that fails
+to start once. tests/test_tools_sweep_cluster.py runs a sweep on a cluster started from
+Dask's command line, as docs/sweeps.md says.
 
 The runs use a tiny notebook written into tmp_path (a parameters cell, a cell that fails for
 one value or waits on a file, a headline shown as `support.headline` shows it), so a run
@@ -10,18 +12,22 @@ costs only a kernel's start-up.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import nbformat
+import psutil
 import pytest
 
-from tools import sweep, sweep_page, sweep_results
+from tools import sweep
 from tools.notebooks import ROOT
 from tools.site_results import HEADLINE_MIME
-from tools.sweep_plan import SweepError, find_notebook, make_plan, parse_seeds
-from tools.sweep_run import execute_run
+from tools.sweep import page as sweep_page
+from tools.sweep import results as sweep_results
+from tools.sweep.plan import SweepError, find_notebook, make_plan, parse_seeds
+from tools.sweep.run import by_value, execute_run, run_on_worker
 
 BODY = """\
 import os, time
@@ -289,6 +295,116 @@ def test_a_killed_sweep_keeps_what_ended_and_resumes(tmp_path):
     rows = _rows(folder)
     assert [rows[f"X={x},seed=0"]["status"] for x in (1, 2, 3)] == ["ok"] * 3
     assert [rows[f"X={x},seed=0"]["score"] for x in (1, 2, 3)] == ["10", "20", "30"]
+
+
+def _sweep_command(path, tmp_path, *options):
+    """`python -m tools sweep` of the tiny notebook into tmp_path/out/s, every run holding."""
+    hold, pid_file = tmp_path / "hold", tmp_path / "pid"
+    command = [sys.executable, "-m", "tools", "sweep", str(path), *options]
+    command += ["-p", "WAIT_FROM", "1", "-p", "HOLD", str(hold), "-p", "PID_FILE", str(pid_file)]
+    return command + ["--out", str(tmp_path / "out"), "--name", "s"]
+
+
+@pytest.mark.slow
+def test_a_second_sweep_on_a_folder_in_use_stops_naming_the_first_and_a_killed_one_blocks_none(
+    tmp_path,
+):
+    path = tiny_notebook(tmp_path / "tiny.ipynb")
+    hold, pid_file, folder = tmp_path / "hold", tmp_path / "pid", tmp_path / "out" / "s"
+    hold.write_text("")
+    command = _sweep_command(path, tmp_path, "-g", "X", "1", "2", "--jobs", "1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    first = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text())
+        kernel = int(pid_file.read_text())  # the first sweep's run X=1, holding
+        second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert first.poll() is None
+        first.send_signal(signal.SIGKILL)  # its lock is left behind, stale
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert second.returncode == 2
+    owner = f"pid {first.pid} on host {socket.gethostname()} since 20"
+    assert f"sweep folder {str(folder)!r} is in use by {owner}" in second.stderr
+    assert "nothing was started" in second.stderr and "to run" not in second.stdout
+    assert list(folder.glob("runs/*/result.json")) == []  # nothing ran twice, nothing ended
+    _wait_for(lambda: not _alive(kernel), 30)
+    hold.unlink()
+    third = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert third.returncode == 0, third.stderr
+    assert "0 finished already, 2 to run" in third.stdout
+    assert [row["status"] for row in _rows(folder).values()] == ["ok", "ok"]
+
+
+def _run_of(kernel):
+    """The parameters of the run whose kernel has pid `kernel` (its papermill child's p.json)."""
+    driver = psutil.Process(kernel).parent()
+    with open(os.path.join(driver.cwd(), "p.json")) as handle:
+        return json.load(handle), driver
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_fails_that_run_alone_in_words_and_a_rerun_completes_it(
+    tmp_path,
+):
+    path = tiny_notebook(tmp_path / "tiny.ipynb")
+    hold, pid_file, folder = tmp_path / "hold", tmp_path / "pid", tmp_path / "out" / "s"
+    hold.write_text("")
+    command = _sweep_command(path, tmp_path, "-g", "X", "1", "2", "3", "4", "--workers", "2")
+    # Dask gives up on every task of a dead worker at once (KilledWorker), the runs that
+    # only waited there too: the sweep submits those again.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="0")
+    sweep = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: pid_file.exists() and pid_file.read_text())
+        parameters, driver = _run_of(int(pid_file.read_text()))
+        worker = driver.parent()
+        assert worker.pid != sweep.pid  # a worker process of the LocalCluster
+        killed = f"X={parameters['X']},seed=0"
+        worker.send_signal(signal.SIGKILL)
+        _wait_for(lambda: (folder / "runs" / killed / "result.json").exists())
+        hold.unlink()
+        out, _ = sweep.communicate(timeout=300)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 1
+    rows = _rows(folder)
+    assert [name for name, row in rows.items() if row["status"] != "ok"] == [killed]
+    assert rows[killed]["error_name"] == "WorkerDied"
+    assert "the Dask worker running this run" in rows[killed]["error_value"]
+    assert "run the same sweep command again to rerun it" in rows[killed]["error_value"]
+    assert "sweep-run-" not in rows[killed]["error_value"]  # no Dask task key
+    assert out.splitlines()[-1].startswith(
+        "sweep: to rerun the 1 that did not succeed (the 3 that did are kept), run the same "
+        "command again: python -m tools sweep "
+    )
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "3 finished already, 1 to run" in again.stdout
+    assert [row["status"] for row in _rows(folder).values()] == ["ok"] * 4
+
+
+UNPICKLE = """
+import pickle, sys
+task = pickle.loads(sys.stdin.buffer.read())
+print(task.__name__, "tools" in sys.modules)
+"""
+
+
+def test_the_dask_task_unpickles_where_tools_cannot_be_imported(tmp_path):
+    import pickle
+
+    data = pickle.dumps(by_value(run_on_worker))  # plain pickle, as Dask's scheduler reads it
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-c", "import tools"]
+    assert subprocess.run(command, cwd=tmp_path, env=env, capture_output=True).returncode == 1
+    done = subprocess.run(
+        [sys.executable, "-c", UNPICKLE], cwd=tmp_path, env=env, input=data, capture_output=True
+    )
+    assert done.stdout.decode().split() == ["run_on_worker", "False"], done.stderr.decode()
 
 
 @pytest.mark.slow

@@ -14,8 +14,11 @@ anything runs, every run's parameters pass the notebook's own check cell
 
 What a run ends with is written at once (`result.json` last, atomically); running the same
 sweep again skips the runs that succeeded with the same notebook, parameters, seed and
-package versions, and repeats the others. The tables (`tools.sweep_results`): `results.csv`
+package versions, and repeats the others. The tables (`tools.sweep.results`): `results.csv`
 (a row per run) and `aggregate.csv` (per grid point, mean and standard error across seeds).
+One sweep at a time runs in a folder: a second one stops at once, naming the first
+(`sweep.lock`, `support.storage.lock`, which the operating system releases when its sweep
+ends, however it ends).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -30,11 +34,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tools import sweep_results
 from tools.notebooks import BUILD_DIR, ROOT
-from tools.sweep_plan import LIMIT, Plan, find_notebook, make_plan, parse_seeds
+from tools.sweep import results as sweep_results
+from tools.sweep.plan import LIMIT, Plan, SweepError, find_notebook, make_plan, parse_seeds
 
-__all__ = ["build_parser", "main", "run_sweep"]
+__all__ = ["LOCK", "build_parser", "lock_folder", "main", "run_sweep"]
+
+LOCK = "sweep.lock"
+"""The lock file in a sweep's folder: the sweep that holds it (pid, host, since when)."""
 
 
 def _git_commit() -> str:
@@ -48,15 +55,56 @@ def _git_commit() -> str:
     )
 
 
+def lock_folder(folder: Path):
+    """Takes the sweep folder's lock (`sweep.lock`); returns the open lock file (close it to
+    release it).
+
+    Raises:
+      SweepError: if another sweep holds it, naming that sweep's pid, host and start time.
+    """
+    from support.storage import lock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return lock(
+            str(folder),
+            name=LOCK,
+            what="sweep folder",
+            clash="two sweeps must not run the same runs into one folder",
+            advice="Wait for that sweep to end or stop it, or give this one another --name "
+            "or --out.",
+        )
+    except RuntimeError as error:
+        raise SweepError(str(error)) from None
+
+
 def run_sweep(plan: Plan, engine, echo=None) -> list[dict[str, Any]]:
-    """Runs what is not finished yet, saving each run as it ends; returns every record."""
-    from tools.sweep_results import finished, plot_headlines, read_record, write_record
+    """Runs what is not finished yet, saving each run as it ends; returns every record.
 
-    echo = echo or (lambda text: print(text, flush=True))
+    Raises:
+      SweepError: before anything runs, if another sweep is running in the same folder.
+    """
+    held = lock_folder(plan.folder)
+    try:
+        return _run_sweep(plan, engine, echo or (lambda text: print(text, flush=True)))
+    finally:
+        held.close()
 
-    runs_dir, swept, by_name = plan.folder / "runs", list(plan.grid), {r.name: r for r in plan.runs}
-    info = {"notebook": plan.notebook.name, "grid": plan.grid, "seeds": plan.seeds}
-    info |= {"fixed": plan.fixed, "swept": swept, "runs": list(by_name)}
+
+def _run_sweep(plan: Plan, engine, echo) -> list[dict[str, Any]]:
+    from tools.sweep.results import finished, plot_headlines, read_record, write_record
+
+    runs_dir = plan.folder / "runs"
+    swept = list(plan.grid)
+    by_name = {run.name: run for run in plan.runs}
+    info = {
+        "notebook": plan.notebook.name,
+        "grid": plan.grid,
+        "seeds": plan.seeds,
+        "fixed": plan.fixed,
+        "swept": swept,
+        "runs": list(by_name),
+    }
     sweep_results.write_atomic(plan.folder / "sweep.json", json.dumps(info, indent=1).encode())
     todo = [run for run in plan.runs if not finished(runs_dir / run.name, run.key)]
     echo(
@@ -96,10 +144,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("notebook", help="a notebook of the suite (01, ffjord, ...) or a .ipynb file")
-    add("-g", "--grid", nargs="+", action="append", default=[], metavar="NAME VALUE",
-        help="one axis of the grid: a parameter and its values (YAML)")  # fmt: skip
-    add("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-        help="a parameter fixed for every run (YAML)")  # fmt: skip
+    add(
+        "-g",
+        "--grid",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NAME VALUE",
+        help="one axis of the grid: a parameter and its values (YAML)",
+    )
+    add(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter fixed for every run (YAML)",
+    )
     add("--seeds", help="A:B (A to B - 1) or a,b,c; default: the notebook's own SEED")
     add("--smoke", action="store_true", help="start from the notebook's smoke parameters")
     add("--name", help="the sweep's folder name (default: the notebook and the swept names)")
@@ -107,8 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--limit", type=int, default=LIMIT, help=f"most runs without --yes ({LIMIT})")
     add("--yes", action="store_true", help="run a grid larger than --limit")
     add("--jobs", type=int, help="runs at once here (default: half the cores, at least 2)")
-    add("--threads", type=int, help="TensorFlow threads per run (default: cores / runs at "
-        "once; 0: TensorFlow's own default)")  # fmt: skip
+    add(
+        "--threads",
+        type=int,
+        help="TensorFlow threads per run (default: cores / runs at once; 0: TensorFlow's own "
+        "default)",
+    )
     add("--timeout", type=float, default=3600.0, help="seconds before a run is stopped")
     add("--scheduler", help="run on this Dask scheduler, e.g. tcp://HOST:8786")
     add("--workers", type=int, help="run on a Dask LocalCluster of this many processes")
@@ -118,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _engine(args):
-    from tools.sweep_engines import DaskEngine, LocalEngine
+    from tools.sweep.engines import DaskEngine, LocalEngine
 
     cores = os.cpu_count() or 1
     threads = None if args.threads == 0 else args.threads
@@ -133,13 +199,23 @@ def _engine(args):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds) if args.seeds else None
         notebook = find_notebook(args.notebook)
         fixed = [tuple(pair) for pair in args.parameter]
-        plan = make_plan(notebook, args.grid, seeds, fixed, smoke=args.smoke, name=args.name,
-                         out=args.out, limit=args.limit, yes=args.yes)  # fmt: skip
+        plan = make_plan(
+            notebook,
+            args.grid,
+            seeds,
+            fixed,
+            smoke=args.smoke,
+            name=args.name,
+            out=args.out,
+            limit=args.limit,
+            yes=args.yes,
+        )
     except (ValueError, SystemExit) as error:
         print(f"sweep: {error}\nnothing was started", file=sys.stderr)
         return 2
@@ -149,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in plan.runs:
             print(f"  {run.name}: {json.dumps(run.parameters)}")
         return 0
-    from tools import sweep_run
+    from tools.sweep import run as sweep_run
 
     def stop(signum, frame):
         print("sweep: stopping; the runs in flight are stopped and saved", flush=True)
@@ -157,20 +233,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise KeyboardInterrupt
         sweep_run.stop_all()
 
+    again = shlex.join(["python", "-m", "tools", "sweep", *argv])
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         records = run_sweep(plan, engine)
+    except SweepError as error:
+        print(f"sweep: {error}\nnothing was started", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
+        print(f"sweep: stopped; to go on where it stopped, run the same command: {again}")
         return 143
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     ok = sum(record.get("status") == "ok" for record in records)
-    print(f"sweep: {ok} of {len(plan.runs)} runs ok; {plan.folder / 'results.csv'}")
     if args.site:
         from tools import site
 
         site.main(["--sweep", str(plan.folder), "--out", str(plan.folder / "site")])
-    if sweep_run._STOPPING.is_set():
+    print(f"sweep: {ok} of {len(plan.runs)} runs ok; {plan.folder / 'results.csv'}")
+    if ok < len(plan.runs):
+        print(
+            f"sweep: to rerun the {len(plan.runs) - ok} that did not succeed (the {ok} that did "
+            f"are kept), run the same command again: {again}"
+        )
+    if sweep_run.LOCAL.stopping.is_set():
         return 143
     return 0 if ok == len(plan.runs) else 1

@@ -69,7 +69,7 @@ def finished(folder: Path, key: str) -> bool:
 def write_record(folder: Path, notebook_name: str, record: dict[str, Any]) -> dict[str, Any]:
     """Saves one ended run: its executed notebook (if any), then its record, each atomically.
 
-    `record` holds the outcome of `tools.sweep_run.execute_run` (its `notebook` bytes are
+    `record` holds the outcome of `tools.sweep.run.execute_run` (its `notebook` bytes are
     written to `folder/notebook_name`) and the run's own fields; the headlines and error
     outputs are read from the executed notebook. Returns the record as saved.
     """
