@@ -1,7 +1,7 @@
 """Tests of the sweeps (`python -m tools sweep`): the plan and its checks, the tables, the
 site page, and real runs: on a Dask LocalCluster of two worker processes (one of them killed
 mid-run), killed and resumed here, one sweep per folder, timed out, with a kernel that fails
-to start once. tests/test_tools_sweep_cluster.py runs a sweep on a cluster started from
+to start once. tests/tooling/test_tools_sweep_cluster.py runs a sweep on a cluster started from
 Dask's command line, as docs/sweeps.md says.
 
 The runs use a tiny notebook written into tmp_path (a parameters cell, a cell that fails for

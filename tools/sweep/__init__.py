@@ -16,9 +16,9 @@ What a run ends with is written at once (`result.json` last, atomically); runnin
 sweep again skips the runs that succeeded with the same notebook, parameters, seed and
 package versions, and repeats the others. The tables (`tools.sweep.results`): `results.csv`
 (a row per run) and `aggregate.csv` (per grid point, mean and standard error across seeds).
-One sweep at a time runs in a folder: a second one stops at once, naming the first
-(`sweep.lock`, `support.storage.lock`, which the operating system releases when its sweep
-ends, however it ends).
+One sweep at a time runs in a folder: a second one stops at once, naming the first (`sweep.lock`,
+`support.training.storage.lock`, which the operating system releases when its sweep ends, however
+it ends).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def lock_folder(folder: Path):
     Raises:
       SweepError: if another sweep holds it, naming that sweep's pid, host and start time.
     """
-    from support.storage import lock
+    from support.training.storage import lock
 
     folder.mkdir(parents=True, exist_ok=True)
     try:
