@@ -1,33 +1,23 @@
 """Tested helpers behind the TensorFlow Probability notebook suite.
 
-Importing `support` first keeps TensorFlow's start-up noise out of notebook outputs
-(see `support.runtime`). Modules, one per topic:
+Importing `support` first keeps TensorFlow's start-up noise out of notebook outputs (see
+`support.runtime`). The packages, by concern (CONTRIBUTING.md's "Layers" says which may import
+which):
 
-* `runtime`: quiet logs, one seed, determinism, versions (every notebook)
-* `training`: the one fit loop (01, 02; notebook 03 trains the Keras way)
-* `history`, `storage`, `checkpoints`, `guards`, `steps`: behind `fit`, importing one way:
-  the run's history, `checkpoint_dir` on disk (lock, free space), checkpoints and resume,
-  divergence guards and Ctrl-C / SIGTERM, the public `train_step` (01, 02)
-* `report`: headline numbers, tagged for the suite's report (every notebook)
-* `parameters`: checks of the papermill parameters (every notebook)
-* `estimate`: `Estimate(mean, stderr)` and `mean_and_stderr`, for every error bar (all)
-* `batching`: chunked evaluation with bounded memory (02, 03, 04)
-* `zoo`, `bijectors`, `fitting`: learnable distributions, the `PadEye` bijector, and fitting
-  and inspecting them by maximum likelihood (01)
-* `ode`, `traces`, `solvers`, `ffjord`, `flow_eval` (each imports only the ones before it):
-  the MLP state derivative, the Jacobian trace estimators, the fixed-step XLA-compilable
-  solver that is the FFJORD notebook's fast path, FFJORD stacks, and their exact-trace
-  evaluation (02)
-* `optimizers`: Adam with a cosine-decaying learning rate (02)
-* `mdn`: the mixture density network and its mixture parameters (03)
+* core modules: `runtime` (quiet logs, one seed, versions), `parameters` (the papermill
+  parameter checks), `report` (headline numbers), `estimate` (error bars), `batching` (chunked
+  evaluation)
+* `data`: the moons and cardioid samplers with their true densities (02, 03)
+* `training`: `fit`, the one training loop, and its safety nets (01, 02)
+* `flows`: the FFJORD field, trace estimators, solvers, stacks and evaluation (02)
+* `distributions`: the zoo's learnable distributions, `PadEye`, normal mixtures, fitting (01, 03)
+* `mdn`: the mixture density networks (03)
 * `estimators`: the old `tf.contrib.bayesflow` entropy and Monte Carlo ops on TF2 (04)
-* `data`: moons (02) and cardioid (03) samplers with their true densities
 * `plotting`: every figure the notebooks draw
-* `source`: `show_source`, the exact source of a `support` piece shown on a notebook's page
-  (every notebook that imports its lesson's code)
 
-The developer tooling (papermill runs, golden cells, the gallery, the HTML report) is not
-part of the package: it is the top-level `tools` package of a source checkout.
+A notebook's lesson code is defined in its own cells (tagged `lesson:<module>`); the module it
+names holds the same definitions. The developer tooling (papermill runs, golden cells, the
+site, sweeps) is not part of the package: it is the top-level `tools` package of a checkout.
 """
 
 from support import runtime  # first: sets TF_CPP_MIN_LOG_LEVEL
@@ -48,7 +38,6 @@ from support.parameters import (
 )
 from support.report import headline
 from support.runtime import in_colab, print_versions, setup, versions
-from support.source import show_source
 from support.training import History, TrainingDiverged, fit, make_optimizer
 
 __version__ = "0.1.0"
@@ -73,6 +62,5 @@ __all__ = [
     "mean_and_stderr",
     "print_versions",
     "setup",
-    "show_source",
     "versions",
 ]

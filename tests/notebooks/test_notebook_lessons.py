@@ -1,8 +1,7 @@
 """The TFP code a notebook teaches is on its page.
 
-A lesson counts as on the page when it is written in a code cell, or when it is in the source
-of a `support` function or class that the notebook renders with `support.show_source(...)`
-(what the learner reads is then the code that runs). These tests read the notebooks as stored,
+A lesson counts as on the page when it is written in a code cell the learner can edit and run;
+rendered source (read-only text) does not count. These tests read the notebooks as stored,
 without running them.
 """
 
@@ -17,7 +16,6 @@ import pytest
 from notebook_cells import cell_python
 
 import support.estimators
-from support.source import source_text
 from tools import notebooks as nbtools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,31 +42,9 @@ def _imports(cells: list[ast.Module]) -> dict:
     return namespace
 
 
-def _is_show_source(call: ast.Call) -> bool:
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-    return name == "show_source"
-
-
-def shown_objects(cells: list[ast.Module]) -> list[tuple[int, object]]:
-    """(cell index, object) for every argument of every `show_source(...)` call."""
-    namespace = _imports(cells)
-    shown = []
-    for index, tree in enumerate(cells):
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _is_show_source(node):
-                for arg in node.args:
-                    expression = compile(ast.Expression(arg), "<notebook>", "eval")
-                    shown.append((index, eval(expression, namespace)))  # noqa: S307
-    return shown
-
-
 def page_code(notebook) -> str:
-    """All the code a learner reads: the code cells, then the source each one shows."""
-    cells = code_cells(notebook)
-    texts = [c.source for c in notebook.cells if c.cell_type == "code"]
-    texts += [source_text(obj) for _, obj in shown_objects(cells)]
-    return "\n".join(texts)
+    """All the code a learner can edit and run: the code cells."""
+    return "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
 
 
 def missing_lessons(notebook, lessons) -> list[str]:
@@ -99,11 +75,17 @@ def _notebook(*sources: str):
 
 def test_a_lesson_only_called_through_support_is_not_on_the_page():
     hidden = _notebook("from support.distributions import zoo", "zoo.mvn_diag(4)")
-    shown = _notebook(
-        "import support\nfrom support.distributions import zoo", "support.show_source(zoo.mvn_diag)"
-    )
+    written = _notebook("def mvn_diag(n):\n    return tfb.Softplus()", "mvn_diag(4)")
     assert missing_lessons(hidden, ["tfb.Softplus()"]) == ["tfb.Softplus()"]
-    assert missing_lessons(shown, ["tfb.Softplus()"]) == []
+    assert missing_lessons(written, ["tfb.Softplus()"]) == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "notebooks").glob("0*.ipynb")), ids=lambda p: p.name[:2]
+)
+def test_no_notebook_renders_source_in_place_of_a_cell(path):
+    code = page_code(nbformat.read(path, as_version=4))
+    assert "show_source(" not in code
 
 
 def test_magics_in_a_setup_cell_do_not_stop_the_page_from_being_read():
@@ -198,7 +180,6 @@ def test_notebook_01_renders_no_source_and_never_calls_the_packaged_builders(not
     assert "show_source(" not in _code_text(notebook_01)
     cells = code_cells(notebook_01)
     assert module_calls(cells, "zoo") == []
-    assert shown_objects(cells) == []
 
 
 def test_notebook_01_prints_each_distributions_trainable_variables(notebook_01):
