@@ -19,8 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def child_env() -> dict[str, str]:
-    """The environment of a child process: this one's, TensorFlow quiet, no GPU."""
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    """The environment of a child process: this one's, TensorFlow quiet, no GPU, and the
+    checkout and tests/ first on its path, as pytest's `pythonpath` puts them for the tests (a
+    test file run as a script imports the helpers beside this one)."""
+    path = [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]
+    return dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        CUDA_VISIBLE_DEVICES="",
+        PYTHONPATH=os.pathsep.join(p for p in path if p),
+    )
 
 
 def run_python(*args, timeout: float = 300) -> str:
