@@ -325,9 +325,12 @@ def test_compile_and_fit_names_x_when_it_holds_nan():
 
 @pytest.mark.parametrize(
     ("args", "error", "name"),
-    [((0, [4]), ValueError, "num_components"), ((2, [0]), ValueError, "hidden_sizes"),
-     ((2, "12"), TypeError, "hidden_sizes")],
-)  # fmt: skip
+    [
+        ((0, [4]), ValueError, "num_components"),
+        ((2, [0]), ValueError, "hidden_sizes"),
+        ((2, "12"), TypeError, "hidden_sizes"),
+    ],
+)
 def test_build_model_rejects_bad_sizes(args, error, name):
     with pytest.raises(error, match=name):
         mdn.build_model(*args)

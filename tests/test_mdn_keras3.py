@@ -94,9 +94,12 @@ def test_a_short_fit_lowers_the_loss_on_held_out_points(seed):
 
 @pytest.mark.parametrize(
     ("args", "error", "name"),
-    [((0, [4]), ValueError, "num_components"), ((2, [0]), ValueError, "hidden_sizes"),
-     ((2, 12), TypeError, "hidden_sizes")],
-)  # fmt: skip
+    [
+        ((0, [4]), ValueError, "num_components"),
+        ((2, [0]), ValueError, "hidden_sizes"),
+        ((2, 12), TypeError, "hidden_sizes"),
+    ],
+)
 def test_the_builder_rejects_bad_sizes_naming_them(args, error, name):
     with pytest.raises(error, match=name):
         mdn.build_keras3_model(*args)

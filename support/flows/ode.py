@@ -134,10 +134,12 @@ def _instructions(function):
         if code.co_name == "__call__":
             jumps = set(dis.hasjrel) | set(dis.hasjabs)
             return [
-                ("LOAD_ATTR" if op.opname == "LOAD_METHOD" else op.opname,
-                 None if op.opcode in jumps else op.argval)
+                (
+                    "LOAD_ATTR" if op.opname == "LOAD_METHOD" else op.opname,
+                    None if op.opcode in jumps else op.argval,
+                )
                 for op in dis.get_instructions(function)
-            ]  # fmt: skip
+            ]
         cells = [cell.cell_contents for cell in function.__closure__ or ()]
         written = [f for f in cells if getattr(f, "__name__", "") == "__call__"]
         if not written:

@@ -20,8 +20,15 @@ from notebook_cells import cell_python
 from support.flows.ffjord import FFJORDFlow
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_ffjord_moons.ipynb"
-SMALL = {"NUM_TRAIN": 256, "BATCH_SIZE": 64, "NUM_FLOWS": 2, "HIDDEN_SIZES": [8],
-         "EPOCHS": 2, "NUM_HELD_OUT": 64, "GRID_SIZE": 10}  # fmt: skip
+SMALL = {
+    "NUM_TRAIN": 256,
+    "BATCH_SIZE": 64,
+    "NUM_FLOWS": 2,
+    "HIDDEN_SIZES": [8],
+    "EPOCHS": 2,
+    "NUM_HELD_OUT": 64,
+    "GRID_SIZE": 10,
+}
 SKIPPED = ("plt.show()", "Image(")  # drawing
 PRINTING = "nbval-check-output"  # the golden cells only print
 

@@ -323,10 +323,18 @@ def test_mdn_notebook_default_model_summary_lists_a_mixture_normal_layer(capsys)
     import tf_keras
 
     cells = _code_cells(MDN_NOTEBOOK)
-    parameters = next(c for c in nbformat.read(MDN_NOTEBOOK, as_version=4).cells if
-                      "parameters" in c.metadata.get("tags", []))  # fmt: skip
-    namespace = {"np": np, "tfp": tfp, "tf_keras": tf_keras, "tfpl": tfp.layers,
-                 "tfd": tfp.distributions}  # fmt: skip
+    parameters = next(
+        c
+        for c in nbformat.read(MDN_NOTEBOOK, as_version=4).cells
+        if "parameters" in c.metadata.get("tags", [])
+    )
+    namespace = {
+        "np": np,
+        "tfp": tfp,
+        "tf_keras": tf_keras,
+        "tfpl": tfp.layers,
+        "tfd": tfp.distributions,
+    }
     exec(parameters.source, namespace)  # the defaults, as stored
     for text in ["RECIPES = {", "def build_model(", "model = build_model("]:
         exec(_cell_containing(cells, text), namespace)
