@@ -26,6 +26,7 @@ __all__ = [
     "Definition",
     "Difference",
     "cell_definitions",
+    "cell_python",
     "differences",
     "lesson_cells",
     "module_definitions",
@@ -60,7 +61,7 @@ class Difference:
         return f"{self.notebook}, cell {self.cell}: {self.name} ({self.module}): {self.problem}"
 
 
-def _python(source: str) -> str:
+def cell_python(source: str) -> str:
     """A cell's source as Python: IPython magics and shell lines become `pass`."""
     lines = []
     for line in source.splitlines():
@@ -96,7 +97,7 @@ def lesson_cells(notebook: nbformat.NotebookNode) -> list[tuple[int, str, str]]:
 
 def cell_definitions(source: str) -> dict[str, Definition]:
     """The functions and classes a lesson cell defines, by name."""
-    return _definitions(_python(source))
+    return _definitions(cell_python(source))
 
 
 def _module_file(module: str) -> Path:

@@ -30,6 +30,7 @@ import psutil
 import pytest
 
 from tools.notebooks import ROOT
+from tools.sweep.run import terminate
 
 DOCS = ROOT / "docs" / "sweeps.md"
 DASK = Path(sys.executable).parent / "dask"
@@ -71,20 +72,6 @@ def _wait_for(predicate, seconds=300):
 def _rows(folder: Path) -> dict[str, dict[str, str]]:
     with open(folder / "results.csv", newline="") as handle:
         return {row["run"]: row for row in csv.DictReader(handle)}
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stops a process started in a session of its own, and everything in its group."""
-    for signum, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, signum)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture
@@ -130,7 +117,7 @@ def cluster(tmp_path):
         yield address, processes[1][0]
     finally:
         for process, log in reversed(processes):
-            _stop(process)
+            terminate(process, grace=20.0)  # the process group, as a sweep stops its runs
             log.close()
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "execute_run",
     "run_on_worker",
     "stop_all",
+    "terminate",
     "worker_died",
 ]
 
@@ -126,7 +127,7 @@ def _read(path: str) -> bytes | None:
         return handle.read()
 
 
-def _terminate(process: subprocess.Popen, grace: float = 20.0) -> None:
+def terminate(process: subprocess.Popen, grace: float = 20.0) -> None:
     """SIGTERM to the child's process group (it stops its kernel), SIGKILL after `grace`."""
     for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
@@ -153,7 +154,7 @@ class InFlight:
         self.stopping.set()
         with self.lock:
             running = list(self.processes)
-        threads = [threading.Thread(target=_terminate, args=(p,)) for p in running]
+        threads = [threading.Thread(target=terminate, args=(p,)) for p in running]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -190,11 +191,11 @@ def _attempt(
                 in_flight.processes.add(process)
         try:
             if in_flight is not None and in_flight.stopping.is_set():  # stop_all ran since
-                _terminate(process)
+                terminate(process)
             process.wait(timeout)
             timed_out = False
         except subprocess.TimeoutExpired:
-            _terminate(process)
+            terminate(process)
             timed_out = True
         finally:
             if in_flight is not None:
