@@ -191,8 +191,11 @@ def error_versus_n(
         shape (e.g. a lambda around any estimator here with `return_stderr=True`).
       ns: increasing sample sizes, positive integers.
       truth: the exact value the estimates aim at (broadcastable to an estimate).
-      repeats: independent runs per `n` (seeds `seed, seed + 1, ...`).
-      seed: first seed.
+      repeats: independent runs per `n`.
+      seed: first seed. Run `r` at the `i`-th `n` gets seed `seed + r + repeats * i`, so no two
+        runs share a seed: seeded samplers that return prefixes of one stream (TFP's do) would
+        otherwise nest the draws at small `n` inside those at large `n` and correlate the
+        errors across `n`.
 
     Returns:
       A dict of arrays: `n`, `rmse` (over repeats and elements) and `stderr` (the mean
@@ -210,10 +213,10 @@ def error_versus_n(
     seed = _checks.seed("seed", seed)
     truth = np.asarray(truth, dtype=np.float64)
     rmse, stderr = [], []
-    for n in ns:
+    for i, n in enumerate(ns):
         errors, reported = [], []
         for r in range(repeats):
-            estimate, error = estimator(int(n), seed + r)
+            estimate, error = estimator(int(n), seed + r + repeats * i)
             errors.append(np.asarray(estimate, dtype=np.float64) - truth)
             reported.append(np.asarray(error, dtype=np.float64))
         rmse.append(float(np.sqrt(np.mean(np.square(errors)))))

@@ -117,6 +117,26 @@ def test_error_versus_n_falls_like_one_over_root_n(seed):
     assert 0.05 < study["rmse"][1] / study["rmse"][0] < 0.2  # 0.1 expected
 
 
+def test_error_versus_n_gives_every_run_at_every_n_its_own_seed():
+    seeds = []
+    est.error_versus_n(lambda n, s: seeds.append((n, s)) or (0.0, 1.0), [10, 30], 0.0, repeats=3)
+    assert len({s for _, s in seeds}) == len(seeds) == 6
+
+
+def test_error_versus_n_estimates_at_two_n_share_no_draws(seed):
+    p = tfd.Normal(tf.constant(0.0, tf.float64), 1.0)
+    draws = {}
+
+    def estimator(n, s):
+        draws[n, s] = p.sample(n, seed=(seed, s)).numpy()
+        return float(np.mean(draws[n, s])), 1.0
+
+    est.error_versus_n(estimator, [10, 30], 0.0, repeats=4)
+    small = np.concatenate([x for (n, _), x in draws.items() if n == 10])
+    large = np.concatenate([x for (n, _), x in draws.items() if n == 30])
+    assert not np.isin(small, large).any()
+
+
 def test_the_log_joint_memory_estimate_covers_its_samples_by_observations_array():
     size = est.NormalNormalModel.log_joint_bytes
     for n, m in ((20_000, 1000), (10**6, 10**6)):
