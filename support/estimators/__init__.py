@@ -10,7 +10,7 @@ Serves notebook 04 (entropy and Monte Carlo estimators). Modules:
 * `surrogate`: `surrogate_loss` with explicit `StochasticNode`s, `score_function`,
   `get_mean_baseline`, `gradient_samples`
 * `closed_forms`: Gaussian entropies and divergences, a conjugate model with a known
-  evidence, quadrature entropy, `error_versus_n`
+  evidence, quadrature entropy, `error_versus_n`, `error_slope`
 * `reporting`: `report_estimate`, an estimate beside its closed form, checked
 
 Every estimator keeps the original argument names (`f`, `log_p`, `q`, `z`, `n`, `seed`,
@@ -25,6 +25,7 @@ hold the same definitions, character for character, each wrapped with argument c
 from support.estimators.closed_forms import (
     NormalNormalModel,
     entropy_by_quadrature,
+    error_slope,
     error_versus_n,
     gaussian_entropy,
     gaussian_kl,
@@ -56,6 +57,7 @@ __all__ = [
     "elbo_ratio",
     "entropy_by_quadrature",
     "entropy_shannon",
+    "error_slope",
     "error_versus_n",
     "expectation",
     "expectation_importance_sampler",

@@ -3,7 +3,8 @@
 Gaussian entropies, KL and Renyi divergences in NumPy float64 (independent of TFP, so they
 can serve as test oracles), a conjugate Normal-Normal model whose log evidence, ELBO and
 Renyi bounds are known exactly, a quadrature entropy for 1-D densities without a formula,
-and `error_versus_n`, which measures how an estimator's error shrinks with `n`.
+`error_versus_n`, which measures how an estimator's error shrinks with `n`, and
+`error_slope`, the slope of that study's log error against log `n` with its standard error.
 
 Serves notebook 04 (entropy and Monte Carlo estimators).
 """
@@ -21,6 +22,7 @@ from support import _checks
 __all__ = [
     "NormalNormalModel",
     "entropy_by_quadrature",
+    "error_slope",
     "error_versus_n",
     "gaussian_entropy",
     "gaussian_kl",
@@ -191,8 +193,11 @@ def error_versus_n(
         shape (e.g. a lambda around any estimator here with `return_stderr=True`).
       ns: increasing sample sizes, positive integers.
       truth: the exact value the estimates aim at (broadcastable to an estimate).
-      repeats: independent runs per `n` (seeds `seed, seed + 1, ...`).
-      seed: first seed.
+      repeats: independent runs per `n`.
+      seed: first seed. Run `r` at the `i`-th `n` gets seed `seed + r + repeats * i`, so no two
+        runs share a seed: seeded samplers that return prefixes of one stream (TFP's do) would
+        otherwise nest the draws at small `n` inside those at large `n` and correlate the
+        errors across `n`.
 
     Returns:
       A dict of arrays: `n`, `rmse` (over repeats and elements) and `stderr` (the mean
@@ -210,12 +215,51 @@ def error_versus_n(
     seed = _checks.seed("seed", seed)
     truth = np.asarray(truth, dtype=np.float64)
     rmse, stderr = [], []
-    for n in ns:
+    for i, n in enumerate(ns):
         errors, reported = [], []
         for r in range(repeats):
-            estimate, error = estimator(int(n), seed + r)
+            estimate, error = estimator(int(n), seed + r + repeats * i)
             errors.append(np.asarray(estimate, dtype=np.float64) - truth)
             reported.append(np.asarray(error, dtype=np.float64))
         rmse.append(float(np.sqrt(np.mean(np.square(errors)))))
         stderr.append(float(np.mean(reported)))
     return {"n": np.asarray(ns), "rmse": np.asarray(rmse), "stderr": np.asarray(stderr)}
+
+
+def error_slope(study: dict, repeats: int) -> tuple[float, float]:
+    """The slope of `log(rmse)` against `log(n)` in an `error_versus_n` study, and its error.
+
+    Each RMS error comes from `repeats` independent estimates whose errors are close to
+    normal (each a mean of `n` draws): then `repeats * (rmse / true error)^2` follows a
+    chi-square law with `repeats` degrees of freedom, so `log(rmse)` has the standard error
+    `0.5 * sqrt(trigamma(repeats / 2))` (about `1 / sqrt(2 repeats)`) at every `n`, the
+    same for all. A weighted straight-line fit then gives the slope and its standard error.
+    For an unbiased estimator the slope is `-1/2`.
+
+    Args:
+      study: a dict with arrays `n` and `rmse`, as `error_versus_n` returns, at least two
+        sample sizes, independent estimates at each (`error_versus_n` seeds them so).
+      repeats: the `repeats` the study was run with, an integer of at least 2.
+
+    Returns:
+      `(slope, slope_stderr)`, two floats.
+
+    Raises:
+      TypeError: if `repeats` is not an integer.
+      ValueError: if `repeats < 2`, or `study` holds fewer than two sizes or a non-positive
+        `n` or `rmse`.
+    """
+    from scipy.special import polygamma
+
+    repeats = _checks.positive_int("repeats", repeats)
+    if repeats < 2:
+        raise ValueError(f"repeats must be at least 2, got {repeats}")
+    n = np.asarray(study["n"], dtype=np.float64)
+    rmse = np.asarray(study["rmse"], dtype=np.float64)
+    if n.size < 2 or n.shape != rmse.shape or np.any(n <= 0) or np.any(rmse <= 0):
+        raise ValueError("study must hold two or more positive n with a positive rmse each")
+    log_rmse_se = np.full(n.shape, 0.5 * math.sqrt(polygamma(1, repeats / 2)))
+    (slope, _), covariance = np.polyfit(
+        np.log(n), np.log(rmse), 1, w=1.0 / log_rmse_se, cov="unscaled"
+    )
+    return float(slope), float(math.sqrt(covariance[0, 0]))

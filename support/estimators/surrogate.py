@@ -19,6 +19,7 @@ computation graphs. NeurIPS 2015. https://arxiv.org/abs/1506.05254
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -155,6 +156,20 @@ def surrogate_loss(sample_losses, stochastic_nodes=None, name="SurrogateLoss"):
         return _add(list(sample_losses) + terms)
 
 
+def _checked_ema_decay(cls: type) -> type:
+    """Class decorator: `ema_decay` must be a real number in `[0, 1)`, checked before
+    `__init__` runs (the class stays as notebook 04 writes it)."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def checked_init(self, ema_decay=0.99, name=None):
+        init(self, _checks.real("ema_decay", ema_decay, min=0, lt=1), name)
+
+    cls.__init__ = checked_init
+    return cls
+
+
+@_checked_ema_decay
 class MeanBaseline(tf.Module):
     """Bias-corrected exponential moving average of `reduce_mean(loss)`, a simple baseline.
 
@@ -162,13 +177,13 @@ class MeanBaseline(tf.Module):
     reading it) and returns `average / (1 - ema_decay ** calls)`.
     """
 
-    def __init__(self, ema_decay: float = 0.99, name: str | None = None):
+    def __init__(self, ema_decay=0.99, name=None):
         super().__init__(name=name or "MeanBaseline")
-        self.ema_decay = _checks.real("ema_decay", ema_decay, min=0, lt=1)
-        self._biased = None
+        self.ema_decay = ema_decay
+        self._biased = None  # the moving average, created on the first call with its dtype
         self._calls = None
 
-    def __call__(self, loss) -> tf.Tensor:
+    def __call__(self, loss):
         loss = tf.stop_gradient(tf.convert_to_tensor(loss))
         if self._biased is None:
             self._biased = tf.Variable(tf.zeros([], loss.dtype), trainable=False)
@@ -180,7 +195,7 @@ class MeanBaseline(tf.Module):
         return self._biased / (1.0 - decay**self._calls)
 
 
-def get_mean_baseline(ema_decay: float = 0.99, name: str | None = None) -> MeanBaseline:
+def get_mean_baseline(ema_decay=0.99, name=None):
     """A `MeanBaseline` for `StochasticNode(baseline=...)` (the old `get_mean_baseline`)."""
     return MeanBaseline(ema_decay, name)
 

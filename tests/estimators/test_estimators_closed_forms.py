@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -117,6 +119,48 @@ def test_error_versus_n_falls_like_one_over_root_n(seed):
     assert 0.05 < study["rmse"][1] / study["rmse"][0] < 0.2  # 0.1 expected
 
 
+def test_error_versus_n_gives_every_run_at_every_n_its_own_seed():
+    seeds = []
+    est.error_versus_n(lambda n, s: seeds.append((n, s)) or (0.0, 1.0), [10, 30], 0.0, repeats=3)
+    assert len({s for _, s in seeds}) == len(seeds) == 6
+
+
+def test_error_versus_n_estimates_at_two_n_share_no_draws(seed):
+    p = tfd.Normal(tf.constant(0.0, tf.float64), 1.0)
+    draws = {}
+
+    def estimator(n, s):
+        draws[n, s] = p.sample(n, seed=(seed, s)).numpy()
+        return float(np.mean(draws[n, s])), 1.0
+
+    est.error_versus_n(estimator, [10, 30], 0.0, repeats=4)
+    small = np.concatenate([x for (n, _), x in draws.items() if n == 10])
+    large = np.concatenate([x for (n, _), x in draws.items() if n == 30])
+    assert not np.isin(small, large).any()
+
+
+def test_error_slope_of_an_exact_power_law_is_its_exponent_with_the_chi_square_error():
+    n = np.array([10.0, 100.0, 1000.0])
+    slope, slope_se = est.error_slope({"n": n, "rmse": 3.0 * n**-0.5}, repeats=40)
+    assert slope == pytest.approx(-0.5, abs=1e-12)
+    # trigamma(20) = sum over k >= 20 of 1 / k^2, summed directly
+    log_rmse_se = 0.5 * math.sqrt(sum(1.0 / k**2 for k in range(20, 10**6)))
+    expected = log_rmse_se / math.sqrt(np.sum((np.log(n) - np.log(n).mean()) ** 2))
+    assert slope_se == pytest.approx(expected, rel=1e-5)
+
+
+def test_error_slope_of_a_sample_mean_study_is_minus_a_half_within_four_stderrs(seed):
+    p = tfd.Normal(tf.constant(0.0, tf.float64), 1.0)
+    study = est.error_versus_n(
+        lambda n, s: est.expectation(lambda x: x, p, n=n, seed=(seed, s), return_stderr=True),
+        [10, 100, 1000],
+        0.0,
+        repeats=30,
+    )
+    slope, slope_se = est.error_slope(study, repeats=30)
+    assert abs(slope + 0.5) <= 4 * slope_se
+
+
 def test_the_log_joint_memory_estimate_covers_its_samples_by_observations_array():
     size = est.NormalNormalModel.log_joint_bytes
     for n, m in ((20_000, 1000), (10**6, 10**6)):
@@ -143,6 +187,9 @@ def test_the_log_joint_memory_estimate_covers_its_samples_by_observations_array(
         (lambda: est.error_versus_n(lambda n, s: (0, 1), [0, 10], 0.0), "^ns must hold integers"),
         (lambda: est.entropy_by_quadrature(Q.log_prob, -1.0, 1.0, num=2), "^num must be"),
         (lambda: est.mvn_entropy(np.ones(3)), "covariance must be a square matrix"),
+        (lambda: est.error_slope({"n": [10, 100], "rmse": [0.3, 0.1]}, 1), "^repeats must be at"),
+        (lambda: est.error_slope({"n": [10], "rmse": [0.3]}, 10), "^study must hold two"),
+        (lambda: est.error_slope({"n": [10, 100], "rmse": [0.3, 0.0]}, 10), "^study must hold"),
     ],
 )
 def test_closed_form_helpers_refuse_bad_input(call, message):
@@ -156,6 +203,7 @@ def test_closed_form_helpers_refuse_bad_input(call, message):
         (lambda: est.error_versus_n(lambda n, s: (0, 1), [10, 2.5], 0.0), "^ns must hold only"),
         (lambda: est.error_versus_n(None, [10], 0.0), "^estimator must be callable"),
         (lambda: est.error_versus_n(lambda n, s: (0, 1), [10], 0.0, repeats=1.0), "^repeats"),
+        (lambda: est.error_slope({"n": [10, 100], "rmse": [0.3, 0.1]}, 2.0), "^repeats"),
         (lambda: est.entropy_by_quadrature(Q.log_prob, -1.0, 1.0, num=5.0), "^num must be"),
     ],
 )

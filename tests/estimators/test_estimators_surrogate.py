@@ -174,6 +174,7 @@ def test_gradient_samples_are_independent_but_reproducible(seed):
         (lambda: est.surrogate_loss([tf.zeros([3])], ["node"]), TypeError, "StochasticNode"),
         (lambda: est.get_mean_baseline(1.0), ValueError, "ema_decay must be a number >= 0 and < 1"),
         (lambda: est.get_mean_baseline("0.9"), TypeError, "ema_decay must be a real number"),
+        (lambda: est.MeanBaseline(-0.1), ValueError, "ema_decay must be a number >= 0 and < 1"),
         (lambda: est.gradient_samples(lambda s: tf.zeros([2]), []), ValueError, "variables"),
         (
             lambda: est.gradient_samples(lambda s: tf.zeros([2]), [tf.Variable(1.0)], repeats=0),
