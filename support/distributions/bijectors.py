@@ -1,4 +1,4 @@
-"""Bijectors that TFP does not ship: `PadEye`, which holds a mixture component's scale at I.
+"""`PadEye`, a bijector that holds a mixture component's scale at I (no single TFP bijector does).
 
 Notebook 01 defines `PadEye` in a code cell tagged `lesson:support.distributions.bijectors`, and
 this module holds the same class (`python -m tools lessons` checks that they match). Here it is
@@ -42,6 +42,8 @@ class PadEye(tfb.Bijector):
 
     Chained before `tril` (e.g. `tfb.FillScaleTriL()`), it holds the first component's scale
     at I while the others stay free. Sizes are read at run time, so they may be unknown.
+    Its log-determinants are 0 by convention (the forward adds dimensions): it is meant for a
+    `tfp.util.TransformedVariable`, which never uses them, not for a `TransformedDistribution`.
     """
 
     def __init__(self, tril):
@@ -65,7 +67,7 @@ class PadEye(tfb.Bijector):
         return y[..., 1:, :]
 
     def _forward_log_det_jacobian(self, x):
-        return tf.zeros([], x.dtype)  # the new row is a constant: it adds no volume
+        return tf.zeros([], x.dtype)  # by convention: no true log-det, the dimension changes
 
     def _inverse_log_det_jacobian(self, y):
         return tf.zeros([], y.dtype)

@@ -89,8 +89,9 @@ def initial_locs_from(samples, num_components: int, *, seed: int = 0, first=None
     """Starting means for a mixture, where the data are: the centres of a k-means fit.
 
     Uses scikit-learn's `KMeans` with `n_init=4`: four runs, each seeded by k-means++ and
-    iterated until the centres stop moving (scikit-learn's default tolerance, at most 300
-    iterations), of which the one with the smallest within-cluster sum of squares is kept.
+    iterated until the centres move less than scikit-learn's default tolerance or for at most
+    300 iterations (its `max_iter`), of which the one with the smallest within-cluster sum of
+    squares is kept.
     Started at random instead, two components can share a cluster and stay stuck there, a
     local optimum of the likelihood that gradient descent does not leave.
 

@@ -131,7 +131,8 @@ def mixture_spherical_first_logit_fixed(event_size, num_components):
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(
             logits=tfp.util.TransformedVariable(
-                -tf.math.log(1.5) * tf.range(num_components, dtype=tf.float32),  # geometric
+                # logits fall linearly, so the weights decay geometrically
+                -tf.math.log(1.5) * tf.range(num_components, dtype=tf.float32),
                 bijector=tfb.Pad(paddings=[[1, 0]]),  # prepends the fixed logit 0
                 name="logits",
             )
