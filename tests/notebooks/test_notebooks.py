@@ -105,3 +105,20 @@ def test_every_golden_cell_has_its_recorded_smoke_output(path):
 def test_smoke_parameters_are_declared_by_the_notebook(path):
     smoke = nbtools.load_smoke_parameters(path)
     assert set(smoke) <= set(nbtools.declared_parameters(path))
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_links_in_the_prose_work_in_colab_and_on_the_site(path):
+    # A notebook opens on its own (Colab, a download, the site's page): a link into the
+    # repository must be a full URL, never a path relative to the checkout.
+    relative = [
+        target
+        for cell in _read(path).cells
+        if cell.cell_type == "markdown"
+        for target in MARKDOWN_LINK.findall(cell.source)
+        if not target.startswith(("http://", "https://", "#", "mailto:"))
+    ]
+    assert relative == [], f"use full URLs: {relative}"
