@@ -20,25 +20,27 @@ __all__ = ["HEADLINE_MIME", "format_number", "headline"]
 HEADLINE_MIME = "application/vnd.tfp-notebooks.headline+json"
 
 
-def format_number(value: float | None, digits: int = 4) -> str:
+def format_number(value: float | None, digits: int = 4, *, decimals: int | None = None) -> str:
     """A number as the site's results page and `headline` print it: `digits` significant
-    digits."""
+    digits, or, with `decimals`, that many digits after the decimal point."""
     if value is None:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     return f"{value:.{digits}g}"
 
 
-def _headline_text(record: dict[str, Any]) -> str:
-    text = f"{record['name']}: {format_number(record['value'])}"
+def _headline_text(record: dict[str, Any], decimals: int | None = None) -> str:
+    text = f"{record['name']}: {format_number(record['value'], decimals=decimals)}"
     if record.get("stderr") is not None:
-        text += f" ± {format_number(record['stderr'], 2)}"
+        text += f" ± {format_number(record['stderr'], 2, decimals=decimals)}"
     if record.get("unit"):
         text += f" {record['unit']}"
     if record.get("reference") is not None:
         label = record.get("reference_name") or "reference"
-        text += f"  ({label}: {format_number(record['reference'])})"
+        text += f"  ({label}: {format_number(record['reference'], decimals=decimals)})"
     return text
 
 
@@ -50,6 +52,7 @@ def headline(
     reference_name: str | None = None,
     stderr: float | None = None,
     unit: str = "",
+    decimals: int | None = None,
 ) -> dict[str, Any]:
     """Shows a headline number and tags it for the suite's results page.
 
@@ -60,16 +63,22 @@ def headline(
       reference_name: what the reference is, e.g. "entropy floor".
       stderr: the Monte Carlo standard error of `value`, if it has one.
       unit: e.g. "nats".
+      decimals: if given, the shown text gives every number with this many digits after the
+        decimal point, instead of significant digits; the record keeps the numbers as they are.
 
     Returns:
       The record that was shown, as a dict.
 
     Raises:
-      ValueError: if `name` is empty, a number is not a real number, or `stderr` is given
-        beside an `Estimate`.
+      ValueError: if `name` is empty, a number is not a real number, `stderr` is given
+        beside an `Estimate`, or `decimals` is not a non-negative integer.
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if decimals is not None and (
+        not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0
+    ):
+        raise ValueError(f"decimals must be a non-negative integer or None, got {decimals!r}")
     if isinstance(value, Estimate):
         if stderr is not None:
             raise ValueError("stderr must not be given with an Estimate value: it has its own")
@@ -91,7 +100,7 @@ def headline(
     except ImportError:  # pragma: no cover - IPython ships with the notebook extras
         in_kernel = False
     if in_kernel:
-        display({HEADLINE_MIME: record, "text/plain": _headline_text(record)}, raw=True)
+        display({HEADLINE_MIME: record, "text/plain": _headline_text(record, decimals)}, raw=True)
     else:
-        print(_headline_text(record))
+        print(_headline_text(record, decimals))
     return record

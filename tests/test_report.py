@@ -29,6 +29,8 @@ def test_headline_shows_the_standard_error():
         ({"name": "x", "value": "abc"}, "value"),
         ({"name": "x", "value": 1.0, "reference": [1, 2]}, "reference"),
         ({"name": "x", "value": 1.0, "stderr": object()}, "stderr"),
+        ({"name": "x", "value": 1.0, "decimals": -1}, "decimals"),
+        ({"name": "x", "value": 1.0, "decimals": 2.5}, "decimals"),
     ],
 )
 def test_headline_rejects_bad_input_by_name(kwargs, argument):
@@ -48,3 +50,11 @@ def test_format_number_keeps_four_significant_digits_and_non_finite_values():
     assert report.format_number(0.084694187) == "0.08469"
     assert report.format_number(float("nan")) == "nan"
     assert report.format_number(None) == ""
+
+
+def test_headline_with_decimals_shows_every_number_to_that_many_decimals(capsys):
+    record = report.headline(
+        "held-out NLL", Estimate(0.10234, 0.0196), reference=0.08469, unit="nats", decimals=3
+    )
+    assert "held-out NLL: 0.102 ± 0.020 nats  (reference: 0.085)" in capsys.readouterr().out
+    assert (record["value"], record["stderr"], record["reference"]) == (0.10234, 0.0196, 0.08469)

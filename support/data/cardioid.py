@@ -35,6 +35,7 @@ __all__ = [
     "cardioid_conditional_nll",
     "cardioid_grid_bytes",
     "cardioid_log_marginal",
+    "make_cardioid",
 ]
 
 #: True conditional entropy H(y | x) of the cardioid with noise 0.1, in nats: the mean of
@@ -56,7 +57,8 @@ def cardioid(n: int = 2000, *, seed: int, noise: float = 0.1, dtype=np.float32):
       dtype: NumPy floating dtype of the result.
 
     Returns:
-      `(x, y)`: two arrays of shape `(n, 1)`, the column layout a Keras model expects.
+      `(x, y)`: two arrays of shape `(n, 1)`, the column layout a Keras model expects, drawn by
+      `make_cardioid` (the notebook's sampler) once the arguments are checked.
 
     Raises:
       TypeError: if `n` or `seed` is not an integer, or `noise` not a number.
@@ -66,9 +68,14 @@ def cardioid(n: int = 2000, *, seed: int, noise: float = 0.1, dtype=np.float32):
     n = _checks.positive_int("n", n)
     seed = _checks.seed("seed", seed)
     noise = _checks.positive_float("noise", noise)
+    return make_cardioid(n, noise, seed, dtype)
+
+
+def make_cardioid(n, noise, seed, dtype=np.float32):
+    """n noisy points of the cardioid, as two columns of shape (n, 1): x and y."""
     rng = np.random.default_rng(seed)
-    t = rng.uniform(-np.pi, np.pi, size=(n, 1))
-    r = 2.0 * (1.0 - np.cos(t))
+    t = rng.uniform(-np.pi, np.pi, size=(n, 1))  # the angle, uniform on (-pi, pi)
+    r = 2.0 * (1.0 - np.cos(t))  # the cardioid's radius at that angle
     x = r * np.sin(t) + noise * rng.standard_normal((n, 1))
     y = r * np.cos(t) + noise * rng.standard_normal((n, 1))
     return x.astype(dtype), y.astype(dtype)

@@ -14,6 +14,7 @@ from support.data.cardioid import (
     cardioid_conditional_mean,
     cardioid_conditional_nll,
     cardioid_log_marginal,
+    make_cardioid,
 )
 from support.estimate import Estimate, mean_and_stderr
 
@@ -149,3 +150,10 @@ def test_the_grid_memory_estimate_grows_with_the_square_of_the_grid_size():
         assert cardioid_grid_bytes(grid_size) >= 4 * 8 * grid_size**2
     growth = cardioid_grid_bytes(2000) - cardioid_grid_bytes(1000)
     assert cardioid_grid_bytes(4000) - cardioid_grid_bytes(2000) == 4 * growth  # quadratic
+
+
+def test_make_cardioid_without_noise_puts_every_point_on_the_curve():
+    # On r = 2 (1 - cos t) with x = r sin t and y = r cos t: x^2 + y^2 = 2 r - 2 y.
+    x, y = make_cardioid(500, 0.0, 7, np.float64)
+    r = np.hypot(x, y)
+    np.testing.assert_allclose(x**2 + y**2, 2 * r - 2 * y, atol=1e-9)
