@@ -22,6 +22,17 @@ def test_headline_shows_the_standard_error():
     )
 
 
+def test_headline_with_decimals_shows_every_number_with_that_many(capsys):
+    report.headline("gap", 0.01, stderr=0.0031, reference=1.4, reference_name="r", decimals=3)
+    assert "gap: 0.010 ± 0.003  (r: 1.400)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("decimals", "error"), [(-1, ValueError), (2.5, TypeError)])
+def test_headline_rejects_bad_decimals_by_name(decimals, error):
+    with pytest.raises(error, match="decimals"):
+        report.headline("x", 1.0, decimals=decimals)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [
