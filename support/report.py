@@ -75,10 +75,10 @@ def headline(
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
-    if decimals is not None and (
-        not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0
-    ):
-        raise ValueError(f"decimals must be a non-negative integer or None, got {decimals!r}")
+    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)):
+        raise TypeError(f"decimals must be an integer, got {decimals!r}")
+    if decimals is not None and decimals < 0:
+        raise ValueError(f"decimals must be non-negative, got {decimals}")
     if isinstance(value, Estimate):
         if stderr is not None:
             raise ValueError("stderr must not be given with an Estimate value: it has its own")

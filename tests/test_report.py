@@ -22,6 +22,12 @@ def test_headline_shows_the_standard_error():
     )
 
 
+@pytest.mark.parametrize(("decimals", "error"), [(-1, ValueError), (2.5, TypeError)])
+def test_headline_rejects_bad_decimals_by_name(decimals, error):
+    with pytest.raises(error, match="decimals"):
+        report.headline("x", 1.0, decimals=decimals)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [
@@ -30,7 +36,6 @@ def test_headline_shows_the_standard_error():
         ({"name": "x", "value": 1.0, "reference": [1, 2]}, "reference"),
         ({"name": "x", "value": 1.0, "stderr": object()}, "stderr"),
         ({"name": "x", "value": 1.0, "decimals": -1}, "decimals"),
-        ({"name": "x", "value": 1.0, "decimals": 2.5}, "decimals"),
     ],
 )
 def test_headline_rejects_bad_input_by_name(kwargs, argument):

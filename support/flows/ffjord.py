@@ -11,7 +11,8 @@ plain arguments (`benchmarks/bench_ffjord.py`, the tests): one `tfb.FFJORD` per
 `support.flows.traces.augmentation_for`. The solver is named in `SOLVERS` (extend it with
 `register_solver`) or passed as a `tfp.math.ode.Solver`. `xla_trainable` says whether a
 training step compiles with XLA. `DEMO` is the TFP demo's set-up (notebook 02's
-`-p RECIPE demo`, the benchmark's baseline).
+`-p RECIPE demo`, the benchmark's baseline); `recipe_parameters` gives the parameters a
+`RECIPE` sets.
 
 The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve`
 -> `ffjord` -> `flow_eval` (measuring a trained flow); `kinetic` is the training penalty.
@@ -52,6 +53,7 @@ __all__ = [
     "build_ffjord",
     "ffjord_chain",
     "make_train_step",
+    "recipe_parameters",
     "make_solver",
     "register_solver",
     "stack_ffjord",
@@ -76,6 +78,42 @@ DEMO = {
 }
 #: Notebook 02's epochs for each `RECIPE` when `EPOCHS` is 0 (its default).
 RECIPE_EPOCHS = {"fast": 150, "demo": DEMO["EPOCHS"]}
+
+#: The parameters `RECIPE = "demo"` replaces by the demo's: model, solver, trace, optimizer.
+_DEMO_REPLACES = (
+    "NUM_FLOWS",
+    "HIDDEN_SIZES",
+    "SOLVER",
+    "ATOL",
+    "RTOL",
+    "TRACE",
+    "LEARNING_RATE",
+    "AVERAGE",
+    "KINETIC",
+)
+
+
+def recipe_parameters(recipe: str, epochs: int) -> dict:
+    """The notebook 02 parameters a `RECIPE` sets, by name.
+
+    Always `EPOCHS`: `epochs`, or the recipe's (`RECIPE_EPOCHS`) when `epochs` is 0. For
+    `"demo"` also the demo's model, solver, trace and optimizer parameters from `DEMO`
+    (`BATCH_SIZE` stays the notebook's: the demo's is its default). `"fast"` sets nothing else.
+
+    Raises:
+      ValueError: if `recipe` is not a key of `RECIPE_EPOCHS` or `epochs` is negative.
+
+    Example:
+      >>> recipe_parameters("fast", 0)
+      {'EPOCHS': 150}
+      >>> recipe_parameters("demo", 3)["NUM_FLOWS"], recipe_parameters("demo", 3)["EPOCHS"]
+      (4, 3)
+    """
+    if recipe not in RECIPE_EPOCHS:
+        raise ValueError(f"recipe must be one of {sorted(RECIPE_EPOCHS)}, got {recipe!r}")
+    epochs = _checks.non_negative_int("epochs", epochs)
+    chosen = {name: DEMO[name] for name in _DEMO_REPLACES} if recipe == "demo" else {}
+    return {**chosen, "EPOCHS": epochs or RECIPE_EPOCHS[recipe]}
 
 
 @dataclass(eq=False)

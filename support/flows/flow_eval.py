@@ -161,9 +161,13 @@ def snapshot(flow: FFJORDFlow, base_points, grid_lines, *, chunk_size: int = 102
 
 
 def snapshot_epochs(epochs: int, count: int) -> list[int]:
-    """About `count + 1` evenly spaced epochs from 0 (before training) to `epochs`."""
+    """Epoch 0 (before training) and about `count` epochs up to `epochs`, geometrically spaced.
+
+    The k-th of them is `epochs ** (k / count)`, rounded, so early epochs, where the warp
+    changes most, are seen more often than late ones; repeats (small `epochs`) are dropped.
+    """
     epochs, count = _checks.positive_int("epochs", epochs), _checks.positive_int("count", count)
-    return sorted({int(round(e)) for e in np.linspace(0, epochs, count + 1)})
+    return sorted({0} | {int(round(epochs ** (k / count))) for k in range(1, count + 1)})
 
 
 def snapshot_callback(flow: FFJORDFlow, base_points, grid_lines, epochs) -> Callable:

@@ -220,8 +220,20 @@ def warp_animation(
         return path.read_bytes()
 
 
-def density_heatmap(ax, x, y, log_density, *, title: str = "model density", cmap: str = "magma"):
+def density_heatmap(
+    ax,
+    x,
+    y,
+    log_density,
+    *,
+    title: str = "model density",
+    cmap: str = "magma",
+    vmax: float | None = None,
+):
     """Shows `exp(log_density)` on the grid `x` by `y` (from `flow_eval.grid_log_prob`).
+
+    `vmax` is the density at the top of the colour scale (default: the largest shown); pass
+    the same one to two heatmaps to compare them on one scale.
 
     Raises:
       ValueError: if `log_density` is not `[len(y), len(x)]`.
@@ -232,7 +244,7 @@ def density_heatmap(ax, x, y, log_density, *, title: str = "model density", cmap
             f"log_density must have shape (len(y), len(x)) = {(y.size, x.size)}, "
             f"got {log_density.shape}"
         )
-    mesh = ax.pcolormesh(x, y, np.exp(log_density), cmap=cmap, shading="auto")
+    mesh = ax.pcolormesh(x, y, np.exp(log_density), cmap=cmap, shading="auto", vmin=0, vmax=vmax)
     ax.figure.colorbar(mesh, ax=ax, label="density")
     ax.set_aspect("equal")
     ax.set_title(title)

@@ -56,7 +56,8 @@ def progress_bar(**kwargs):
     `SUPPORT_PROGRESS=text` (set by `tools/notebooks.py` for its papermill runs) selects the
     final-line bar: nothing is written while it runs (each refresh would be stored as one more
     fragment of the cell's output), and on `close` it prints its last state, with the seconds
-    elapsed since it was made (to a tenth), as one line on stdout.
+    elapsed since it was made (to a tenth), as one line on stdout. Its rate is the overall
+    average, iterations over elapsed time (no smoothing), so the line agrees with itself.
     """
     if os.environ.get("SUPPORT_PROGRESS", "auto") == "text":
         return _final_line_bar(**kwargs)
@@ -78,6 +79,7 @@ def _final_line_bar(**kwargs):
 
         def __init__(self, **options):
             options.setdefault("bar_format", _FINAL_LINE_FORMAT)
+            options.setdefault("smoothing", 0)  # the rate: iterations over elapsed time
             super().__init__(file=io.StringIO(), **options)
 
         def close(self):

@@ -275,3 +275,31 @@ def test_the_train_step_names_a_bad_optimizer():
     flow = ffjord.build_ffjord(1, (4,), solver="rk4", seed=3)
     with pytest.raises(TypeError, match="apply_gradients"):
         ffjord.make_train_step(flow.distribution, object())
+
+
+def test_the_fast_recipe_sets_only_its_epochs_when_epochs_is_zero():
+    assert ffjord.recipe_parameters("fast", 0) == {"EPOCHS": 150}
+    assert ffjord.recipe_parameters("fast", 7) == {"EPOCHS": 7}
+
+
+def test_the_demo_recipe_sets_the_demos_model_solver_trace_and_optimizer():
+    assert ffjord.recipe_parameters("demo", 0) == {
+        "NUM_FLOWS": 4,
+        "HIDDEN_SIZES": [8, 8],
+        "SOLVER": "dormand_prince",
+        "ATOL": 1e-5,
+        "RTOL": 1e-3,
+        "TRACE": "exact",
+        "LEARNING_RATE": 1e-2,
+        "AVERAGE": 0.0,
+        "KINETIC": 0.0,
+        "EPOCHS": 40,
+    }
+    assert ffjord.recipe_parameters("demo", 2)["EPOCHS"] == 2
+
+
+def test_an_unknown_recipe_or_negative_epochs_is_rejected_naming_it():
+    with pytest.raises(ValueError, match="recipe"):
+        ffjord.recipe_parameters("slow", 0)
+    with pytest.raises(ValueError, match="epochs"):
+        ffjord.recipe_parameters("fast", -1)

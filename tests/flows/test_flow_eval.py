@@ -84,9 +84,10 @@ def test_bad_points_raise_before_any_tensorflow_work():
         flow_eval.grid_log_prob(flow, num_points=1)
 
 
-def test_snapshot_epochs_run_from_zero_to_the_last_epoch():
-    assert flow_eval.snapshot_epochs(40, 4) == [0, 10, 20, 30, 40]
-    assert flow_eval.snapshot_epochs(2, 4) == [0, 1, 2]
+def test_snapshot_epochs_run_from_zero_to_the_last_epoch_geometrically_spaced():
+    # 40 ** (k / 4) for k = 1..4: 2.51, 6.32, 15.9, 40.
+    assert flow_eval.snapshot_epochs(40, 4) == [0, 3, 6, 16, 40]
+    assert flow_eval.snapshot_epochs(2, 4) == [0, 1, 2]  # 1.19, 1.41, 1.68, 2: repeats dropped
     with pytest.raises(ValueError, match="count"):
         flow_eval.snapshot_epochs(10, 0)
 

@@ -557,7 +557,7 @@ def test_notebook_02_defines_its_field_chain_and_step_in_lesson_cells_and_shows_
 
 def test_notebook_02_trains_the_demos_recipe_and_prints_both_step_times():
     code = _code(FFJORD_NOTEBOOK)
-    assert "[MLPODE(hidden_sizes=[8, 8], output_size=2) for _ in range(4)]" in code
+    assert "[ode.DemoMLPODE(hidden_sizes=[8, 8], output_size=2) for _ in range(4)]" in code
     assert "tfp.math.ode.DormandPrince(atol=1e-5)" in code
     assert "ffjord_chain(demo_fields, demo_solver.solve, tfb.ffjord.trace_jacobian_exact)" in code
     assert "make_train_step(demo_distribution, tf_keras.optimizers.Adam(1e-2))" in code

@@ -121,6 +121,13 @@ def test_density_heatmap_shows_the_exponentiated_log_density():
     np.testing.assert_allclose(ax.collections[0].get_array().ravel(), np.arange(1.0, 13.0))
 
 
+def test_density_heatmap_tops_its_colour_scale_at_the_given_vmax():
+    fig, ax = plt.subplots()
+    x, y = np.linspace(0, 1, 4), np.linspace(0, 2, 3)
+    flows.density_heatmap(ax, x, y, np.log(np.full((3, 4), 0.5)), vmax=2.0)
+    assert ax.collections[0].get_clim() == (0.0, 2.0)
+
+
 def test_nll_curve_draws_the_floor_and_the_baseline():
     fig, ax = plt.subplots()
     assert flows.nll_curve(ax, [2.0, 1.0, 0.7], floor=0.478, baseline=1.88) is ax

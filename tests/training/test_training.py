@@ -155,3 +155,20 @@ def test_the_text_progress_bar_writes_nothing_until_it_closes_then_one_line(monk
     assert out.count("\n") == 1 and "\r" not in out, repr(out)
     assert out.startswith("demo: 100%") and "3/3" in out and "loss=0.5" in out, out
     assert re.search(r"\[\d+\.\d s, ", out), out  # the elapsed seconds, to a tenth
+
+
+def test_the_text_progress_bar_s_rate_is_its_count_over_its_elapsed_seconds(monkeypatch, capsys):
+    import time
+
+    from support.training import progress_bar
+
+    monkeypatch.setenv("SUPPORT_PROGRESS", "text")
+    bar = progress_bar(total=3, desc="demo")
+    time.sleep(0.5)  # a slow first step, then two fast ones: a smoothed rate would be far off
+    for _ in range(3):
+        bar.update(1)
+    bar.close()
+    out = capsys.readouterr().out
+    elapsed = float(re.search(r"\[(\d+\.\d) s, ", out).group(1))
+    rate = float(re.search(r"(\d+\.\d+)it/s", out).group(1))
+    assert abs(rate - 3 / elapsed) < 0.15 * rate, out  # the elapsed seconds are to a tenth
