@@ -90,9 +90,9 @@ class NormalNormalModel:
     """A conjugate model with a known evidence: `z ~ N(prior_loc, prior_scale^2)`,
     `x_i | z ~ N(z, noise_scale^2)` for the given observations.
 
-    For any Gaussian `q(z) = N(m, s^2)`, `log p(x, z) = log p(x) + log p(z | x)`, so the
-    ELBO is `log p(x) - KL[q || posterior]` and the Renyi bound is
-    `log p(x) - D_alpha[q || posterior]`: both known exactly.
+    For every `z`, `log p(x, z) = log p(x) + log p(z | x)`, so for any `q` the ELBO is
+    `log p(x) - KL[q || posterior]` and the Renyi bound is `log p(x) - D_alpha[q || posterior]`;
+    for a Gaussian `q(z) = N(m, s^2)` both are known exactly.
     """
 
     def __init__(self, prior_loc: float, prior_scale: float, noise_scale: float, observations):
