@@ -30,15 +30,18 @@ def format_number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _headline_text(record: dict[str, Any]) -> str:
-    text = f"{record['name']}: {format_number(record['value'])}"
+def _headline_text(record: dict[str, Any], decimals: int | None = None) -> str:
+    def number(value, digits):
+        return format_number(value, digits) if decimals is None else f"{value:.{decimals}f}"
+
+    text = f"{record['name']}: {number(record['value'], 4)}"
     if record.get("stderr") is not None:
-        text += f" ± {format_number(record['stderr'], 2)}"
+        text += f" ± {number(record['stderr'], 2)}"
     if record.get("unit"):
         text += f" {record['unit']}"
     if record.get("reference") is not None:
         label = record.get("reference_name") or "reference"
-        text += f"  ({label}: {format_number(record['reference'])})"
+        text += f"  ({label}: {number(record['reference'], 4)})"
     return text
 
 
@@ -50,6 +53,7 @@ def headline(
     reference_name: str | None = None,
     stderr: float | None = None,
     unit: str = "",
+    decimals: int | None = None,
 ) -> dict[str, Any]:
     """Shows a headline number and tags it for the suite's results page.
 
@@ -60,6 +64,8 @@ def headline(
       reference_name: what the reference is, e.g. "entropy floor".
       stderr: the Monte Carlo standard error of `value`, if it has one.
       unit: e.g. "nats".
+      decimals: show the numbers with this many decimals (as an `Estimate` prints, with 3)
+        instead of 4 significant digits (2 for the standard error).
 
     Returns:
       The record that was shown, as a dict.
@@ -70,6 +76,10 @@ def headline(
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if decimals is not None and (
+        isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0
+    ):
+        raise ValueError(f"decimals must be a non-negative integer or None, got {decimals!r}")
     if isinstance(value, Estimate):
         if stderr is not None:
             raise ValueError("stderr must not be given with an Estimate value: it has its own")
@@ -91,7 +101,7 @@ def headline(
     except ImportError:  # pragma: no cover - IPython ships with the notebook extras
         in_kernel = False
     if in_kernel:
-        display({HEADLINE_MIME: record, "text/plain": _headline_text(record)}, raw=True)
+        display({HEADLINE_MIME: record, "text/plain": _headline_text(record, decimals)}, raw=True)
     else:
-        print(_headline_text(record))
+        print(_headline_text(record, decimals))
     return record

@@ -48,3 +48,10 @@ def test_format_number_keeps_four_significant_digits_and_non_finite_values():
     assert report.format_number(0.084694187) == "0.08469"
     assert report.format_number(float("nan")) == "nan"
     assert report.format_number(None) == ""
+
+
+def test_headline_with_decimals_prints_every_number_with_that_many(capsys):
+    report.headline("gap", Estimate(0.0027871, 0.00142), reference=1.23456, decimals=3)
+    assert "gap: 0.003 ± 0.001  (reference: 1.235)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="decimals"):
+        report.headline("gap", 1.0, decimals=-1)
