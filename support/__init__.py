@@ -27,6 +27,7 @@ runtime.import_tensorflow_quietly()
 from support.estimate import Estimate, mean_and_stderr
 from support.parameters import (
     ParameterError,
+    accepted_by,
     at_most,
     boolean,
     check_parameters,
@@ -46,6 +47,7 @@ __all__ = [
     "Estimate",
     "History",
     "ParameterError",
+    "accepted_by",
     "at_most",
     "boolean",
     "check_parameters",

@@ -39,6 +39,7 @@ from support import _checks
 
 __all__ = [
     "ParameterError",
+    "accepted_by",
     "at_most",
     "boolean",
     "check_parameters",
@@ -202,6 +203,32 @@ def at_most(name: str, bound: str) -> Relation:
                 f"parameter {name} must be at most {bound} ({values[bound]!r}), "
                 f"got {values[name]!r}"
             )
+
+    return relation
+
+
+def accepted_by(check: Callable[..., Any], *names: str, **keywords: str) -> Relation:
+    """The named parameters must be values `check` accepts: a `ValueError` it raises becomes
+    a `ParameterError` naming them.
+
+    Args:
+      check: called as `check(*values of names, **{argument: value of parameter})`; its
+        result is ignored.
+      *names: the parameters passed by position, in order.
+      **keywords: keyword argument of `check` -> the parameter passed as it.
+    """
+    _checks.callable_("check", check)
+    if not names and not keywords:
+        raise ValueError("accepted_by needs at least one parameter name")
+    everyone = [*names, *keywords.values()]
+
+    def relation(values: Mapping[str, Any]) -> None:
+        try:
+            check(*(values[n] for n in names), **{k: values[n] for k, n in keywords.items()})
+        except ValueError as error:
+            raise ParameterError(
+                f"parameter{'s' if len(everyone) > 1 else ''} {' and '.join(everyone)}: {error}"
+            ) from None
 
     return relation
 

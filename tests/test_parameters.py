@@ -9,6 +9,7 @@ import pytest
 
 from support.parameters import (
     ParameterError,
+    accepted_by,
     at_most,
     boolean,
     check_parameters,
@@ -190,6 +191,18 @@ def test_at_most_names_both_parameters_and_runs_after_the_single_checks():
     # a wrong type is reported by its own rule, not as a failed comparison
     with pytest.raises(ParameterError, match="parameter N must be an integer"):
         check_parameters({"N": "10", "BATCH": 11}, relations=relations, **rules)
+
+
+def test_accepted_by_turns_the_checks_value_error_into_one_naming_the_parameters():
+    def check(size, count, *, seed):
+        if count > size + seed:
+            raise ValueError(f"count={count} does not fit")
+
+    relation = accepted_by(check, "SIZE", "COUNT", seed="SEED")
+    rules = {"SIZE": integer(min=1), "COUNT": integer(min=1), "SEED": integer(min=0)}
+    check_parameters({"SIZE": 2, "COUNT": 3, "SEED": 1}, relations=[relation], **rules)
+    with pytest.raises(ParameterError, match=r"^parameters SIZE and COUNT and SEED: count=4 "):
+        check_parameters({"SIZE": 2, "COUNT": 4, "SEED": 1}, relations=[relation], **rules)
 
 
 def test_within_memory_names_the_parameters_and_the_estimate(monkeypatch):

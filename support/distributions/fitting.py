@@ -228,6 +228,9 @@ def effective_parameters(distribution) -> dict[str, np.ndarray]:
     return {"loc": distribution.mean().numpy(), "scale": distribution.stddev().numpy()}
 
 
+_CENTRE_DRAWS = 1000  # random directions tried per mixture component before giving up
+
+
 def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int = 0) -> dict:
     """A known target for each builder, named as the builders are, to fit and compare with.
 
@@ -235,6 +238,11 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
     fit can tell them apart; the target for
     `mixture_full_covariance_first_fixed` has N(0, I) as its first component, which that
     model holds fixed, so it can match it exactly.
+
+    Raises:
+      ValueError: for a bad `event_size`, `num_components` or `seed`, or when no placement
+        of `num_components` centres 6 apart turns up (too many components for `event_size`,
+        e.g. four in one dimension).
     """
     event_size = _checks.positive_int("event_size", event_size)
     num_components = _checks.integer("num_components", num_components, min=2)
@@ -244,11 +252,19 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
     scales = rng.uniform(0.3, 2.0, size=event_size).astype(np.float32)
     centres = np.zeros((num_components, event_size), np.float32)
     for k in range(1, num_components):
-        for _ in range(1000):  # a centre 6 from the origin and at least 6 from the others
+        for _ in range(_CENTRE_DRAWS):  # a centre 6 from the origin and at least 6 from the others
             direction = rng.normal(size=event_size)
             centres[k] = 6.0 * direction / np.linalg.norm(direction)
-            if np.min(np.linalg.norm(centres[:k] - centres[k], axis=-1)) >= 6.0:
+            # float32 rounding can put a valid draw a hair under 6
+            if np.min(np.linalg.norm(centres[:k] - centres[k], axis=-1)) >= 6.0 - 1e-4:
                 break
+        else:
+            raise ValueError(
+                f"cannot place num_components={num_components} centres 6 apart (each 6 from the "
+                f"origin) in event_size={event_size} dimensions: {_CENTRE_DRAWS} random "
+                f"directions for component {k} all came closer than 6 to another; use fewer "
+                "components or more dimensions"
+            )
     weights = rng.dirichlet(3.0 * np.ones(num_components)).astype(np.float32)
     spread = rng.uniform(0.5, 1.5, size=(num_components, 1)).astype(np.float32)
     tril = np.tril(rng.normal(scale=0.3, size=(num_components, event_size, event_size)))

@@ -17,7 +17,8 @@ def fit_curves(axes, losses: Mapping[str, list[float]], floors: Mapping[str, flo
     Args:
       axes: at least `len(losses)` matplotlib axes (any shape; flattened).
       losses: model name -> per-epoch mean training NLL (`History.loss`).
-      floors: model name -> the target distribution's NLL on held-out data.
+      floors: model name -> the NLL to draw as a dashed reference line, e.g. the target
+        distribution's NLL on the same training points.
 
     Returns:
       The flattened axes.
@@ -39,10 +40,14 @@ def fit_curves(axes, losses: Mapping[str, list[float]], floors: Mapping[str, flo
     return flat
 
 
+_IDENTITY_GID = "parameter_recovery: y = x"
+
+
 def parameter_recovery(ax, true, fitted, *, label: str = "", marker: str = "o"):
     """Scatters fitted against true parameter values, with the line y = x.
 
-    Points on the line are parameters the fit recovered.
+    Called again on the same axes, it adds its points and stretches the one y = x line
+    to cover them, instead of drawing a second. Points on the line are parameters the fit recovered.
 
     Raises:
       ValueError: if `true` and `fitted` differ in shape.
@@ -54,7 +59,19 @@ def parameter_recovery(ax, true, fitted, *, label: str = "", marker: str = "o"):
     low = float(min(true.min(), fitted.min()))
     high = float(max(true.max(), fitted.max()))
     pad = 0.05 * (high - low or 1.0)
-    ax.plot([low - pad, high + pad], [low - pad, high + pad], "k--", linewidth=1)
+    identity = [line for line in ax.get_lines() if line.get_gid() == _IDENTITY_GID]
+    if identity:  # one y = x line per axes, stretched to cover every call's values
+        ends = identity[0].get_xdata()
+        low, high = min(low - pad, ends[0]), max(high + pad, ends[-1])
+        identity[0].set_data([low, high], [low, high])
+    else:
+        ax.plot(
+            [low - pad, high + pad],
+            [low - pad, high + pad],
+            "k--",
+            linewidth=1,
+            gid=_IDENTITY_GID,
+        )
     ax.set_xlabel("true value")
     ax.set_ylabel("fitted value")
     if label:

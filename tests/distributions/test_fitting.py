@@ -191,6 +191,22 @@ def test_example_targets_exist_for_every_builder_with_the_right_event_size():
     np.testing.assert_array_equal(first["scale"][0], np.eye(5))
 
 
+def test_example_targets_place_the_mixture_centres_6_from_the_origin_and_each_other():
+    centres = fitting.effective_parameters(
+        fitting.example_targets(2, 4, seed=3)["mixture_spherical"]
+    )["loc"]
+    np.testing.assert_allclose(np.linalg.norm(centres[1:], axis=-1), 6.0, rtol=1e-5)
+    distances = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+    assert np.all(distances[np.triu_indices(4, 1)] >= 6.0 - 1e-4)
+    line = fitting.effective_parameters(fitting.example_targets(1, 3)["mixture_spherical"])["loc"]
+    assert sorted(line.ravel()) == [-6.0, 0.0, 6.0]  # one dimension holds three
+
+
+def test_example_targets_refuse_more_components_than_fit_6_apart():
+    with pytest.raises(ValueError, match="num_components=4 .* event_size=1"):
+        fitting.example_targets(1, 4)
+
+
 def test_the_samples_memory_estimate_covers_train_and_held_out_in_float64():
     for num_samples, event_size in ((4000, 4), (10**9, 100)):
         assert fitting.samples_bytes(num_samples, event_size) >= 2 * 8 * num_samples * event_size

@@ -79,6 +79,11 @@ def test_a_misspelt_parameter_is_rejected_naming_it_and_the_close_match():
     _assert_rejected(path, {"EPOCH": 1}, "EPOCH ", "did you mean EPOCHS?")
 
 
+def test_notebook_01_rejects_more_mixture_components_than_fit_6_apart():
+    path = _notebook("01")
+    _assert_rejected(path, {"EVENT_SIZE": 1, "NUM_COMPONENTS": 4}, "EVENT_SIZE", "NUM_COMPONENTS")
+
+
 @pytest.mark.parametrize("prefix", ["02", "03"])
 def test_a_grid_too_large_for_memory_is_rejected(prefix):
     path = _notebook(prefix)  # a 200000 x 200000 grid: > 1 TiB

@@ -62,6 +62,16 @@ def test_parameter_recovery_without_a_label_draws_no_legend_and_handles_one_valu
     assert x[0] < 2.0 < x[-1]  # a single value still gets a visible line around it
 
 
+def test_parameter_recovery_called_twice_keeps_one_identity_line_covering_both(ax):
+    plots.parameter_recovery(ax, [0.0, 1.0], [0.1, 0.9], label="means")
+    plots.parameter_recovery(ax, [4.0, 5.0], [4.2, 5.1], label="scales")
+    (line,) = ax.lines
+    x, y = line.get_data()
+    np.testing.assert_array_equal(x, y)
+    assert x[0] < 0.0 and x[-1] > 5.1
+    assert len(ax.collections) == 2
+
+
 def test_parameter_recovery_refuses_arrays_of_different_sizes(ax):
     with pytest.raises(ValueError, match="true and fitted must match in size, got 3 and 2"):
         plots.parameter_recovery(ax, [1.0, 2.0, 3.0], [1.0, 2.0])
