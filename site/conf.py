@@ -52,3 +52,6 @@ html_theme_options = {
 }
 # Light or dark as the reader's system prefers (an empty mode logs an error in the console).
 html_context = {"default_mode": "auto"}
+# Text as written: headline names, code words and quotes in prose are shown exactly as the
+# notebooks print them (Sphinx would otherwise curl quotes and apostrophes).
+smartquotes = False
