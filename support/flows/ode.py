@@ -120,13 +120,18 @@ class MLPODE(snt.Module):
         return self.output_layer(hidden)
 
 
+_NO_OPERATION = frozenset({"PUSH_NULL", "NOP", "CACHE", "RESUME", "EXTENDED_ARG"})
+
+
 def _instructions(function):
     """The instructions of a class's `__call__` as written, for comparing two definitions.
 
     Sonnet wraps every method of a module class in a name scope (the written function is held
-    in the wrapper's closure). Jump offsets and the compiler's choice between `LOAD_METHOD`
-    and `LOAD_ATTR` (which differs between a module and a notebook cell) are left out; the
-    operations, the names and the constants, in order, are compared."""
+    in the wrapper's closure). Jump offsets, the compiler's choice between `LOAD_METHOD` and
+    `LOAD_ATTR`, and the instructions that carry no operation of the code (`PUSH_NULL`, `NOP`,
+    `CACHE`, `RESUME`, `EXTENDED_ARG`, which Python 3.13 places differently in a module and in
+    a notebook cell) are left out; the operations, the names and the constants, in order, are
+    compared."""
     for _ in range(4):
         code = getattr(function, "__code__", None)
         if code is None:
@@ -139,6 +144,7 @@ def _instructions(function):
                     None if op.opcode in jumps else op.argval,
                 )
                 for op in dis.get_instructions(function)
+                if op.opname not in _NO_OPERATION
             ]
         cells = [cell.cell_contents for cell in function.__closure__ or ()]
         written = [f for f in cells if getattr(f, "__name__", "") == "__call__"]
