@@ -162,7 +162,8 @@ def test_papermill_runs_notebook_03_with_the_questions_recipe_at_smoke_size(tmp_
         if cell.cell_type == "code"
         for out in cell.outputs
     )
-    assert "recipe 'question': {'num_train': 2000, 'num_components': 5" in printed
+    assert "question {'num_train': 2000, 'num_components': 5" in printed
+    assert "this run uses: question" in printed
     assert "MDN (question recipe)" in printed  # its gap to the truth
     assert "heaviest first" in printed  # its mixture parameters at x = 1
     assert "all sanity checks passed" in printed
