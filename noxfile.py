@@ -9,7 +9,7 @@ nox -s ci                             # what CI runs (lint, tests on the oldest 
 nox -s tests                          # unit and regression tests on every supported Python
 nox -s tests-3.12                     # ... on one of them
 nox -s seeds -- --seeds 1,2,3,4,5     # the statistical tests under other seeds
-nox -s torch                          # the benchmark's PyTorch anchor (tests/benchmarks/test_bench_torch.py)
+nox -s torch                          # the benchmark's PyTorch anchor (tests/benchmarks/)
 nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
 nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
@@ -290,8 +290,9 @@ TORCH_PINS = ["torch==2.13.0", "torchdiffeq==0.2.5"]
 
 @nox.session(python=FOUND.get("3.11", PYTHON), venv_backend="uv", venv_params=["--seed"])
 def torch(session: nox.Session) -> None:
-    """tests/benchmarks/test_bench_torch.py, with torch and torchdiffeq: the mirror of the PyTorch field,
-    the benchmark's scoring of it and one epoch of the torch path (fails if torch is missing)."""
+    """tests/benchmarks/test_bench_torch.py, with torch and torchdiffeq: the mirror of the
+    PyTorch field, the benchmark's scoring of it and one epoch of the torch path (fails if torch
+    is missing)."""
     _install(session, "test")
     session.run("python", "-m", "pip", "install", "--quiet", *TORCH_PINS)
     session.run(
