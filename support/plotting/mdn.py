@@ -124,7 +124,7 @@ def mixture_weights(ax, x, weights):
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("x")
     ax.set_ylabel("mixture weight")
-    ax.legend(fontsize="small")
+    _legend_below(ax)
     return ax
 
 
@@ -174,5 +174,18 @@ def mixture_means(ax, x, means, stddevs, weights, *, x_data=None, y_data=None, m
     ax.autoscale_view()
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.legend(fontsize="small", loc="lower left")
+    _legend_below(ax)
     return ax
+
+
+def _legend_below(ax):
+    """The components' legend under the axes, where it hides no data."""
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(
+            fontsize="small",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=min(len(handles), 4),
+            frameon=False,
+        )

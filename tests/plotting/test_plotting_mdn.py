@@ -71,6 +71,20 @@ def test_mixture_means_skip_a_component_that_is_never_used(ax):
     assert [line.get_label() for line in lines] == ["component 1", "component 2"]
 
 
+@pytest.mark.parametrize("draw", ["weights", "means"])
+def test_the_component_legend_sits_below_the_axes_off_the_data(ax, draw):
+    x, weights, means, stddevs = _mixture()
+    if draw == "weights":
+        plots.mixture_weights(ax, x, weights)
+    else:
+        plots.mixture_means(ax, x, means, stddevs, weights, x_data=x, y_data=means[:, 0])
+    ax.figure.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    axes = ax.get_window_extent()
+    assert legend.y1 <= axes.y0, (legend, axes)  # entirely under the plotting area
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("component")
+
+
 def test_mixture_means_reject_mismatched_shapes(ax):
     x, weights, means, stddevs = _mixture()
     with pytest.raises(ValueError, match="stddevs must have shape"):
