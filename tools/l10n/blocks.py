@@ -261,22 +261,29 @@ def _with_note(text: str, block: Block, note: str, lang: str, rtl: bool) -> str:
 
 
 def _rtl_wraps(text: str, tops: dict[int, list[Block]], lang: str) -> list:
-    """Insertions that open an rtl div before, and close it after, each top-level block that
-    holds a translation."""
+    """Insertions that open an rtl div before, and close it after, each run of consecutive
+    top-level blocks that hold a translation (code and English blocks break a run)."""
     starts = _line_starts(text)
-    edits = []
+    spans = {}
     top = -1
     for token in parser().parse(text):
         if not _is_top(token):
             continue
         top += 1
-        if top not in tops:
-            continue
-        first, stop = token.map
-        begin = starts[first]
-        edits.append((begin, 0, begin, f'<div dir="rtl" lang="{lang}">\n\n'))
-        end = _line_end(text, starts, stop - 1)
-        rest = text[end + 1 :]
-        gap = "\n" if rest and not rest.startswith("\n") else ""
-        edits.append((end, 3, end, f"\n\n</div>{gap}"))
+        if top in tops:
+            first, stop = token.map
+            while (
+                stop - 1 > first
+                and not text[starts[stop - 1] : _line_end(text, starts, stop - 1)].strip()
+            ):
+                stop -= 1  # a list's map takes in the blank line after it
+            spans[top] = (starts[first], _line_end(text, starts, stop - 1))
+    edits = []
+    for top, (begin, end) in spans.items():
+        if top - 1 not in spans:
+            edits.append((begin, 0, begin, f'<div dir="rtl" lang="{lang}">\n\n'))
+        if top + 1 not in spans:
+            rest = text[end + 1 :]
+            gap = "\n" if rest and not rest.startswith("\n") else ""
+            edits.append((end, 3, end, f"\n\n</div>{gap}"))
     return edits

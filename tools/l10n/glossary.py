@@ -1,9 +1,11 @@
 """Each language's glossary: one agreed rendering per term (`locales/<lang>/glossary.csv`).
 
-The file is a CSV with the columns `term,translation,note` (the layout translation platforms
-import as a glossary). TFP's API names are not terms: they stay in code font, untranslated, and
-the placeholder check keeps them so. `python -m tools l10n` lists each current translation whose
-English uses a term without the translation holding its rendering; it reports, it does not fail.
+The file is a CSV with the columns `term,translation,forms,note` (the layout translation
+platforms import as a glossary, with `forms` the rendering's inflected forms a sentence may need,
+separated by `;`, such as a Persian plural). TFP's API names are not terms: they stay in code
+font, untranslated, and the placeholder check keeps them so. `python -m tools l10n` lists each
+current translation whose English uses a term without the translation holding its rendering; it
+reports, it does not fail.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ class Term:
 
     term: str
     translation: str
+    forms: tuple[str, ...] = ()
     note: str = ""
+
+    def rendered_in(self, translation: str) -> bool:
+        """Whether a translation holds the rendering or one of its forms."""
+        return any(form in translation for form in (self.translation, *self.forms))
 
     def used_in(self, english: str) -> bool:
         """Whether English prose (outside code, math and link targets) uses the term."""
@@ -61,7 +68,10 @@ def read_glossary(lang: str, root: Path = ROOT) -> list[Term]:
     for number, row in enumerate(rows, start=2):
         if not (row.get("term") or "").strip() or not (row.get("translation") or "").strip():
             raise ValueError(f"{glossary_path(lang, root)}:{number}: term and translation needed")
-        terms.append(Term(row["term"].strip(), row["translation"].strip(), row.get("note") or ""))
+        forms = tuple(f.strip() for f in (row.get("forms") or "").split(";") if f.strip())
+        terms.append(
+            Term(row["term"].strip(), row["translation"].strip(), forms, row.get("note") or "")
+        )
     return terms
 
 
@@ -74,7 +84,7 @@ def misses(catalog: Catalog, terms: list[Term]) -> list[str]:
             continue
         english = message.id
         for term in ordered:
-            if term.used_in(english) and term.translation not in message.string:
+            if term.used_in(english) and not term.rendered_in(message.string):
                 found.append(f"{term.term!r} is {term.translation!r} in: {english[:60]!r}")
             if term.used_in(english):  # a longer term covers its words
                 english = re.sub(re.escape(term.term), " ", english, flags=re.IGNORECASE)
