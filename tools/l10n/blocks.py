@@ -151,9 +151,10 @@ def _cell(text, starts, inline, row, cell, top, ordinal) -> Block | None:
         return None
     begin, end = spans[cell]
     start, stop = starts[line] + begin, starts[line] + end
-    if text[start:stop] != inline.content.strip():
+    source = text[start:stop]  # the cell's Markdown: an escaped pipe stays escaped
+    if source.replace("\\|", "|") != inline.content.strip():
         return None  # not where GFM's split puts it: leave the cell as it is
-    return Block("cell", _normalise(inline.content), start, stop, stop, "", top, ordinal)
+    return Block("cell", _normalise(source), start, stop, stop, "", top, ordinal)
 
 
 def _block(text, starts, inline, opener, top, ordinal) -> Block | None:

@@ -15,13 +15,14 @@ it too becomes fuzzy rather than silently losing its translation.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from babel.messages.catalog import Catalog, Message
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import PoFileError, read_po, unescape, write_po
 
 from tools.l10n import LANGUAGES, LOCALES_DIR, ROOT
 from tools.l10n.blocks import blocks
@@ -160,10 +161,52 @@ def _new_catalog(lang: str, domain: str) -> Catalog:
     )
 
 
+# A line of a .po file: blank, a comment, or a keyword and one quoted string, or the string's
+# continuation (Babel's reader is lenient: it takes an unclosed quote as an empty string).
+_PO_LINE = re.compile(
+    r'\s*|#.*|(?:(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) )?"(?:[^"\\]|\\.)*"\s*'
+)
+
+
 def load(path: Path, lang: str, domain: str) -> Catalog:
     """Reads a catalog; a syntax error raises Babel's `PoFileError`."""
     with open(path, "rb") as handle:
-        return read_po(handle, locale=lang, domain=domain, abort_invalid=True)
+        catalog = read_po(handle, locale=lang, domain=domain, abort_invalid=True)
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not _PO_LINE.fullmatch(line):
+            raise PoFileError(
+                f"line {number} is not PO syntax: {line[:60]!r}", catalog, line, number
+            )
+    for msgid, previous in _previous_ids(path.read_text(encoding="utf-8")).items():
+        if msgid in catalog:
+            catalog[msgid].previous_id = [previous]
+    return catalog
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _po_string(lines: list[str]) -> str:
+    """The string of a .po keyword's lines (`msgid "..."` and its continuation lines)."""
+    return "".join(unescape(quoted) for line in lines for quoted in _QUOTED.findall(line))
+
+
+def _previous_ids(text: str) -> dict[str, str]:
+    """msgid -> the previous msgid (`#| msgid`) of each fuzzy entry: Babel writes them but
+    does not read them back."""
+    found = {}
+    for entry in text.split("\n\n"):
+        lines = entry.splitlines()
+        previous = [line[3:] for line in lines if line.startswith("#| ")]
+        current = []
+        for line in lines:
+            if line.startswith("msgid ") or (current and line.startswith('"')):
+                current.append(line)
+            elif current:
+                break
+        if previous and current and previous[0].startswith("msgid "):
+            found[_po_string(current)] = _po_string(previous)
+    return found
 
 
 def dump(catalog: Catalog) -> bytes:
@@ -188,7 +231,11 @@ def updated(english: Catalog, existing: Catalog | None, lang: str, domain: str) 
       (`previous_id`); a removed one is obsolete.
     """
     catalog = existing if existing is not None else _new_catalog(lang, domain)
+    previous = {m.id: m.previous_id for m in catalog if m.id and m.fuzzy and m.previous_id}
     catalog.update(english, update_creation_date=False)
+    for message in catalog:  # Babel keeps an entry's flags, but not its previous msgid
+        if message.fuzzy and not message.previous_id and message.id in previous:
+            message.previous_id = list(previous[message.id])
     _match_by_location(catalog)
     return catalog
 
@@ -235,7 +282,7 @@ def _summary(message: Message) -> tuple:
         message.id,
         message.string,
         sorted(message.flags),
-        list(message.previous_id or ()),
+        list(message.previous_id or ()) if message.fuzzy else [],
         sorted(message.locations),
         list(message.auto_comments),
     )

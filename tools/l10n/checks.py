@@ -10,6 +10,7 @@ without them). Reported only: how much is translated, and glossary misses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError
 
 from tools.l10n import LANGUAGES, ROOT
-from tools.l10n.blocks import Choice, outline, render
+from tools.l10n.blocks import Choice, blocks, outline, render
 from tools.l10n.catalogs import (
     Counts,
     Source,
@@ -34,6 +35,8 @@ from tools.l10n.catalogs import (
 from tools.l10n.glossary import glossary_path, misses, read_glossary
 from tools.l10n.placeholders import differences
 from tools.l10n.translate import translated_notebook
+
+_PIPE = re.compile(r"(?<!\\)\|")  # a pipe that would split a table cell
 
 __all__ = [
     "Report",
@@ -92,6 +95,10 @@ def _translation_problems(catalog: Catalog, texts, where: str) -> list[str]:
         return Choice(translation=message.string)
 
     for location, text in texts or []:
+        for block in blocks(text):
+            message = catalog.get(block.msgid)
+            if block.kind == "cell" and message and _PIPE.search(message.string or ""):
+                problems.append(f"{where}: a table cell's translation holds a bare | ({location})")
         translated = render(text, current, note="", lang="und")
         if outline(translated) != outline(text):
             problems.append(f"{where}: a translation changes the Markdown structure of {location}")

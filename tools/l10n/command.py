@@ -56,8 +56,9 @@ def update(root: Path = ROOT, languages: Sequence[str] = tuple(LANGUAGES)) -> li
     return written
 
 
-def print_report(report: Report, out=sys.stdout) -> None:
-    """The counts table, then glossary misses, then problems."""
+def print_report(report: Report, out=None) -> None:
+    """The counts table, then glossary misses, then problems (to `out`, default stdout)."""
+    out = out or sys.stdout
     print(
         f"{'language':<9}{'catalog':<28}{'translated':>11}{'fuzzy':>7}{'untranslated':>14}",
         file=out,
