@@ -13,9 +13,8 @@
   (all of `METHODS`), both loops go one stage per iteration: one field evaluation per loop
   body (`support.flows.rk_stages`), and the forward loop keeps one state per stage (the step's
   start, then the slopes entering the later stages: four states per RK4 step, so a solve
-  holds `4 * num_steps` copies of the state until its gradient is taken). For FFJORD
-  training this takes the first step's tracing and XLA compiling to well under half of
-  TensorFlow's differentiating the loop (`benchmarks/README.md`).
+  holds `4 * num_steps` copies of the state until its gradient is taken). What that saves
+  in FFJORD training's tracing and compiling is measured in `benchmarks/README.md`.
 * `"autodiff"`: TensorFlow differentiates the `tf.while_loop` (or the Python-unrolled steps)
   as it would any other ops. Needed when the field captures tensors (other than variables
   and `constants`) that gradients must reach.
