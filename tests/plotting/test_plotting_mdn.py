@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matplotlib.collections import LineCollection, QuadMesh
+from matplotlib.collections import LineCollection, PolyCollection, QuadMesh
 
 from support.plotting import mdn as plots
 
@@ -89,3 +89,25 @@ def test_mixture_means_reject_mismatched_shapes(ax):
     x, weights, means, stddevs = _mixture()
     with pytest.raises(ValueError, match="stddevs must have shape"):
         plots.mixture_means(ax, x, means, stddevs[:-1], weights)
+
+
+def test_mixture_means_bands_fade_with_the_weight_instead_of_ending_in_an_edge(ax):
+    x, weights, means, stddevs = _mixture()
+    weights[:, 2] = np.linspace(0.0, 1.0, x.size)  # component 2 fades in from the left
+    plots.mixture_means(ax, x, means, stddevs, weights)
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 3
+    alphas = bands[2].get_facecolors()[:, 3]
+    assert np.all(np.diff(alphas) > 0)  # more opaque where the weight is larger
+    assert alphas[0] < 0.02  # next to the hidden part, almost transparent
+
+
+def test_mixture_means_legend_has_solid_swatches_or_none_when_asked(ax):
+    x, weights, means, stddevs = _mixture()
+    plots.mixture_means(ax, x, means, stddevs, weights)
+    swatches = ax.get_legend().get_lines()
+    assert [line.get_alpha() for line in swatches] == [None] * 3
+    assert {line.get_linewidth() for line in swatches} == {2}
+    ax.cla()
+    plots.mixture_means(ax, x, means, stddevs, weights, legend=False)
+    assert ax.get_legend() is None
