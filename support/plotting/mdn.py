@@ -15,6 +15,7 @@ __all__ = [
 ]
 
 _DATA_STYLE = {"s": 3, "alpha": 0.35, "color": "k", "linewidths": 0}
+_BAND_THRESHOLDS = (0.1, 0.25, 0.5, 0.75)  # weights above min_weight where a band darkens
 
 
 def _vector(name: str, value) -> np.ndarray:
@@ -133,8 +134,9 @@ def mixture_means(
 ):
     """Each component's mean against x with a +-2 sd band; both fade as the weight falls.
 
-    A line's width and opacity, and its band's opacity, follow the component's weight, so a
-    band fades out where the component stops being used instead of ending in a hard edge.
+    A line's width and opacity follow the component's weight, and its band darkens in steps
+    as the weight grows, so a band fades out where the component stops being used instead of
+    ending in a hard edge.
     Where a component's weight is below `min_weight` it is not drawn: it does not contribute
     to p(y | x) there.
 
@@ -150,7 +152,7 @@ def mixture_means(
     Returns:
       The axes.
     """
-    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
 
@@ -171,20 +173,12 @@ def mixture_means(
         w = 0.5 * (weights[:-1, k] + weights[1:, k])  # each segment's weight
         colour = to_rgba(f"C{k}")
         lo, hi = means[:, k] - 2 * stddevs[:, k], means[:, k] + 2 * stddevs[:, k]
-        # The band: one quadrilateral per segment, as opaque as the segment's weight.
-        quads = np.stack(
-            [
-                np.stack([x[:-1], lo[:-1]], axis=1),
-                np.stack([x[1:], lo[1:]], axis=1),
-                np.stack([x[1:], hi[1:]], axis=1),
-                np.stack([x[:-1], hi[:-1]], axis=1),
-            ],
-            axis=1,
-        )
-        fill = np.tile(colour, (w.size, 1))
-        fill[:, 3] = 0.3 * w
-        band = PolyCollection(quads[keep], facecolors=fill[keep], linewidths=0, antialiaseds=False)
-        ax.add_collection(band)
+        # The band: faint layers, one more wherever the weight passes the next threshold, so
+        # it grows more opaque with the weight and fades out instead of ending in an edge.
+        for threshold in (min_weight, *_BAND_THRESHOLDS):
+            ax.fill_between(
+                x, lo, hi, where=weights[:, k] >= threshold, color=colour, alpha=0.06, linewidth=0
+            )
         points = np.stack([x, means[:, k]], axis=1)
         segments = np.stack([points[:-1], points[1:]], axis=1)
         colours = np.tile(colour, (w.size, 1))
