@@ -8,10 +8,10 @@ its value, by the chain rule (`mlp_value_and_jacobian_diagonal`).
 Training differentiates that pass once more, with respect to the state and the weights.
 TensorFlow could do it by itself, but the backward pass written out here (reverse mode
 through the layers, using each activation's second derivative, `ACTIVATION_CURVATURES`) is a
-smaller graph with fewer, larger ops: the loss and gradients of a notebook-02 batch take about
-a fifth less time, the whole training step about a sixth (`benchmarks/README.md`). It gives
-the same gradients as TensorFlow's own (tested against nested gradient tapes for every
-activation). Only first derivatives are provided: nothing differentiates the diagonal twice.
+smaller graph with fewer, larger ops; what that saves in notebook 02's training step is
+measured in `benchmarks/README.md`. It gives the same gradients as TensorFlow's own (tested
+against nested gradient tapes for every activation). Only first derivatives are provided:
+nothing differentiates the diagonal twice.
 
 When only the trace (the diagonal's sum) is wanted, as in FFJORD's log-density, a field of one
 or two hidden layers needs no tangents at all (`mlp_value_and_trace`): the trace is a bilinear

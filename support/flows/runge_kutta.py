@@ -13,9 +13,8 @@
   (all of `METHODS`), both loops go one stage per iteration: one field evaluation per loop
   body (`support.flows.rk_stages`), and the forward loop keeps one state per stage (the step's
   start, then the slopes entering the later stages: four states per RK4 step, so a solve
-  holds `4 * num_steps` copies of the state until its gradient is taken). For FFJORD
-  training this takes the first step's tracing and XLA compiling to well under half of
-  TensorFlow's differentiating the loop (`benchmarks/README.md`).
+  holds `4 * num_steps` copies of the state until its gradient is taken). What that saves
+  in FFJORD training's tracing and compiling is measured in `benchmarks/README.md`.
 * `"autodiff"`: TensorFlow differentiates the `tf.while_loop` (or the Python-unrolled steps)
   as it would any other ops. Needed when the field captures tensors (other than variables
   and `constants`) that gradients must reach.
@@ -37,6 +36,7 @@ and `support.flows.single_solve`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -124,13 +124,12 @@ def integrate(
     if backprop == "recompute":
         chained = chained_stages(tableau)
         if chained is None:
-            return _integrate_recomputing(advance, select, state, constants, per, segments)
+            return _RecomputingSolve(advance, select, state, constants, per, segments).run()
         stage, stages = stage_advance(field, start, step, tableau, chained), len(tableau[2])
         carry = (state, *[tf.nest.map_structure(tf.zeros_like, state)] * 2)
         store = stage_store(step, tableau, len(tf.nest.flatten(state)))
-        return _integrate_recomputing(
-            stage, select, carry, constants, per * stages, segments, store
-        )[0]
+        solve = _RecomputingSolve(stage, select, carry, constants, per * stages, segments, store)
+        return solve.run()[0]
     for j in range(segments):
         extra = select(j, constants)
         if unroll:
@@ -146,113 +145,203 @@ def integrate(
     return state
 
 
-def _integrate_recomputing(advance, select, state, constants, per, segments, store=None):
-    # `store`: `(keep, restore)`, what iteration k stores of its flat input state and how
-    # the backward loop rebuilds that state from `read(i)`, iteration i's stored leaves.
-    keep_leaves, restore = store or (lambda k, ys: ys, lambda k, read: read(k))
-    state_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(state)]
-    constant_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(constants)]
-    num_states = len(state_leaves)
+class _RecomputingSolve:
+    """One solve whose gradient recomputes the loop's iterations one at a time, backwards.
 
-    def arguments(j, extra):  # segment j's field arguments: a structure and its leaves
-        chosen = select(j, tf.nest.pack_sequence_as(constants, list(extra)))
-        return chosen, [tf.convert_to_tensor(x) for x in tf.nest.flatten(chosen)]
+    The solve is a loop of `per * segments` iterations on a state,
 
-    def step_leaves(k, leaves, chosen, chosen_leaves):
-        y = tf.nest.pack_sequence_as(state, list(leaves))
-        return tf.nest.flatten(advance(k, y, tf.nest.pack_sequence_as(chosen, chosen_leaves)))
+        y[i + 1] = advance(i, y[i], p[j]),    p[j] = select(j, constants),
 
-    def over_segments(body, first, last, loop_state):
-        # One segment: no outer loop, so the plain solve compiles as it always did.
-        if segments == 1:
+    with iterations `j * per` to `(j + 1) * per - 1` in segment `j`. An iteration is one
+    Runge-Kutta step (`_rk_step`) or, with a `store` from `support.flows.rk_stages`, one stage
+    of a step (`stage_advance`).
+
+    Forward, iteration `i` writes `keep(i, y[i])` to TensorArrays, then advances: one field
+    evaluation per loop body. Without a `store` it keeps its whole input. When the kept
+    leaves share one shape and dtype they go into one array, stacked (one write per
+    iteration, not one per leaf).
+
+    Backward is reverse mode through the same iterations [2]. From the upstream gradients
+    `a[n]` of the final state, the backward loop walks the iterations last first: it rebuilds
+    iteration `i`'s input, `y[i] = restore(i, read)` from what `keep` stored, recomputes the
+    iteration under a gradient tape and takes one vector-Jacobian product of it alone,
+
+        a[i] = (d y[i + 1] / d y[i])^T a[i + 1],
+        g[j] += (d y[i + 1] / d (p[j], v))^T a[i + 1],
+
+    where `v` are the variables the field reads and `g[j]` is a running sum over segment `j`
+    (`_running_sum`). At the segment's start, the sum's part for `p[j]` goes back through
+    `select` to `constants` (a second tape around `select`), and the segments' sums add up to
+    the gradients of `constants` and `v`. `a[0]` is the initial state's gradient. The
+    gradient graph holds one iteration's ops; TensorFlow never differentiates a loop.
+
+    With one segment there is no loop over segments: `j` is 0 and the solve is that
+    segment's loop alone, one `tf.while_loop` forward and one backward.
+
+    One object is one solve. `run` calls `_solve` once, which keeps what `_gradient` reads:
+    the constants' leaves, the final state and the stored leaves.
+    """
+
+    def __init__(self, advance, select, state, constants, per, segments, store=None):
+        """A solve of `per * segments` iterations of `advance` from `state`.
+
+        Args:
+          advance: `advance(i, y, arguments)`, iteration `i` (a scalar int32 tensor) from
+            `y`, in the structure of `state`, with a segment's arguments; returns the next
+            state in that structure.
+          select: `select(j, constants)`, the arguments of segment `j` (a scalar int32
+            tensor) from `constants`.
+          state: the initial state, a nested structure of tensors.
+          constants: a dict of tensors, `select`'s input; gradients reach them.
+          per: iterations per segment, a Python int.
+          segments: the number of segments, a Python int.
+          store: `(keep, restore)`: `keep(i, leaves)`, what iteration `i` stores of its
+            flat input, and `restore(i, read)`, that input rebuilt from `read(m)`, the
+            leaves iteration `m` stored (`support.flows.rk_stages.stage_store`). None keeps
+            every iteration's whole input.
+        """
+        self._advance = advance
+        self._select = select
+        self._state = state
+        self._constants = constants
+        self._per = per
+        self._segments = segments
+        # Without a `store`, an iteration keeps its whole input and reads it back as it is.
+        self._keep, self._restore = store or (lambda i, ys: ys, lambda i, read: read(i))
+        self._num_states = len(tf.nest.flatten(state))
+
+    def run(self):
+        """The final state, in the structure of `state`, with the recomputing gradient."""
+        state_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(self._state)]
+        constant_leaves = [tf.convert_to_tensor(x) for x in tf.nest.flatten(self._constants)]
+        final = tf.custom_gradient(self._solve)(*state_leaves, *constant_leaves)
+        return tf.nest.pack_sequence_as(self._state, list(final))
+
+    def _solve(self, *inputs):
+        """`tf.custom_gradient`'s function of the state's and the constants' leaves: the
+        forward loops, and `_gradient` for their backward pass."""
+        ys = list(inputs[: self._num_states])
+        self._extra = list(inputs[self._num_states :])
+        kept = self._keep(tf.constant(0), ys)
+        self._num_kept = len(kept)
+        self._stacked = all(y.shape == kept[0].shape and y.dtype == kept[0].dtype for y in kept)
+        size = self._per * self._segments
+        stored = [
+            tf.TensorArray(y.dtype, size=size, element_shape=y.shape) for y in self._pack(kept)
+        ]
+        last = self._segments - 1
+        self._final, stored = self._over_segments(self._forward_segment, 0, last, (ys, stored))
+        self._stored = [array.stack() for array in stored]
+        return self._final, self._gradient
+
+    def _over_segments(self, body, first, last, loop_state):
+        """`loop_state` after `body(j, *loop_state)` for segments `j = first` to `last`."""
+        # One segment: no outer loop, so a plain solve is its segment's loop alone.
+        if self._segments == 1:
             return body(tf.constant(0), *loop_state)[1:]
         return tf.while_loop(
             lambda j, *_: j != last + (1 if last > first else -1),
             body,
             (tf.constant(first), *loop_state),
-            maximum_iterations=segments,
+            maximum_iterations=self._segments,
         )[1:]
 
-    @tf.custom_gradient
-    def solve(*inputs):
-        ys, extra = list(inputs[:num_states]), list(inputs[num_states:])
-        size = per * segments
-        kept = keep_leaves(tf.constant(0), ys)
-        # Leaves of one shape and dtype are kept stacked: one write per step, not one each.
-        stacked = all(y.shape == kept[0].shape and y.dtype == kept[0].dtype for y in kept)
-        pack = (lambda ys: [tf.stack(ys)]) if stacked else (lambda ys: ys)
-        stored = [tf.TensorArray(y.dtype, size=size, element_shape=y.shape) for y in pack(kept)]
+    def _arguments(self, j):
+        """Segment `j`'s `advance` arguments: their structure, and its leaves as tensors."""
+        constants = tf.nest.pack_sequence_as(self._constants, list(self._extra))
+        chosen = self._select(j, constants)
+        return chosen, [tf.convert_to_tensor(x) for x in tf.nest.flatten(chosen)]
 
-        def forward_segment(j, ys, stored):
-            chosen, chosen_leaves = arguments(j, extra)
+    def _step(self, i, leaves, arguments):
+        """The state's leaves after iteration `i` from `leaves`, with a segment's arguments."""
+        chosen, chosen_leaves = arguments
+        y = tf.nest.pack_sequence_as(self._state, list(leaves))
+        extra = tf.nest.pack_sequence_as(chosen, chosen_leaves)
+        return tf.nest.flatten(self._advance(i, y, extra))
 
-            def forward(k, ys, stored):
-                i = j * per + k
-                written = pack(keep_leaves(i, ys))
-                stored = [a.write(i, y) for a, y in zip(stored, written, strict=True)]
-                return k + 1, step_leaves(i, ys, chosen, chosen_leaves), stored
+    def _pack(self, leaves):
+        """What the forward loop writes of kept `leaves`: one stacked tensor, or the leaves."""
+        return [tf.stack(leaves)] if self._stacked else leaves
 
-            _, ys, stored = tf.while_loop(
-                lambda k, *_: k < per, forward, (tf.constant(0), ys, stored), maximum_iterations=per
-            )
-            return j + 1, ys, stored
+    def _read(self, i):
+        """The leaves iteration `i` kept of its input."""
+        leaves = [stored[i] for stored in self._stored]
+        return tf.unstack(leaves[0], self._num_kept) if self._stacked else leaves
 
-        final, stored = over_segments(forward_segment, 0, segments - 1, (ys, stored))
-        starts = [array.stack() for array in stored]  # what each iteration kept of its input
+    def _forward_segment(self, j, ys, stored):
+        """Segment `j`'s iterations from the leaves `ys`, each storing what it keeps."""
+        arguments = self._arguments(j)
+        _, ys, stored = tf.while_loop(
+            lambda k, *_: k < self._per,
+            functools.partial(self._forward_step, j, arguments),
+            (tf.constant(0), ys, stored),
+            maximum_iterations=self._per,
+        )
+        return j + 1, ys, stored
 
-        def read(i):
-            leaves = [s[i] for s in starts]
-            return tf.unstack(leaves[0], len(kept)) if stacked else leaves
+    def _forward_step(self, j, arguments, k, ys, stored):
+        """Iteration `k` of segment `j`: stores what it keeps of `ys`, then advances them."""
+        i = j * self._per + k
+        written = self._pack(self._keep(i, ys))
+        stored = [array.write(i, y) for array, y in zip(stored, written, strict=True)]
+        return k + 1, self._step(i, ys, arguments), stored
 
-        def gradient(*upstream, variables=None):
-            variables = list(variables or [])
-            upstream = [
-                tf.zeros_like(y) if g is None else g for g, y in zip(upstream, final, strict=True)
-            ]
+    def _gradient(self, *upstream, variables=None):
+        """`tf.custom_gradient`'s gradient function: the gradients of `_solve`'s inputs and
+        of `variables`, from the final state's `upstream` gradients."""
+        variables = list(variables or [])
+        adjoint = [
+            tf.zeros_like(y) if g is None else g for g, y in zip(upstream, self._final, strict=True)
+        ]
+        sums = [tf.zeros_like(x) for x in self._extra + variables]
+        body = functools.partial(self._backward_segment, variables)
+        adjoint, sums = self._over_segments(body, self._segments - 1, 0, (adjoint, sums))
+        num_extra = len(self._extra)
+        return adjoint + sums[:num_extra], sums[num_extra:]
 
-            def backward_segment(j, adjoint, sums):
-                with tf.GradientTape(watch_accessed_variables=False) as choice:
-                    choice.watch(extra)
-                    chosen, chosen_leaves = arguments(j, extra)
-                parameters = chosen_leaves + variables
-                inner, add, unpack = _running_sum(parameters)
+    def _backward_segment(self, variables, j, adjoint, sums):
+        """Segment `j`'s iterations, last first: the adjoint at the segment's start, and
+        `sums` plus the segment's gradients of the constants and `variables`."""
+        with tf.GradientTape(watch_accessed_variables=False) as choice:
+            choice.watch(self._extra)
+            arguments = self._arguments(j)
+        chosen_leaves = arguments[1]
+        parameters = chosen_leaves + variables
+        inner, add, unpack = _running_sum(parameters)
+        _, adjoint, inner = tf.while_loop(
+            lambda k, *_: k >= 0,
+            functools.partial(self._backward_step, j, arguments, parameters, add),
+            (tf.constant(self._per - 1), adjoint, inner),
+            maximum_iterations=self._per,
+        )
+        inner = unpack(inner)
+        through = self._through_select(choice, chosen_leaves, inner[: len(chosen_leaves)])
+        added = through + inner[len(chosen_leaves) :]
+        return j - 1, adjoint, [a + b for a, b in zip(sums, added, strict=True)]
 
-                def backward(k, adjoint, inner):
-                    ys = restore(j * per + k, read)
-                    with tf.GradientTape(watch_accessed_variables=False) as tape:
-                        tape.watch(ys + parameters)
-                        out = step_leaves(j * per + k, ys, chosen, chosen_leaves)
-                    grads = tape.gradient(
-                        out, ys + parameters, output_gradients=adjoint, unconnected_gradients="zero"
-                    )
-                    return k - 1, grads[:num_states], add(inner, grads[num_states:])
+    def _through_select(self, choice, chosen_leaves, gradients):
+        """The constants' gradients from the `gradients` of a segment's arguments, back
+        through `select`, which the tape `choice` recorded (a gather's gradient, say)."""
+        through = choice.gradient(
+            chosen_leaves,
+            self._extra,
+            output_gradients=gradients,
+            unconnected_gradients="zero",
+        )
+        return [tf.convert_to_tensor(g) for g in through]
 
-                _, adjoint, inner = tf.while_loop(
-                    lambda k, *_: k >= 0,
-                    backward,
-                    (tf.constant(per - 1), adjoint, inner),
-                    maximum_iterations=per,
-                )
-                inner = unpack(inner)
-                # Back from segment j's arguments to `constants` (a gather's gradient, say).
-                through = choice.gradient(
-                    chosen_leaves,
-                    extra,
-                    output_gradients=inner[: len(chosen_leaves)],
-                    unconnected_gradients="zero",
-                )
-                through = [tf.convert_to_tensor(g) for g in through]
-                added = through + inner[len(chosen_leaves) :]
-                return j - 1, adjoint, [a + b for a, b in zip(sums, added, strict=True)]
-
-            sums = [tf.zeros_like(x) for x in extra + variables]
-            adjoint, sums = over_segments(backward_segment, segments - 1, 0, (upstream, sums))
-            return adjoint + sums[: len(extra)], sums[len(extra) :]
-
-        return final, gradient
-
-    final = solve(*state_leaves, *constant_leaves)
-    return tf.nest.pack_sequence_as(state, list(final))
+    def _backward_step(self, j, arguments, parameters, add, k, adjoint, inner):
+        """Iteration `k` of segment `j`, rebuilt and recomputed: the adjoint at its input,
+        and the running sum `inner` plus its gradients of `parameters`."""
+        i = j * self._per + k
+        ys = self._restore(i, self._read)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(ys + parameters)
+            out = self._step(i, ys, arguments)
+        grads = tape.gradient(
+            out, ys + parameters, output_gradients=adjoint, unconnected_gradients="zero"
+        )
+        return k - 1, grads[: self._num_states], add(inner, grads[self._num_states :])
 
 
 def _running_sum(tensors):

@@ -3,8 +3,8 @@
 A `tfb.Chain` of `tfb.FFJORD` bijectors computes a log-density flow by flow: every bijector
 solves its own ODE, from the data back towards the base. With `support.flows.solvers`'
 fixed-step solver that is one loop forward and one loop backward per flow, and TensorFlow
-traces, and XLA compiles, every one of them separately: the training step's first call costs
-about half a second more per flow.
+traces, and XLA compiles, every one of them separately: the training step's first call
+has a pair of loops to trace and compile for every flow.
 
 When every flow integrates a `support.flows.ode.MLPODE` of the same shape with a
 `FixedStepSolver` and the exact trace, the same arithmetic fits in one solve of
@@ -16,9 +16,9 @@ compile, inside a short loop over the flows. Each field's trace is
 `support.flows.mlp_diagonal.mlp_value_and_trace`'s (for two hidden layers one small matrix product
 of the layers' slopes, not the diagonal), so the solve carries one log-det column.
 `log_prob` gives the numbers `FFJORDFlow.distribution.log_prob` gives, and their gradients
-(tested to 1e-5, with and without XLA); for the notebook's two flows the training step's first
-call takes about half a second less than flow by flow and later steps cost the same
-(`benchmarks/README.md`).
+(`tests/flows/test_single_solve.py` compares them, with and without XLA); the training step's
+first call has one pair of loops to trace and compile however many flows there are, and
+`benchmarks/README.md` measures it against flow by flow.
 `support.flows.ffjord.FFJORDFlow.loss` uses it whenever `supports` says it can (`flow_log_prob`);
 sampling and every evaluation still go through the bijectors.
 

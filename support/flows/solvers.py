@@ -2,9 +2,9 @@
 
 `tfb.FFJORD` integrates its ODE with `tfp.math.ode.DormandPrince` by default: an adaptive
 solver whose step count depends on the data, with gradients from the adjoint method (a
-second, backward ODE solve). On two CPU cores that costs about a minute of tracing before
-the first training step, steps slow down as the learned field stiffens, and XLA refuses to
-compile the adjoint ("XLA compilation requires a fixed tensor list size").
+second, backward ODE solve). That is a large graph to trace before the first training step
+(`benchmarks/README.md` times it), steps slow down as the learned field stiffens, and XLA
+refuses to compile the adjoint ("XLA compilation requires a fixed tensor list size").
 
 `FixedStepSolver` takes a fixed number of explicit Runge-Kutta steps instead (classic RK4 by
 default, `support.flows.runge_kutta`) in a `tf.while_loop` with a fixed trip count. Every step has
@@ -13,9 +13,9 @@ the same cost, the whole training step compiles with XLA (`jit_compile=True`, wi
 through the steps ("discretise, then optimise"), so they are the exact gradients of the
 computed solution. By default both loops go one RK stage per iteration and a second loop
 backpropagates stage by stage from what the first stored (`backprop="recompute"`: each step's
-start and the slopes entering its later stages, four copies of the state per RK4 step), which
-traces, compiles and runs faster than letting TensorFlow differentiate the loop
-(`backprop="autodiff"`).
+start and the slopes entering its later stages, four copies of the state per RK4 step), so
+the gradient graph holds one stage's ops rather than the differentiated loop's
+(`backprop="autodiff"`); `benchmarks/README.md` measures the difference.
 It implements the `tfp.math.ode.Solver` interface, so any `tfb.FFJORD`, for any field, takes
 its `solve` method as `ode_solve_fn` (a reusable extension point). Whether a step count is
 accurate enough is checked, not assumed: `tests/flows/test_solvers.py` compares it with
@@ -103,7 +103,8 @@ class FixedStepSolver(tfp.math.ode.Solver):
         (needed only if gradients must reach tensors the field captures other than
         variables and `constants`).
       unroll: with `backprop="autodiff"`, write every step into the graph as Python-unrolled
-        ops instead of a `tf.while_loop` (which traces several times faster).
+        ops instead of a `tf.while_loop` (whose graph holds one step's ops, however many
+        steps there are).
       name: name scope of the ops.
 
     Raises:

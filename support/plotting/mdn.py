@@ -15,6 +15,7 @@ __all__ = [
 ]
 
 _DATA_STYLE = {"s": 3, "alpha": 0.35, "color": "k", "linewidths": 0}
+_BAND_THRESHOLDS = (0.1, 0.25, 0.5, 0.75)  # weights above min_weight where a band darkens
 
 
 def _vector(name: str, value) -> np.ndarray:
@@ -128,11 +129,16 @@ def mixture_weights(ax, x, weights):
     return ax
 
 
-def mixture_means(ax, x, means, stddevs, weights, *, x_data=None, y_data=None, min_weight=0.02):
-    """Each component's mean against x with a +-2 sd band; width and opacity follow weight.
+def mixture_means(
+    ax, x, means, stddevs, weights, *, x_data=None, y_data=None, min_weight=0.02, legend=True
+):
+    """Each component's mean against x with a +-2 sd band; both fade as the weight falls.
 
-    Where a component's weight is below `min_weight` it is not drawn: it does not
-    contribute to p(y | x) there.
+    A line's width and opacity follow the component's weight, and its band darkens in steps
+    as the weight grows, so a band fades out where the component stops being used instead of
+    ending in a hard edge.
+    Where a component's weight is below `min_weight` it is not drawn: it does not contribute
+    to p(y | x) there.
 
     Args:
       ax: matplotlib axes.
@@ -140,12 +146,15 @@ def mixture_means(ax, x, means, stddevs, weights, *, x_data=None, y_data=None, m
       means, stddevs, weights: arrays `(len(x), K)` (see `support.mdn.mixture_params`).
       x_data, y_data: optional data points drawn underneath.
       min_weight: weight below which a component is hidden.
+      legend: draw the components' legend under the axes (solid swatches in the components'
+        colours); pass False when a panel beside it already names the colours.
 
     Returns:
       The axes.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
+    from matplotlib.lines import Line2D
 
     x = _vector("x", x)
     means = _per_component("means", means, x.size)
@@ -155,34 +164,44 @@ def mixture_means(ax, x, means, stddevs, weights, *, x_data=None, y_data=None, m
         raise ValueError("means, stddevs and weights must have the same shape")
     if x_data is not None and y_data is not None:
         ax.scatter(_vector("x_data", x_data), _vector("y_data", y_data), **_DATA_STYLE)
+    handles = []
     for k in range(means.shape[1]):
         visible = weights[:, k] >= min_weight
-        lo, hi = means[:, k] - 2 * stddevs[:, k], means[:, k] + 2 * stddevs[:, k]
-        ax.fill_between(x, lo, hi, where=visible, color=f"C{k}", alpha=0.15, linewidth=0)
-        points = np.stack([x, means[:, k]], axis=1)
-        segments = np.stack([points[:-1], points[1:]], axis=1)
-        w = 0.5 * (weights[:-1, k] + weights[1:, k])
         keep = visible[:-1] & visible[1:]
         if not keep.any():  # unused everywhere: nothing to draw, no legend entry
             continue
-        colours = np.zeros((w.size, 4))
-        colours[:] = to_rgba(f"C{k}")
-        colours[:, 3] = 0.25 + 0.75 * w
+        w = 0.5 * (weights[:-1, k] + weights[1:, k])  # each segment's weight
+        colour = to_rgba(f"C{k}")
+        lo, hi = means[:, k] - 2 * stddevs[:, k], means[:, k] + 2 * stddevs[:, k]
+        # The band: faint layers, one more wherever the weight passes the next threshold, so
+        # it grows more opaque with the weight and fades out instead of ending in an edge.
+        for threshold in (min_weight, *_BAND_THRESHOLDS):
+            ax.fill_between(
+                x, lo, hi, where=weights[:, k] >= threshold, color=colour, alpha=0.06, linewidth=0
+            )
+        points = np.stack([x, means[:, k]], axis=1)
+        segments = np.stack([points[:-1], points[1:]], axis=1)
+        colours = np.tile(colour, (w.size, 1))
+        colours[:, 3] = 0.15 + 0.85 * w
         lines = LineCollection(segments[keep], colors=colours[keep], linewidths=0.5 + 3 * w[keep])
         lines.set_label(f"component {k}")
         ax.add_collection(lines)
+        handles.append(Line2D([], [], color=colour, lw=2, label=f"component {k}"))
     ax.autoscale_view()
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    _legend_below(ax)
+    if legend:
+        _legend_below(ax, handles)
     return ax
 
 
-def _legend_below(ax):
+def _legend_below(ax, handles=None):
     """The components' legend under the axes, where it hides no data."""
-    handles, _ = ax.get_legend_handles_labels()
+    if handles is None:
+        handles, _ = ax.get_legend_handles_labels()
     if handles:
         ax.legend(
+            handles=handles,
             fontsize="small",
             loc="upper center",
             bbox_to_anchor=(0.5, -0.12),

@@ -145,6 +145,47 @@ def test_recomputing_backprop_sums_gradients_of_mixed_dtypes_tensor_by_tensor():
     assert abs(float(differentiated[1])) > 1e-3  # the constant's gradient is not zero
 
 
+def test_a_tableau_whose_stages_read_earlier_slopes_recomputes_whole_steps(monkeypatch):
+    # Kutta's third-order method: its last stage reads the first slope, not only the one
+    # before it, so the backward loop recomputes whole steps from their stored starts
+    # rather than stages; its gradients must still equal TensorFlow's own.
+    from support.flows import runge_kutta
+    from support.flows.rk_stages import chained_stages
+
+    kutta = (((0.5,), (-1.0, 2.0)), (1 / 6, 2 / 3, 1 / 6), (0.0, 0.5, 1.0))
+    monkeypatch.setitem(runge_kutta.METHODS, "kutta3", kutta)
+    assert chained_stages(kutta) is None
+    weights = tf.Variable([[0.3, -0.8], [0.5, 0.2]], dtype=tf.float64)
+    scale = tf.constant(0.7, tf.float64)
+    start = tf.constant([[1.0, -0.5], [0.2, 0.9], [-1.3, 0.4]], tf.float64)
+
+    def field(t, state, scale):
+        z, _ = state
+        dz = tf.tanh(z @ weights) * scale + t * z
+        return dz, tf.reduce_sum(dz * z, axis=-1)
+
+    def gradients(backprop):
+        with tf.GradientTape() as tape:
+            tape.watch([start, scale])
+            z, w = runge_kutta.integrate(
+                field,
+                tf.constant(0.0, tf.float64),
+                tf.constant(1.0, tf.float64),
+                (start, tf.zeros([3], tf.float64)),
+                num_steps=5,
+                method="kutta3",
+                backprop=backprop,
+                constants={"scale": scale},
+            )
+            total = tf.reduce_sum(z**2) + tf.reduce_sum(tf.sin(w))
+        return tape.gradient(total, [start, scale, weights])
+
+    differentiated = gradients("autodiff")
+    for a, b in zip(gradients("recompute"), differentiated, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+    assert np.abs(differentiated[2].numpy()).max() > 1e-3  # the variable's gradient is not zero
+
+
 def test_unknown_backprop_and_unroll_without_autodiff_are_rejected():
     with pytest.raises(ValueError, match="backprop"):
         FixedStepSolver(4, backprop="adjoint")

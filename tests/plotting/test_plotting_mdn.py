@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matplotlib.collections import LineCollection, QuadMesh
+from matplotlib.collections import LineCollection, PolyCollection, QuadMesh
+from matplotlib.colors import to_rgba
 
 from support.plotting import mdn as plots
 
@@ -89,3 +90,31 @@ def test_mixture_means_reject_mismatched_shapes(ax):
     x, weights, means, stddevs = _mixture()
     with pytest.raises(ValueError, match="stddevs must have shape"):
         plots.mixture_means(ax, x, means, stddevs[:-1], weights)
+
+
+def test_mixture_means_bands_fade_with_the_weight_instead_of_ending_in_an_edge(ax):
+    x, weights, means, stddevs = _mixture()
+    weights[:, 2] = np.linspace(0.0, 1.0, x.size)  # component 2 fades in from the left
+    plots.mixture_means(ax, x, means, stddevs, weights)
+    colour = to_rgba("C2")[:3]
+    layers = [
+        c
+        for c in ax.collections
+        if isinstance(c, PolyCollection)
+        and not isinstance(c, LineCollection)
+        and np.allclose(c.get_facecolor()[0][:3], colour)
+    ]
+    starts = [min(p.vertices[:, 0].min() for p in layer.get_paths()) for layer in layers]
+    assert len(starts) > 2 and np.all(np.diff(starts) > 0)  # more layers where the weight grows
+    assert all(layer.get_facecolor()[0][3] <= 0.1 for layer in layers)  # each step is faint
+
+
+def test_mixture_means_legend_has_solid_swatches_or_none_when_asked(ax):
+    x, weights, means, stddevs = _mixture()
+    plots.mixture_means(ax, x, means, stddevs, weights)
+    swatches = ax.get_legend().get_lines()
+    assert [line.get_alpha() for line in swatches] == [None] * 3
+    assert {line.get_linewidth() for line in swatches} == {2}
+    ax.cla()
+    plots.mixture_means(ax, x, means, stddevs, weights, legend=False)
+    assert ax.get_legend() is None
