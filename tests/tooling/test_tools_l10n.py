@@ -99,14 +99,18 @@ def test_persian_prose_is_wrapped_right_to_left_for_jupyter_and_code_blocks_are_
 
 
 def test_a_changed_english_paragraph_becomes_fuzzy_in_every_catalog_and_shows_the_note(repo):
+    stale = {  # what the stored catalogs already mark out of date
+        lang: {m.id for m in load(catalog_path(lang, ZOO, ROOT), lang, ZOO) if m.id and m.fuzzy}
+        for lang in LANGUAGES
+    }
     before, after = _edit_english(repo, PARAGRAPH, CHANGED)
     update(repo)
     for lang in LANGUAGES:
         catalog = load(catalog_path(lang, ZOO, repo), lang, ZOO)
         old = load(catalog_path(lang, ZOO, ROOT), lang, ZOO)[before].string
-        assert [m.id for m in catalog if m.id and m.fuzzy] == [after], lang
+        assert {m.id for m in catalog if m.id and m.fuzzy} == stale[lang] | {after}, lang
         assert catalog[after].previous_id == [before] and catalog[after].string == old
-        assert counts(catalog).fuzzy == 1
+        assert counts(catalog).fuzzy == len(stale[lang]) + 1
         cell = _cells(repo / "notebooks" / lang / f"{ZOO}.ipynb")[0]["source"]
         note = site_words(lang, repo)[OUTDATED_NOTE]
         assert note != OUTDATED_NOTE  # the note is in the language
@@ -130,7 +134,8 @@ def test_a_paragraph_rewritten_from_scratch_is_marked_fuzzy_by_its_place(repo):
     update(repo)
     for lang in LANGUAGES:
         catalog = load(catalog_path(lang, ZOO, repo), lang, ZOO)
-        assert [m.id for m in catalog if m.id and m.fuzzy] == [new]
+        stale = {m.id for m in load(catalog_path(lang, ZOO, ROOT), lang, ZOO) if m.fuzzy}
+        assert {m.id for m in catalog if m.id and m.fuzzy} - stale == {new}
         assert catalog[new].previous_id == [paragraph.msgid]
 
 
@@ -230,7 +235,8 @@ def test_the_check_refuses_a_translation_that_changes_the_markdown_structure(rep
     path = catalog_path("fa", ZOO, repo)
     catalog = load(path, "fa", ZOO)
     message = next(m for m in catalog if m.id and m.id.startswith("**variables**"))
-    message.string = "۱. " + message.string.replace("؛", "\n\n- دوم")
+    message.string = "۱. **متغیرها** اعداد آزاد را نگه می‌دارند\n\n- دوم"  # a list, two blocks
+    message.flags.discard("fuzzy")  # a current translation: the check reads it
     path.write_bytes(dump(catalog))
     problems = check(repo, ["fa"]).problems
     assert any("changes the Markdown structure" in p for p in problems), problems
