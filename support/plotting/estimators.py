@@ -72,7 +72,10 @@ def standard_scores(ax, names: Sequence[str], estimates, stderrs, truths, *, k: 
     ax.set_xlabel("(estimate - closed form) / standard error")
     limit = max(k + 1, float(np.max(np.abs(scores))) + 0.5)
     ax.set_xlim(-limit, limit)
-    ax.legend(loc="lower right", fontsize="small")
+    # under the axes: inside them it would cover the points of one corner
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize="small", frameon=False
+    )
     return ax
 
 
