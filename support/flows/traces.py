@@ -294,14 +294,18 @@ def check_trace(trace) -> str:
 
 #: Every `trace_augmentation_fn` `trace_name` knows, TFP's and this module's, by trace name.
 _KNOWN_ESTIMATORS = {
-    "exact": (trace_jacobian_exact_fast, tfp.bijectors.ffjord.trace_jacobian_exact),
+    "exact": (
+        trace_jacobian_exact_fast,
+        trace_jacobian_exact_unrolled,
+        tfp.bijectors.ffjord.trace_jacobian_exact,
+    ),
     "hutchinson": (trace_jacobian_hutchinson, tfp.bijectors.ffjord.trace_jacobian_hutchinson),
 }
 
 
 def trace_name(trace_augmentation_fn) -> str:
     """The name of the estimator a `trace_augmentation_fn` computes: "exact" for TFP's
-    `trace_jacobian_exact` and `trace_jacobian_exact_fast`, "hutchinson" for TFP's
+    `trace_jacobian_exact` and this module's two, "hutchinson" for TFP's
     `trace_jacobian_hutchinson` and this module's (also with arguments bound by
     `functools.partial`).
 

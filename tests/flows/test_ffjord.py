@@ -213,12 +213,13 @@ def test_build_ffjord_makes_the_chain_the_notebook_builds_by_hand(seed):
 
 
 def test_wrapping_reads_the_trace_estimator_from_the_chain():
-    from support.flows.traces import trace_jacobian_hutchinson
+    from support.flows.traces import trace_jacobian_exact_unrolled, trace_jacobian_hutchinson
 
     built = ffjord.build_ffjord(2, (4,), solver="rk4")
     fields, solver = built.state_derivatives, built.solver
     for trace_fn, name in [
         (tfb.ffjord.trace_jacobian_exact, "exact"),
+        (trace_jacobian_exact_unrolled, "exact"),
         (functools.partial(tfb.ffjord.trace_jacobian_hutchinson, seed=(1, 2)), "hutchinson"),
         (functools.partial(trace_jacobian_hutchinson, seed=(1, 2)), "hutchinson"),
     ]:
