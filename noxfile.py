@@ -1,4 +1,4 @@
-"""Sessions: `notebooks` (the main job), `tests`, `lint`, `browser`, `colab`, `goldens`,
+"""Sessions: `notebooks` (the main job), `tests`, `quick`, `lint`, `browser`, `colab`, `goldens`,
 `gallery`, `bench`, `lock`, `site`, `sweep`, `l10n`.
 
 nox -s notebooks                      # run every notebook, then build/site/index.html of them
@@ -6,6 +6,7 @@ nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
 nox -s ci                             # what CI runs (lint, tests on the oldest and newest
                                       # supported Python, browser, colab, bench -- --smoke)
+nox -s quick                          # the quick loop: lint and the unit tests not marked slow
 nox -s tests                          # unit and regression tests on every supported Python
 nox -s tests-3.12                     # ... on one of them
 nox -s seeds -- --seeds 1,2,3,4,5     # the statistical tests under other seeds
@@ -309,9 +310,22 @@ def torch(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def quick(session: nox.Session) -> None:
+    """The quick loop: lint, then the unit tests not marked slow, on the oldest supported
+    Python (one environment; no notebook run). `nox -s ci` is what CI runs."""
+    _install(session, "test,lint")
+    _lint(session)
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", "-m", "not slow", "tests")
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff on the package, tests, benchmarks and notebooks; notebooks must be stripped."""
     _locked(session, "ruff", "nbstripout")
+    _lint(session)
+
+
+def _lint(session: nox.Session) -> None:
     session.run(
         "ruff",
         "check",

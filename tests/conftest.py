@@ -65,6 +65,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "statistical: passes for any seed but with a stated rate (tests/conftest.py)"
     )
+    config.pluginmanager.register(_SlowFirst(), "slow-first")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -125,3 +126,51 @@ def ax():
     figure, axes = plt.subplots()
     yield axes
     plt.close(figure)
+
+
+#: The longest tests, longest first (`pytest --durations`): each starts first on a worker of
+#: its own under pytest-xdist, rather than last in a queue where it would hold up the run.
+LONGEST = (
+    "tests/notebooks/test_notebook_lessons.py::test_notebook_02_runs_the_demo_recipe_at_smoke_size",
+    "tests/tooling/test_tools_sweep_cluster.py::test_the_docs_cluster_sweep_runs_and_a_killed",
+)
+
+
+def _cost_rank(item) -> int:
+    for rank, prefix in enumerate(LONGEST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(LONGEST) if item.get_closest_marker("slow") else len(LONGEST) + 1
+
+
+class _SlowFirst:
+    @pytest.hookimpl(trylast=True)  # after `-m` and `-k` have deselected
+    def pytest_collection_modifyitems(self, items):
+        _spread_slow_first(items)
+
+
+def _spread_slow_first(items: list) -> None:
+    """Orders the tests for pytest-xdist's first deal (`--dist worksteal` gives each of the N
+    workers one contiguous share of the list, and an idle worker then takes the end of the
+    longest queue): the longest tests first, then the other `slow` ones, dealt to the heads of
+    the workers' shares (a module's together, the shortest head first); the rest keep their
+    order behind them."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    slow = sorted((i for i in items if _cost_rank(i) <= len(LONGEST)), key=_cost_rank)
+    rest = [i for i in items if _cost_rank(i) > len(LONGEST)]
+    shares, left = [], len(items)
+    for remaining in range(workers, 0, -1):  # the deal's share sizes (WorkStealingScheduling)
+        shares.append(left // remaining)
+        left -= shares[-1]
+    heads: list[list] = [[] for _ in range(workers)]
+    for item in slow:  # a module's slow tests stay on one worker: they may share a fixture
+        module = item.nodeid.split("::")[0]
+        same = [head for head in heads if any(i.nodeid.startswith(module + "::") for i in head)]
+        (same[0] if same and _cost_rank(item) == len(LONGEST) else min(heads, key=len)).append(item)
+    ordered = []
+    for head, size in zip(heads, shares, strict=True):
+        ordered += head + rest[: max(0, size - len(head))]
+        rest = rest[max(0, size - len(head)) :]
+    items[:] = ordered + rest

@@ -30,9 +30,9 @@ __all__ = [
 #: any model's held-out NLL.
 MOONS_ENTROPY = 0.478
 #: Held-out NLL of the best single full-covariance Gaussian for noise 0.06, in nats: the
-#: entropy of the Gaussian with the moons' mean and covariance (closed form, 1.887), rounded
-#: down.
-MOONS_BEST_GAUSSIAN_NLL = 1.88
+#: entropy of the Gaussian with the moons' mean and covariance, 1/2 log det(2 pi e Sigma)
+#: (closed form, 1.8872), to three decimals.
+MOONS_BEST_GAUSSIAN_NLL = 1.887
 
 _CENTRES = np.array([[0.0, 0.0], [1.0, 0.5]])
 _SIGNS = np.array([1.0, -1.0])  # the lower arc is the upper one turned upside down

@@ -7,6 +7,7 @@ notebook run is then also a regression test of the estimator.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,6 +15,14 @@ import numpy as np
 from support.report import headline
 
 __all__ = ["report_estimate"]
+
+_MAX_DECIMALS = 6  # finer standard errors (a tail probability's) keep significant digits
+
+
+def _decimals(stderr: float) -> int | None:
+    """Decimals that show `stderr` to two significant digits, or None past `_MAX_DECIMALS`."""
+    decimals = max(0, 1 - math.floor(math.log10(stderr)))
+    return decimals if decimals <= _MAX_DECIMALS else None
 
 
 def report_estimate(
@@ -28,6 +37,10 @@ def report_estimate(
     reference_name: str = "closed form",
 ) -> np.ndarray:
     """Shows `estimate +- stderr (closed form: truth)` per element and checks `|z| <= k`.
+
+    Each line gives its numbers to the standard error's second significant digit (a fixed
+    number of decimals, at most six; beyond that, four significant digits), so
+    an estimate and its closed form can be compared digit by digit.
 
     Args:
       name: what is estimated, e.g. "H[N(0, 2^2)]".
@@ -65,7 +78,13 @@ def report_estimate(
     for label, value, error, exact in zip(labels, values, errors, truths, strict=True):
         title = f"{name} [{label}]" if label else name
         headline(
-            title, value, reference=exact, reference_name=reference_name, stderr=error, unit=unit
+            title,
+            value,
+            reference=exact,
+            reference_name=reference_name,
+            stderr=error,
+            unit=unit,
+            decimals=_decimals(error),
         )
     far = np.abs(scores) > k
     if np.any(far):

@@ -27,7 +27,6 @@ The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `s
 from __future__ import annotations
 
 import functools
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,7 +38,7 @@ from support.flows import single_solve
 from support.flows.kinetic import with_kinetic_penalty
 from support.flows.ode import MLPODE
 from support.flows.solvers import SOLVERS, FixedStepSolver, make_solver, register_solver
-from support.flows.traces import TRACE_ESTIMATORS, augmentation_for, check_trace
+from support.flows.traces import TRACE_ESTIMATORS, augmentation_for, check_trace, trace_name
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -140,25 +139,39 @@ class FFJORDFlow:
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, distribution, state_derivatives, solver, trace="exact", generator=None):
-        """Wraps a `TransformedDistribution` over a hand-built `tfb.Chain` of `tfb.FFJORD`:
-        `state_derivatives` in the order they warp the base (the chain's last bijector
-        first), the `Solver` they integrate with, their trace's name, Hutchinson's generator.
+    def of(cls, distribution, generator=None):
+        """Wraps a `TransformedDistribution` over a hand-built `tfb.Chain` of `tfb.FFJORD` (or
+        one `tfb.FFJORD`), reading its pieces from the bijectors: the fields in the order they
+        warp the base (the chain's last bijector first), the `Solver` whose `solve` they
+        integrate with and the name of their trace estimator (`traces.trace_name`).
+        `generator` seeds Hutchinson's probes in the estimators this flow builds.
 
         Raises:
-          ValueError: unless it chains FFJORDs of those fields in that order; a bad trace.
+          ValueError: unless every bijector is a `tfb.FFJORD`, all with one solver's `solve`
+            and one known trace estimator.
         """
-        trace, fields, bijector = check_trace(trace), list(state_derivatives), distribution.bijector
+        bijector = distribution.bijector
         # `tfb.Chain(...)` of FFJORDs is a `_Chain`, the base of `tfb.Chain`, not an instance of it.
         chained = isinstance(bijector, tfb.Composition) and "Chain" in type(bijector).__name__
         chain = bijector.bijectors[::-1] if chained else [bijector]
-        used = [getattr(b, "_state_time_derivative_fn", None) for b in chain]
-        if len(used) != len(fields) or any(map(operator.is_not, used, fields)):
+        if not all(isinstance(b, tfb.FFJORD) for b in chain):
             raise ValueError(
-                "distribution must be a TransformedDistribution over a tfb.Chain of tfb.FFJORD "
-                "whose fields are state_derivatives, the first warping the base first"
+                "distribution must be a TransformedDistribution over a tfb.FFJORD or a tfb.Chain "
+                f"of them, got a bijector {bijector.name!r}"
             )
-        return cls(distribution, distribution.distribution, fields, solver, trace, generator)
+        solve_fns = [b._ode_solve_fn for b in chain]
+        solver = getattr(solve_fns[0], "__self__", None)
+        if not isinstance(solver, tfp.math.ode.Solver) or any(f != solver.solve for f in solve_fns):
+            raise ValueError(
+                "every tfb.FFJORD's ode_solve_fn must be the solve method of one "
+                "tfp.math.ode.Solver (ode_solve_fn=solver.solve)"
+            )
+        augmentations = [b._trace_augmentation_fn for b in chain]
+        traces = {trace_name(fn) for fn in augmentations}
+        if len(traces) != 1:
+            raise ValueError("every tfb.FFJORD's trace_augmentation_fn must be the same estimator")
+        fields = [b._state_time_derivative_fn for b in chain]
+        return cls(distribution, distribution.distribution, fields, solver, traces.pop(), generator)
 
     @property
     def trainable_variables(self) -> tuple[tf.Variable, ...]:

@@ -45,6 +45,7 @@ __all__ = [
     "trace_jacobian_exact_fast",
     "trace_jacobian_exact_unrolled",
     "trace_jacobian_hutchinson",
+    "trace_name",
 ]
 
 
@@ -289,6 +290,45 @@ def check_trace(trace) -> str:
       'exact'
     """
     return _checks.choice("trace", trace, TRACE_ESTIMATORS)
+
+
+#: Every `trace_augmentation_fn` `trace_name` knows, TFP's and this module's, by trace name.
+_KNOWN_ESTIMATORS = {
+    "exact": (
+        trace_jacobian_exact_fast,
+        trace_jacobian_exact_unrolled,
+        tfp.bijectors.ffjord.trace_jacobian_exact,
+    ),
+    "hutchinson": (trace_jacobian_hutchinson, tfp.bijectors.ffjord.trace_jacobian_hutchinson),
+}
+
+
+def trace_name(trace_augmentation_fn) -> str:
+    """The name of the estimator a `trace_augmentation_fn` computes: "exact" for TFP's
+    `trace_jacobian_exact` and this module's two, "hutchinson" for TFP's
+    `trace_jacobian_hutchinson` and this module's (also with arguments bound by
+    `functools.partial`).
+
+    Raises:
+      ValueError: naming `trace_augmentation_fn` for any other function.
+
+    Example:
+      >>> trace_name(tfp.bijectors.ffjord.trace_jacobian_exact)
+      'exact'
+      >>> trace_name(functools.partial(trace_jacobian_hutchinson, seed=(1, 2)))
+      'hutchinson'
+    """
+    function = trace_augmentation_fn
+    while isinstance(function, functools.partial):
+        function = function.func
+    for name, functions in _KNOWN_ESTIMATORS.items():
+        if any(function is known for known in functions):
+            return name
+    raise ValueError(
+        "trace_augmentation_fn must be one of TFP's tfb.ffjord.trace_jacobian_exact or "
+        "trace_jacobian_hutchinson, or support.flows.traces' trace_jacobian_exact_fast or "
+        f"trace_jacobian_hutchinson (possibly with functools.partial), got {function!r}"
+    )
 
 
 def augmentation_for(trace: str, generator=None):

@@ -72,7 +72,10 @@ def standard_scores(ax, names: Sequence[str], estimates, stderrs, truths, *, k: 
     ax.set_xlabel("(estimate - closed form) / standard error")
     limit = max(k + 1, float(np.max(np.abs(scores))) + 0.5)
     ax.set_xlim(-limit, limit)
-    ax.legend(loc="lower right", fontsize="small")
+    # under the axes: inside them it would cover the points of one corner
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize="small", frameon=False
+    )
     return ax
 
 
@@ -134,7 +137,8 @@ def alpha_schedule(ax, steps, schedules: Mapping[str, Sequence[float]]):
 
 
 def gradient_spread(ax, samples: Mapping[str, Sequence[float]], exact: float, *, bins: int = 40):
-    """Histograms of repeated gradient estimates, one per estimator, and the exact gradient.
+    """Histograms of repeated gradient estimates, one per estimator, and the exact gradient,
+    with the legend under the axes.
 
     Raises:
       ValueError: if `samples` is empty or a sample set is empty.
@@ -149,5 +153,8 @@ def gradient_spread(ax, samples: Mapping[str, Sequence[float]], exact: float, *,
     ax.axvline(exact, color="k", linestyle="--", label="exact gradient")
     ax.set_xlabel("gradient estimate")
     ax.set_ylabel("count")
-    ax.legend(fontsize="small")
+    # under the axes: inside them it would cover the tallest (narrowest) histogram
+    ax.legend(
+        fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False
+    )
     return ax

@@ -28,8 +28,8 @@ class FusedAdam(tf_keras.optimizers.Adam):
     `m`, `v` and `variable -= alpha * m / (sqrt(v) + epsilon)`), equal to float32 rounding;
     the slots, the moving average, the schedule, the checkpoints and `get_config` are Keras
     Adam's. Only the graph is smaller: Keras writes each variable's update as about twenty
-    ops, so a traced training step of many small variables spends a noticeable share of its
-    tracing on the optimizer (a fifth of a second for notebook 02's twelve variables).
+    ops, so a traced training step of many small variables spends a share of its tracing on
+    the optimizer (measured in benchmarks/README.md, "What was tried").
     Sparse gradients, `amsgrad` and `adaptive_epsilon` take Keras's own update.
     """
 

@@ -12,8 +12,16 @@ def test_report_estimate_prints_each_element_and_returns_scores(capsys):
     scores = est.report_estimate("H", [1.0, 2.2], [0.1, 0.1], [1.1, 2.0], labels=["a", "b"])
     np.testing.assert_allclose(scores, [-1.0, 2.0])
     out = capsys.readouterr().out
-    assert "H [a]: 1 ± 0.1  (closed form: 1.1)" in out
-    assert "H [b]: 2.2" in out
+    assert "H [a]: 1.00 ± 0.10  (closed form: 1.10)" in out
+    assert "H [b]: 2.20" in out
+
+
+def test_report_estimate_shows_digits_down_to_the_standard_error(capsys):
+    est.report_estimate("log evidence", -1429.19234, 0.0032, -1429.19031)
+    est.report_estimate("tail", 2.827e-7, 4.8e-9, 2.867e-7)
+    out = capsys.readouterr().out
+    assert "log evidence: -1429.1923 ± 0.0032  (closed form: -1429.1903)" in out
+    assert "tail: 2.827e-07 ± 4.8e-09  (closed form: 2.867e-07)" in out
 
 
 def test_report_estimate_fails_beyond_k_standard_errors():

@@ -1,5 +1,6 @@
 """Tests of support.flows.ffjord: the FFJORD flows of notebook 02."""
 
+import functools
 import math
 
 import numpy as np
@@ -202,25 +203,43 @@ def test_build_ffjord_makes_the_chain_the_notebook_builds_by_hand(seed):
     np.testing.assert_allclose(
         by_hand.log_prob(points).numpy(), built.distribution.log_prob(points).numpy(), rtol=1e-6
     )
-    wrapped = ffjord.FFJORDFlow.of(by_hand, built.state_derivatives, built.solver)
+    wrapped = ffjord.FFJORDFlow.of(by_hand)
+    assert wrapped.state_derivatives == built.state_derivatives
+    assert wrapped.solver is built.solver and wrapped.trace == "exact"
     assert wrapped.trainable_variables and len(wrapped.trainable_variables) == len(
         built.trainable_variables
     )
     np.testing.assert_allclose(float(wrapped.loss(points)), float(built.loss(points)), rtol=1e-6)
 
 
-def test_wrapping_a_chain_of_other_fields_or_order_is_a_value_error():
+def test_wrapping_reads_the_trace_estimator_from_the_chain():
+    from support.flows.traces import trace_jacobian_exact_unrolled, trace_jacobian_hutchinson
+
+    built = ffjord.build_ffjord(2, (4,), solver="rk4")
+    fields, solver = built.state_derivatives, built.solver
+    for trace_fn, name in [
+        (tfb.ffjord.trace_jacobian_exact, "exact"),
+        (trace_jacobian_exact_unrolled, "exact"),
+        (functools.partial(tfb.ffjord.trace_jacobian_hutchinson, seed=(1, 2)), "hutchinson"),
+        (functools.partial(trace_jacobian_hutchinson, seed=(1, 2)), "hutchinson"),
+    ]:
+        assert ffjord.FFJORDFlow.of(_hand_built(fields, solver, trace_fn)).trace == name
+
+
+def test_wrapping_a_chain_of_unknown_pieces_is_a_value_error_naming_them():
     from support.flows.traces import trace_jacobian_exact_fast
 
     built = ffjord.build_ffjord(2, (4,), solver="rk4")
     fields = built.state_derivatives
-    by_hand = _hand_built(fields, built.solver, trace_jacobian_exact_fast)
-    with pytest.raises(ValueError, match="state_derivatives"):
-        ffjord.FFJORDFlow.of(by_hand, fields[::-1], built.solver)
-    with pytest.raises(ValueError, match="state_derivatives"):
-        ffjord.FFJORDFlow.of(by_hand, fields[:1], built.solver)
-    with pytest.raises(ValueError, match="trace"):
-        ffjord.FFJORDFlow.of(by_hand, fields, built.solver, trace="exactly")
+    with pytest.raises(ValueError, match="trace_augmentation_fn"):
+        ffjord.FFJORDFlow.of(_hand_built(fields, built.solver, lambda fn, shape, dtype: fn))
+    mixed = _hand_built(fields, built.solver, trace_jacobian_exact_fast)
+    mixed.bijector.bijectors[0]._ode_solve_fn = ffjord.make_solver("rk4").solve
+    with pytest.raises(ValueError, match="ode_solve_fn"):
+        ffjord.FFJORDFlow.of(mixed)
+    base = tfd.MultivariateNormalDiag(loc=[0.0, 0.0], scale_diag=[1.0, 1.0])
+    with pytest.raises(ValueError, match="tfb.FFJORD"):
+        ffjord.FFJORDFlow.of(tfd.TransformedDistribution(base, tfb.Exp()))
 
 
 def test_ffjord_chain_applies_the_first_field_first_and_wraps_as_an_ffjord_flow():
@@ -241,7 +260,7 @@ def test_ffjord_chain_applies_the_first_field_first_and_wraps_as_an_ffjord_flow(
         ).forward(one_by_one)
     np.testing.assert_allclose(chain.forward(z).numpy(), one_by_one.numpy(), rtol=1e-5, atol=1e-6)
     base = tfd.MultivariateNormalDiag(tf.zeros([2]), tf.ones([2]))
-    flow = ffjord.FFJORDFlow.of(tfd.TransformedDistribution(base, chain), fields, solver)
+    flow = ffjord.FFJORDFlow.of(tfd.TransformedDistribution(base, chain))
     assert flow.state_derivatives == fields
 
 

@@ -63,6 +63,8 @@ def test_gradient_spread_draws_histograms_and_the_exact_line(ax):
     )
     assert len(ax.patches) > 0
     assert ax.get_lines()[-1].get_xdata()[0] == 0.0
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.y1 < 0.0, "the legend sits under the axes, off the histograms"
 
 
 def test_gradient_spread_refuses_no_estimators(ax):
