@@ -240,3 +240,17 @@ def test_the_check_refuses_a_translation_that_changes_the_markdown_structure(rep
     path.write_bytes(dump(catalog))
     problems = check(repo, ["fa"]).problems
     assert any("changes the Markdown structure" in p for p in problems), problems
+
+
+def test_a_fuzzy_entrys_long_previous_msgid_reads_back_as_written(tmp_path):
+    catalog = Catalog(locale="ko", domain=ZOO)
+    old = 'The "old" English paragraph, long enough to wrap over several lines. ' * 4
+    catalog.add("The new English paragraph.", "옛 번역", flags=["fuzzy"], previous_id=[old])
+    written = dump(catalog)
+    assert b"\n#| msgid " in written and b"\n# |" not in written  # gettext's form, no comments
+    path = tmp_path / "zoo.po"
+    path.write_bytes(written)
+    again = load(path, "ko", ZOO)
+    message = again["The new English paragraph."]
+    assert message.previous_id == [old] and message.user_comments == []
+    assert dump(again) == written  # stable however often it is read and written

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 from babel.messages.catalog import Catalog, Message
-from babel.messages.pofile import PoFileError, read_po, unescape, write_po
+from babel.messages.pofile import PoFileError, normalize, read_po, unescape, write_po
 
 from tools.l10n import LANGUAGES, LOCALES_DIR, ROOT
 from tools.l10n.blocks import blocks
@@ -177,6 +177,8 @@ def load(path: Path, lang: str, domain: str) -> Catalog:
             raise PoFileError(
                 f"line {number} is not PO syntax: {line[:60]!r}", catalog, line, number
             )
+    for message in catalog:  # Babel reads `#|` lines as translator comments
+        message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
     for msgid, previous in _previous_ids(path.read_text(encoding="utf-8")).items():
         if msgid in catalog:
             catalog[msgid].previous_id = [previous]
@@ -209,11 +211,48 @@ def _previous_ids(text: str) -> dict[str, str]:
     return found
 
 
+WIDTH = 76  # Babel's and gettext's line width
+
+
 def dump(catalog: Catalog) -> bytes:
-    """A catalog as its .po file's bytes."""
+    """A catalog as its .po file's bytes, with each fuzzy entry's previous msgid as gettext's
+    `msgmerge` writes it (Babel's own `include_previous` wraps it into lines it cannot read)."""
     buffer = io.BytesIO()
-    write_po(buffer, catalog, include_previous=True)
-    return buffer.getvalue()
+    write_po(buffer, catalog, width=WIDTH)
+    previous = {
+        normalize(m.id, width=WIDTH): m.previous_id[0]
+        for m in catalog
+        if m.id and m.fuzzy and m.previous_id
+    }
+    if not previous:
+        return buffer.getvalue()
+    entries = buffer.getvalue().decode("utf-8").split("\n\n")
+    for k, entry in enumerate(entries):
+        lines = entry.split("\n")
+        at = next((i for i, line in enumerate(lines) if line.startswith("msgid ")), None)
+        if at is None:
+            continue
+        msgid = "\n".join([lines[at][len("msgid ") :]] + _continuation(lines[at + 1 :]))
+        if msgid in previous:
+            lines[at:at] = _previous_lines(previous[msgid])
+            entries[k] = "\n".join(lines)
+    return "\n\n".join(entries).encode("utf-8")
+
+
+def _continuation(lines: list[str]) -> list[str]:
+    """The quoted lines that continue a keyword's string."""
+    taken = []
+    for line in lines:
+        if not line.startswith('"'):
+            break
+        taken.append(line)
+    return taken
+
+
+def _previous_lines(previous: str) -> list[str]:
+    """`#| msgid "..."` and its `#| "..."` continuation lines."""
+    first, *rest = normalize(previous, width=WIDTH - len("#| ")).split("\n")
+    return [f"#| msgid {first}"] + [f"#| {line}" for line in rest]
 
 
 def updated(english: Catalog, existing: Catalog | None, lang: str, domain: str) -> Catalog:
