@@ -39,11 +39,11 @@ ROOT = Path(__file__).parent
 PYTHONS = ["3.11", "3.12", "3.13"]
 # Nothing is downloaded: the sessions use the Pythons this machine has (see `_find_python`).
 os.environ["UV_PYTHON_DOWNLOADS"] = "never"
-# Compile every installed module to bytecode once, at install time (pip does; uv does not by
-# default). Where PYTHONDONTWRITEBYTECODE is set, as on CI machines, Python otherwise compiles
-# TensorFlow's modules again in every process: about 25 s more for each test worker, notebook
-# kernel and benchmark run.
-os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# Python caches the bytecode of what it imports, in the sessions' environments too: where
+# PYTHONDONTWRITEBYTECODE is set, as on CI machines, every test worker, notebook kernel and
+# benchmark run would otherwise compile TensorFlow's modules again. The first import writes the
+# cache, so installs need not compile every module up front (uv's UV_COMPILE_BYTECODE).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 nox.options.download_python = "never"
 # Under CI (CI=true), a supported Python that is not installed is an error, not a skip.
 STRICT = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
