@@ -14,6 +14,7 @@ nox -s torch                          # the benchmark's PyTorch anchor (tests/be
 nox -s colab                          # a Colab stand-in runs the install cell, then every notebook
 nox -s lock                           # re-resolve requirements/lock.txt after changing a range
 nox -s goldens -- --only 01           # re-record a notebook's golden cells
+nox -s goldens -- --check build/colab/notebooks # compare a smoke run with them (no run)
 nox -s gallery                        # refresh docs/gallery/ from a default run
 nox -s browser -- --notebooks build/notebooks # the browser check on the main job's notebooks
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
@@ -41,11 +42,11 @@ ROOT = Path(__file__).parent
 PYTHONS = ["3.11", "3.12", "3.13"]
 # Nothing is downloaded: the sessions use the Pythons this machine has (see `_find_python`).
 os.environ["UV_PYTHON_DOWNLOADS"] = "never"
-# Compile every installed module to bytecode once, at install time (pip does; uv does not by
-# default). Where PYTHONDONTWRITEBYTECODE is set, as on CI machines, Python otherwise compiles
-# TensorFlow's modules again in every process: about 25 s more for each test worker, notebook
-# kernel and benchmark run.
-os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# Python caches the bytecode of what it imports, in the sessions' environments too: where
+# PYTHONDONTWRITEBYTECODE is set, as on CI machines, every test worker, notebook kernel and
+# benchmark run would otherwise compile TensorFlow's modules again. The first import writes the
+# cache, so installs need not compile every module up front (uv's UV_COMPILE_BYTECODE).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 nox.options.download_python = "never"
 # Under CI (CI=true), a supported Python that is not installed is an error, not a skip.
 STRICT = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -172,19 +173,22 @@ def _pythons(session: nox.Session, wanted: list[str] = PYTHONS) -> list[str]:
 @nox.session(python=False)
 def ci(session: nox.Session) -> None:
     """What CI runs: lint, the tests on the oldest supported Python and the quick ones on the
-    newest (both required under CI=true; `nox -s tests` takes every one installed), the browser
-    check, the Colab stand-in (on Colab's Python, when installed) and the benchmark's smoke run
-    (its own environment, as users run it). The PyTorch anchor has its own session (`nox -s
-    torch`)."""
+    newest (both required under CI=true; `nox -s tests` takes every one installed), the Colab
+    stand-in (on Colab's Python, when installed) with the golden cells compared on its run, the
+    browser check and the benchmark's smoke run (its own environment, as users run it). The
+    PyTorch anchor has its own session (`nox -s torch`)."""
     oldest, *newest = _pythons(session, [PYTHONS[0], PYTHONS[-1]])
+    colab_found = COLAB_PYTHON in FOUND
     session.notify("lint")
-    session.notify(f"tests-{oldest}")
+    # With the Colab stand-in, its smoke run is the one the golden cells are compared on.
+    session.notify(f"tests-{oldest}", ["--unit"] if colab_found else [])
     for version in newest:  # the quick tests; the Colab stand-in runs the notebooks on it
         session.notify(f"tests-{version}", ["--quick"])
-    if COLAB_PYTHON in FOUND:
-        # The Colab stand-in runs every notebook with its smoke parameters; the browser's site
-        # check then reads those executed notebooks instead of running all four again.
+    if colab_found:
+        # The Colab stand-in runs every notebook with its smoke parameters, once: the golden
+        # cells are compared on that run, and the browser's site check reads it.
         session.notify("colab")
+        session.notify("goldens", ["--check", COLAB_NOTEBOOKS])
         session.notify("browser", ["--notebooks", COLAB_NOTEBOOKS])
     else:
         session.notify("browser")
@@ -232,15 +236,18 @@ def tests(session: nox.Session) -> None:
 def _tests(session: nox.Session) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells).
 
-    With `-- --quick`, only the unit tests not marked slow (CI's second Python)."""
+    With `-- --quick`, only the unit tests not marked slow (CI's second Python); with
+    `-- --unit`, the unit tests without the regression run (CI compares the golden cells on
+    the Colab stand-in's run: `nox -s goldens -- --check DIR`)."""
     _install(session, "test")
     args = list(session.posargs)
-    quick = "--quick" in args
+    quick, unit = "--quick" in args, "--unit" in args
+    args = [arg for arg in args if arg not in ("--quick", "--unit")]
     if quick:
-        args = [arg for arg in args if arg != "--quick"] + ["-m", "not slow"]
+        args += ["-m", "not slow"]
     # One worker per core: the notebook-parameter tests wait on kernels, the rest on TensorFlow.
     session.run("pytest", "-n", "auto", "--dist", "worksteal", "tests", *args)
-    if quick:
+    if quick or unit:
         return
     session.run("python", "-m", "tools", "prepare")
     session.run(
@@ -356,7 +363,8 @@ def _lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def goldens(session: nox.Session) -> None:
-    """Re-records the golden cells from a smoke run (after changing a golden cell)."""
+    """Re-records the golden cells from a smoke run (after changing a golden cell); with
+    `-- --check DIR`, compares the smoke run executed in DIR with them instead."""
     _install(session, "test,lint")
     session.run("python", "-m", "tools", "goldens", *session.posargs)
 

@@ -50,6 +50,8 @@ def _prepare(args, paths, overrides) -> int:
 
 
 def _goldens(args, paths, overrides) -> int:
+    if args.check is not None:
+        return _check_goldens(args.check, paths)
     for path in paths:
         executed = args.out / "goldens" / path.name
         params = parameters_for(path, overrides, smoke=True)
@@ -57,6 +59,23 @@ def _goldens(args, paths, overrides) -> int:
         count = goldens.record(path, executed, params)
         print(f"{path.name}: {count} golden cell(s) recorded in {goldens.golden_path(path)}")
         goldens.strip(path)
+    return 0
+
+
+def _check_goldens(folder: Path, paths) -> int:
+    problems = []
+    for path in paths:
+        executed = folder / path.name
+        if not executed.exists():
+            problems.append(f"{path.name}: not under {folder}: run `python -m tools run --smoke`")
+            continue
+        found = goldens.check(executed)
+        count = len(goldens.load(path)["cells"])
+        print(f"{path.name}: {count - len(found)} of {count} golden cell(s) match")
+        problems += found
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -92,7 +111,7 @@ def _list(args, paths, overrides) -> int:
 COMMANDS = {
     "run": (_run, "execute the notebooks into OUT/notebooks"),
     "prepare": (_prepare, "inject the smoke parameters into OUT/prepared (for nbval)"),
-    "goldens": (_goldens, "re-record the golden cells from a smoke run"),
+    "goldens": (_goldens, "re-record the golden cells from a smoke run (--check DIR: compare)"),
     "gallery": (_gallery, "refresh docs/gallery from the default run in OUT/notebooks"),
     "list": (_list, "print each notebook's parameters and defaults"),
     "lessons": (_lessons, "check that lesson cells and support hold the same code (--write: sync)"),
@@ -121,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=text, description=text)
         if name == "run":
             sub.add_argument("--smoke", action="store_true", help="the CI smoke parameters")
+        if name == "goldens":
+            sub.add_argument(
+                "--check",
+                type=Path,
+                metavar="DIR",
+                help="compare the smoke run executed in DIR with the goldens instead (no run)",
+            )
         if name == "lessons":
             sub.add_argument(
                 "--write", action="store_true", help="copy the notebooks' definitions to support"

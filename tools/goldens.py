@@ -7,8 +7,10 @@ smoke run (the small CI parameters, `notebooks/smoke/`) is kept in a file of its
 outputs at all, so nothing a learner reads on GitHub or in Colab can contradict the defaults on
 the page. `record` writes that file from an executed smoke run (`python -m tools goldens`);
 `inject` puts the recorded outputs into the golden cells of a prepared copy, which
-`pytest --nbval-lax` then executes and compares (`nox -s tests`). A golden cell whose source
-changed, or a smoke set that changed, has no golden and stops the run until it is re-recorded.
+`pytest --nbval-lax` then executes and compares (`nox -s tests`). `check` compares a smoke run
+executed elsewhere the same way, without running it again (CI: the Colab stand-in's run). A
+golden cell whose source changed, or a smoke set that changed, has no golden and stops the run
+until it is re-recorded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import copy
 import json
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ import nbformat
 __all__ = [
     "GOLDEN_DIR",
     "GOLDEN_TAG",
+    "check",
     "golden_cells",
     "golden_path",
     "inject",
@@ -144,6 +148,78 @@ def inject(prepared: str | Path, parameters: dict[str, Any], golden_dir: Path = 
         cell.execution_count = count  # nbval compares only cells that have one
     nbformat.write(notebook, prepared)
     return count
+
+
+# What `pytest --nbval-lax` leaves out of a comparison (nbval's IPyNbFile.skip_compare).
+NBVAL_SKIPPED = (
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "application/vnd.jupyter.widget-view+json",
+    "image/png",
+    "image/jpeg",
+)
+
+
+def check(executed: str | Path, golden_dir: Path = GOLDEN_DIR) -> list[str]:
+    """Compares the golden cells of a notebook executed with the smoke parameters (by papermill,
+    e.g. the Colab stand-in's run) with their recorded outputs, as `pytest --nbval-lax` compares
+    them: streams merged by name, and the keys nbval skips left out.
+
+    Args:
+      executed: the executed notebook (`NN_name.ipynb`, papermill's metadata included).
+      golden_dir: the folder of golden files.
+
+    Returns:
+      One line per problem: a run with other parameters than the goldens', a golden cell
+      missing, failed or with other outputs. Empty when every golden cell matches.
+
+    Raises:
+      ValueError: if the notebook has no golden file.
+    """
+    from nbval.plugin import coalesce_streams, transform_streams_for_comparison
+
+    def comparable(outputs: list) -> dict[str, list]:
+        outputs = [nbformat.from_dict(copy.deepcopy(o)) for o in outputs]
+        grouped = defaultdict(list)  # nbval's grouping: by key, in order within a key
+        for output in transform_streams_for_comparison(coalesce_streams(outputs)):
+            for key, value in output.items():
+                if key == "data":
+                    for kind, data in value.items():
+                        if kind not in NBVAL_SKIPPED:
+                            grouped[kind].append(data)
+                elif key not in NBVAL_SKIPPED:
+                    grouped[key].append(value)
+        return dict(grouped)
+
+    executed = Path(executed)
+    recorded = load(executed, golden_dir)
+    notebook = nbformat.read(executed, as_version=4)
+    ran_with = notebook.metadata.get("papermill", {}).get("parameters")
+    if ran_with != recorded["parameters"]:
+        return [
+            f"{executed.name}: ran with {ran_with}, the goldens were recorded with "
+            f"{recorded['parameters']}"
+        ]
+    ran = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            ran.setdefault(cell.source, cell)
+    problems = []
+    for number, golden in enumerate(recorded["cells"], start=1):
+        where = f"{executed.name}: golden cell {number} ({golden['source'].splitlines()[0]!r})"
+        cell = ran.get(golden["source"])
+        if cell is None:
+            problems.append(f"{where} is not in the executed notebook")
+        elif any(o.get("output_type") == "error" for o in cell.outputs):
+            problems.append(f"{where} raised an error")
+        elif comparable(cell.outputs) != comparable(golden["outputs"]):
+            expected, got = comparable(golden["outputs"]), comparable(cell.outputs)
+            problems.append(f"{where} printed {got}, the golden is {expected}")
+    return problems
 
 
 def strip(path: Path) -> None:

@@ -99,6 +99,55 @@ def test_goldens_recorded_with_other_parameters_are_refused(tmp_path):
         goldens.inject(prepared, {"EPOCHS": 2}, golden_dir=store)
 
 
+def _run_elsewhere(path, outputs, parameters):
+    """`path` as papermill leaves it: the golden cell's `outputs`, the parameters it ran with."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[3].outputs = [nbformat.from_dict(o) for o in outputs]
+    notebook.metadata["papermill"] = {"parameters": parameters}
+    nbformat.write(notebook, path)
+    return path
+
+
+def _stream(text, name="stdout"):
+    return nbformat.v4.new_output("stream", name=name, text=text)
+
+
+def test_a_run_executed_elsewhere_is_compared_with_the_goldens_as_nbval_compares(tmp_path):
+    def figure(pixels):
+        return nbformat.v4.new_output("display_data", data={"image/png": pixels, "text/plain": "F"})
+
+    store = tmp_path / "goldens"
+    recorded = _notebook(tmp_path / "recorded" / "01_x.ipynb")
+    _run_elsewhere(recorded, [_stream("42\n43\n"), figure("AAAA")], {"EPOCHS": 1})
+    goldens.record(_notebook(tmp_path / "01_x.ipynb"), recorded, {"EPOCHS": 1}, golden_dir=store)
+    path = _notebook(tmp_path / "colab" / "01_x.ipynb", golden_output=None)
+
+    def check(outputs, parameters=None):
+        return goldens.check(_run_elsewhere(path, outputs, parameters or {"EPOCHS": 1}), store)
+
+    # the stream split in two and other pixels (nbval skips them): the same
+    assert check([_stream("42\n"), _stream("43\n"), figure("BBBB")]) == []
+    # other text, an error, another parameter set, a missing cell: each named
+    (problem,) = check([_stream("42\n44\n"), figure("AAAA")])
+    assert "golden cell 1 ('print(42)') printed" in problem and "44" in problem
+    error = nbformat.v4.new_output("error", ename="ValueError", evalue="no", traceback=[])
+    assert check([error])[0].endswith("raised an error")
+    (problem,) = check([_stream("42\n43\n"), figure("AAAA")], {"EPOCHS": 2})
+    assert "ran with {'EPOCHS': 2}, the goldens were recorded with {'EPOCHS': 1}" in problem
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[3].source = "print(41)"
+    notebook.metadata["papermill"]["parameters"] = {"EPOCHS": 1}
+    nbformat.write(notebook, path)
+    assert goldens.check(path, store)[0].endswith("is not in the executed notebook")
+
+
+def test_goldens_check_compares_the_folders_runs_and_fails_naming_a_missing_one(tmp_path, capsys):
+    folder = tmp_path / "none"
+    folder.mkdir()
+    assert main(["goldens", "--check", str(folder), "--only", "01"]) == 1
+    assert "01_distribution_zoo.ipynb: not under" in capsys.readouterr().err
+
+
 def test_a_golden_cell_whose_source_changed_has_no_golden(tmp_path):
     executed = _notebook(tmp_path / "executed.ipynb", golden_output="42")
     store = tmp_path / "goldens"

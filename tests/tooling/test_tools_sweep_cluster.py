@@ -158,7 +158,7 @@ def test_the_docs_cluster_sweep_runs_and_a_killed_worker_fails_only_its_own_run(
             sweep.kill()
     folder = tmp_path / "out" / "04_entropy_monte_carlo-NUM_SAMPLES"
     rows = _rows(folder)
-    assert sorted(rows) == [f"NUM_SAMPLES={n},seed={s}" for n in (1000, 2000) for s in (0, 1)]
+    assert sorted(rows) == ["NUM_SAMPLES=1000,seed=0", "NUM_SAMPLES=2000,seed=0"]
     failed = [row for row in rows.values() if row["status"] != "ok"]
     assert len(failed) == 1, out
     killed = failed[0]
@@ -167,23 +167,21 @@ def test_the_docs_cluster_sweep_runs_and_a_killed_worker_fails_only_its_own_run(
     assert killed["error_value"].startswith("the Dask worker running this run (tcp://127.0.0.1:")
     assert "run the same sweep command again to rerun it" in killed["error_value"]
     assert sweep.returncode == 1
-    assert out.splitlines()[-2].startswith("sweep: 3 of 4 runs ok; ")
+    assert out.splitlines()[-2].startswith("sweep: 1 of 2 runs ok; ")
     assert out.splitlines()[-1].startswith(
-        "sweep: to rerun the 1 that did not succeed (the 3 that did are kept), run the same "
+        "sweep: to rerun the 1 that did not succeed (the 1 that did is kept), run the same "
         "command again: python -m tools sweep 04 "
     )
     again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "3 finished already, 1 to run" in again.stdout
-    assert again.stdout.splitlines()[-1].startswith("sweep: 4 of 4 runs ok; ")
+    assert "1 finished already, 1 to run" in again.stdout
+    assert again.stdout.splitlines()[-1].startswith("sweep: 2 of 2 runs ok; ")
     rows = _rows(folder)
     for row in rows.values():
         assert row["status"] == "ok" and row["host"] and row["E[X] [N(1, 0.3^2)]"]
     assert {(row["NUM_SAMPLES"], row["seed"]) for row in rows.values()} == {
         ("1000", "0"),
-        ("1000", "1"),
         ("2000", "0"),
-        ("2000", "1"),
     }
     site = docs_command("python -m tools.site")
     site = [w.replace("build/sweeps/", f"{tmp_path / 'out'}/") for w in site]
@@ -192,7 +190,7 @@ def test_the_docs_cluster_sweep_runs_and_a_killed_worker_fails_only_its_own_run(
     built = subprocess.run(site, cwd=ROOT, env=env, capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "sweeps" / f"{folder.name}.html").read_text()
-    assert "4 runs (4 ok)" in page
+    assert "2 runs (2 ok)" in page
 
 
 def test_the_docs_install_line_installs_the_sweep_extra_with_dask_and_papermill():

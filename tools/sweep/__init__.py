@@ -255,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ok < len(plan.runs):
         print(
             f"sweep: to rerun the {len(plan.runs) - ok} that did not succeed (the {ok} that did "
-            f"are kept), run the same command again: {again}"
+            f"{'is' if ok == 1 else 'are'} kept), run the same command again: {again}"
         )
     if sweep_run.LOCAL.stopping.is_set():
         return 143
