@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -254,3 +256,26 @@ def test_a_fuzzy_entrys_long_previous_msgid_reads_back_as_written(tmp_path):
     message = again["The new English paragraph."]
     assert message.previous_id == [old] and message.user_comments == []
     assert dump(again) == written  # stable however often it is read and written
+
+
+def test_readmes_table_opens_each_languages_copy_of_each_notebook_in_colab():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| [{path.stem[:2]} "))
+        for lang in LANGUAGES:
+            link = f"{COLAB}notebooks/{lang}/{path.name})"
+            assert link in row, (path.name, lang)
+            assert (ROOT / "notebooks" / lang / path.name).is_file()
+
+
+def test_the_l10n_command_checks_the_repository_as_nox_runs_it():
+    done = subprocess.run(  # what `nox -s l10n -- --check` runs, as its own process
+        [sys.executable, "-m", "tools", "l10n", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "translated  fuzzy  untranslated" in done.stdout
+    for lang in LANGUAGES:
+        assert f"{lang} " in done.stdout and "04_entropy_monte_carlo" in done.stdout

@@ -59,7 +59,9 @@ def repo(tmp_path):
     for folder in (root / "notebooks", root / "docs", executed):
         folder.mkdir(parents=True)
     (root / "README.md").write_text("# Suite\n\n[01 Zoo](notebooks/01_zoo.ipynb)\n")
-    (root / "docs" / "guide.md").write_text("# Guide\n\nRead [the zoo](../notebooks/01_zoo.ipynb).\n")
+    (root / "docs" / "guide.md").write_text(
+        "# Guide\n\nRead [the zoo](../notebooks/01_zoo.ipynb).\n"
+    )
     _write(root, executed, PARAGRAPH)
     update(root, list(TRANSLATIONS))
     for lang, strings in TRANSLATIONS.items():
