@@ -579,10 +579,13 @@ def sweep(session: nox.Session) -> None:
 
 
 def _site_for_browser(session: nox.Session, notebooks: str) -> str:
-    """Builds the site of the executed notebooks in `notebooks` that the browser session checks."""
+    """Builds the site of the executed notebooks in `notebooks` that the browser session checks:
+    in English, and in Persian for the right-to-left check (the other languages' pages are
+    the same templates; `tools.site` checks every language's links when it builds)."""
     out = ROOT / "build" / "browser" / "site"
     _locked(session, *_site_requirements())
-    session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
+    site = ["--notebooks", notebooks, "--out", str(out), "--languages", "en,fa"]
+    session.run("python", "-m", "tools.site", *site)
     return str(out)
 
 
