@@ -79,3 +79,40 @@ def test_the_parameter_vocabulary_lists_the_notebooks_that_declare_each_name():
     declared = {path.name[:2]: set(declared_parameters(path)) for path in NOTEBOOKS}
     for name, listed in vocabulary.items():
         assert listed == {nb for nb, names in declared.items() if name in names}, name
+
+
+def test_the_speed_pages_python_builds_a_flow_that_runs_both_ways():
+    import numpy as np
+    import tensorflow as tf
+
+    (block,) = re.findall(r"```python\n(.*?)```", DOCS["docs/speed.md"], flags=re.S)
+    namespace: dict = {}
+    exec(block, namespace)  # as a reader pastes it into Python
+    flow, field = namespace["flow"], namespace["field"]
+    z = tf.constant([[0.1, -0.2], [0.3, 0.4], [-1.0, 0.5]])
+    field(0.0, z)  # makes the field's weights
+    x = flow.forward(z)
+    back = flow.inverse(tf.identity(x))  # a fresh tensor: the bijector caches the pair
+    np.testing.assert_allclose(back.numpy(), z.numpy(), atol=1e-4)
+    log_det = flow.forward_log_det_jacobian(z, event_ndims=1).numpy()
+    assert log_det.shape == (3,) and np.isfinite(log_det).all()
+
+
+def _dotted_support_names() -> list[str]:
+    text = "\n".join([*DOCS.values(), (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")])
+    return sorted(set(re.findall(r"\bsupport(?:\.[A-Za-z_]\w*)+", text)))
+
+
+@pytest.mark.parametrize("name", _dotted_support_names())
+def test_every_support_name_the_docs_give_exists(name):
+    import importlib
+
+    parts = name.split(".")
+    found, k = importlib.import_module(parts[0]), 1
+    while k < len(parts):  # a submodule where there is one, else an attribute
+        try:
+            found = importlib.import_module(".".join(parts[: k + 1]))
+        except ModuleNotFoundError:
+            found = getattr(found, parts[k], None)
+            assert found is not None, f"{name}: no {parts[k]!r} in {'.'.join(parts[:k])}"
+        k += 1
