@@ -307,8 +307,10 @@ def test_search_finds_each_notebook_by_a_word_of_its_text(site_url, browser):
 
 DIRECTIONS = """() => {
   const article = document.querySelector('.bd-article');
-  const persian = [...article.querySelectorAll('p')]
-    .find((p) => /[\\u0600-\\u06FF]{3}/.test(p.textContent));
+  const prose = [...article.querySelectorAll('p')]
+    .filter((p) => /[\\u0600-\\u06FF]{3}/.test(p.textContent));
+  const persian = prose[0];
+  const withCode = prose.find((p) => p.querySelector('code'));
   const firstLine = (element) => {
     const range = document.createRange();
     range.selectNodeContents(element);
@@ -322,7 +324,7 @@ DIRECTIONS = """() => {
     prose: direction(persian),
     code: direction(code),
     output: direction(output),
-    inlineCode: direction(persian && persian.querySelector('code')),
+    inlineCode: direction(withCode && withCode.querySelector('code')),
     math: direction(article.querySelector('.math')),
     proseFromRight: persian.getBoundingClientRect().right - firstLine(persian).right,
     codeFromLeft: firstLine(code).left - code.getBoundingClientRect().left,
