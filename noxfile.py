@@ -1,5 +1,5 @@
 """Sessions: `notebooks` (the main job), `tests`, `quick`, `lint`, `browser`, `colab`, `goldens`,
-`gallery`, `bench`, `lock`, `site`, `sweep`.
+`gallery`, `bench`, `lock`, `site`, `sweep`, `l10n`.
 
 nox -s notebooks                      # run every notebook, then build/site/index.html of them
 nox -s notebooks -- --smoke           # the small CI parameters
@@ -20,6 +20,8 @@ nox -s browser -- --notebooks build/notebooks # the browser check on the main jo
 nox -s bench -- --smoke               # FFJORD: this project vs the tutorial, side by side
 nox -s site                           # rebuild the static site of build/notebooks alone
 nox -s sweep -- 04 -g NUM_SAMPLES 1000 4000 --seeds 0:3 --smoke   # 6 runs, a table, a page
+nox -s l10n                           # update the translations from the English, count them
+nox -s l10n -- --check                # ... check only, as CI's tests do
 """
 
 from __future__ import annotations
@@ -534,12 +536,17 @@ def colab(session: nox.Session) -> None:
     )
 
 
-def _site_requirements() -> list[str]:
-    """The `site` extra of pyproject.toml: the site needs neither TensorFlow nor the package."""
+def _extra(name: str) -> list[str]:
+    """An extra of pyproject.toml, to install without the package (and its TensorFlow)."""
     import tomllib
 
     with open(ROOT / "pyproject.toml", "rb") as handle:
-        return tomllib.load(handle)["project"]["optional-dependencies"]["site"]
+        return tomllib.load(handle)["project"]["optional-dependencies"][name]
+
+
+def _site_requirements() -> list[str]:
+    """The `site` extra of pyproject.toml: the site needs neither TensorFlow nor the package."""
+    return _extra("site")
 
 
 @nox.session(python=PYTHON)
@@ -572,8 +579,26 @@ def sweep(session: nox.Session) -> None:
 
 
 def _site_for_browser(session: nox.Session, notebooks: str) -> str:
-    """Builds the site of the executed notebooks in `notebooks` that the browser session checks."""
+    """Builds the site of the executed notebooks in `notebooks` that the browser session checks:
+    in English, and in Persian for the right-to-left check (the other languages' pages are
+    the same templates; `tools.site` checks every language's links when it builds)."""
     out = ROOT / "build" / "browser" / "site"
     _locked(session, *_site_requirements())
-    session.run("python", "-m", "tools.site", "--notebooks", notebooks, "--out", str(out))
+    site = ["--notebooks", notebooks, "--out", str(out), "--languages", "en,fa"]
+    session.run("python", "-m", "tools.site", *site)
     return str(out)
+
+
+@nox.session(python=PYTHON)
+def l10n(session: nox.Session) -> None:
+    """The translations (locales/, notebooks/<lang>/): updates the catalogs and translated
+    notebooks from the English, checks them (what CI refuses: a catalog that does not parse,
+    code, math or links changed by a translation, a translated notebook whose code is not the
+    English's) and prints, per language and source, translated / fuzzy / untranslated counts.
+
+    nox -s l10n                    # update, then check
+    nox -s l10n -- --check         # check only
+    nox -s l10n -- --lang fa       # one language
+    """
+    _locked(session, *_extra("l10n"))
+    session.run("python", "-m", "tools", "l10n", *session.posargs)

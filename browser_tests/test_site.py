@@ -60,10 +60,13 @@ def site_url(request):
 
 
 def _pages(root: Path) -> list[str]:
+    """The English pages (a translation's pages, under `<lang>/`, share their templates; the
+    Persian test below opens one)."""
+    translations = {path.name for path in root.iterdir() if (path / "index.html").is_file()}
     return sorted(
         str(p.relative_to(root))
         for p in root.rglob("*.html")
-        if p.relative_to(root).parts[0] != "_static"
+        if p.relative_to(root).parts[0] not in {"_static", *translations}
     )
 
 
@@ -300,3 +303,52 @@ def test_search_finds_each_notebook_by_a_word_of_its_text(site_url, browser):
             assert any(f"notebooks/{path.stem}.html" in href for href in found), (word, found)
     finally:
         page.close()
+
+
+DIRECTIONS = """() => {
+  const article = document.querySelector('.bd-article');
+  const prose = [...article.querySelectorAll('p')]
+    .filter((p) => /[\\u0600-\\u06FF]{3}/.test(p.textContent));
+  const persian = prose[0];
+  const withCode = prose.find((p) => p.querySelector('code'));
+  const firstLine = (element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    return range.getClientRects()[0];
+  };
+  const direction = (element) => element && getComputedStyle(element).direction;
+  const code = article.querySelector('.cell_input pre');
+  const output = article.querySelector('.cell_output pre');
+  return {
+    lang: document.documentElement.lang,
+    prose: direction(persian),
+    code: direction(code),
+    output: direction(output),
+    inlineCode: direction(withCode && withCode.querySelector('code')),
+    math: direction(article.querySelector('.math')),
+    proseFromRight: persian.getBoundingClientRect().right - firstLine(persian).right,
+    codeFromLeft: firstLine(code).left - code.getBoundingClientRect().left,
+  };
+}"""
+
+
+def test_a_persian_page_reads_right_to_left_with_code_outputs_and_math_left_to_right(
+    site_url, browser, output_dir
+):
+    root, url = site_url
+    name = "fa/notebooks/01_distribution_zoo.html"
+    assert (root / name).is_file(), "the site has no Persian pages: build it in every language"
+    page = browser.new_page()
+    try:
+        page.goto(url + name)
+        page.wait_for_load_state("load")
+        page.wait_for_function(TYPESET, timeout=30_000)
+        found = page.evaluate(DIRECTIONS)
+        page.screenshot(path=str(output_dir / "site" / "fa_notebooks_01_distribution_zoo.png"))
+    finally:
+        page.close()
+    assert found["lang"] == "fa"
+    assert found["prose"] == "rtl" and found["proseFromRight"] < 2  # starts at the right edge
+    for part in ("code", "output", "inlineCode", "math"):
+        assert found[part] == "ltr", part
+    assert found["codeFromLeft"] < 30  # a code cell's first line starts at its left padding

@@ -11,7 +11,10 @@
 * `gallery`: refreshes the README's `docs/gallery/` from a default run (`nox -s gallery`);
 * `list`: each notebook's parameters.
 * `sweep`: one notebook over a grid of parameters times seeds, here or on Dask
-  (`nox -s sweep`; the package `tools/sweep/`).
+  (`nox -s sweep`; the package `tools/sweep/`);
+* `l10n`: updates the translations' catalogs (`locales/`) and translated notebooks
+  (`notebooks/<lang>/`) from the English, checks them and counts what is translated
+  (`nox -s l10n`; the package `tools/l10n/`).
 
 Modules: `notebooks` (finding notebooks, the one parser of a parameters cell, smoke sets,
 papermill), `goldens`, `gallery`, and `site` with `site_results` (the static site of the

@@ -117,6 +117,7 @@ COMMANDS = {
     "lessons": (_lessons, "check that lesson cells and support hold the same code (--write: sync)"),
 }
 SWEEP_HELP = "one notebook over a grid of parameters times seeds (`python -m tools sweep -h`)"
+L10N_HELP = "update and check the translations' catalogs and notebooks (`python -m tools l10n -h`)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--write", action="store_true", help="copy the notebooks' definitions to support"
             )
     commands.add_parser("sweep", help=SWEEP_HELP, add_help=False)  # its own parser: tools.sweep
+    commands.add_parser("l10n", help=L10N_HELP, add_help=False)  # its own: tools.l10n.command
     return parser
 
 
@@ -160,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tools import sweep
 
         return sweep.main(argv[1:])
+    if argv[:1] == ["l10n"]:
+        from tools.l10n import command
+
+        return command.main(argv[1:])
     args = build_parser().parse_args(argv)
     paths = notebooks(args.only)
     overrides = [tuple(p) for p in args.parameter]

@@ -16,6 +16,12 @@
 python -m tools.site                                   # build/notebooks -> build/site
 python -m tools.site --notebooks build/notebooks-smoke/notebooks --out build/site
 python -m tools.site --sweep build/sweeps/04_entropy_monte_carlo-NUM_SAMPLES --out DIR
+python -m tools.site --languages en,fa                 # English and Persian only
+
+The site is built in English into `<out>/` and in each translation (`tools.l10n.LANGUAGES`)
+into `<out>/<lang>/`, from the same executed notebooks: their markdown cells, README.md and the
+pages under `docs/` in that language as far as its catalogs go (`tools.l10n.translate`), every
+output the English run's. Every page links its other languages.
 
 A sweep folder (`python -m tools sweep`) given with `--sweep` gets a page of its own
 (`tools.sweep.page`); with no `--notebooks`, the site holds the sweeps alone.
@@ -36,6 +42,8 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 
+from tools.l10n import LANGUAGES, SOURCE_LANGUAGE
+from tools.l10n.translate import localizer, site_words, translated_notebook
 from tools.site_results import (
     HEADLINE_MIME,
     executed_notebooks,
@@ -45,11 +53,21 @@ from tools.site_results import (
 )
 from tools.sweep.page import read_sweep, sweep_page
 
-__all__ = ["CONF_DIR", "check_site", "docs_page", "home_page", "stage", "build", "main"]
+__all__ = [
+    "ALL_LANGUAGES",
+    "CONF_DIR",
+    "build",
+    "check_site",
+    "docs_page",
+    "home_page",
+    "main",
+    "stage",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = ROOT / "site"
 REPOSITORY = "https://github.com/tfp-notebooks/tfp-notebooks"
+ALL_LANGUAGES = (SOURCE_LANGUAGE, *LANGUAGES)
 # `[![alt](https://host/badge.svg)](target)`: a picture from another host; the site keeps the
 # link and shows its alt text instead (the pages load nothing from outside).
 REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:https?:)?//[^)\s]+\)")
@@ -103,7 +121,7 @@ def _docs_in_link_order(readme: str, staged: set[str]) -> list[str]:
     return ordered + sorted(pages - set(ordered))
 
 
-def home_page(readme: str, staged: set[str]) -> str:
+def home_page(readme: str, staged: set[str], words: dict[str, str] | None = None) -> str:
     """The site's home page: README.md as MyST, with a navigation tree of the notebooks, the
     results page, the pages under `docs/` and the sweeps.
 
@@ -112,6 +130,7 @@ def home_page(readme: str, staged: set[str]) -> str:
       staged: the paths (relative to the site's sources) of the files the site holds, e.g.
         `notebooks/01_distribution_zoo.ipynb` or `docs/speed.md`; relative links to anything
         else point to the repository on GitHub instead.
+      words: the navigation's captions in the site's language (`tools.l10n.site_words`).
 
     Returns:
       The page's MyST markdown.
@@ -127,6 +146,7 @@ def home_page(readme: str, staged: set[str]) -> str:
         ("Sweeps", sweeps),
     ):
         if entries:
+            caption = (words or {}).get(caption, caption)
             text += TOC.format(caption=caption, entries="\n".join(entries))
     return text
 
@@ -145,10 +165,19 @@ def docs_page(markdown: str, page: str, staged: set[str]) -> str:
     return _retargeted(markdown, page, staged)
 
 
-def _staged_notebook(path: Path, target: Path) -> None:
+def _in_language(path: Path, language: str, root: Path) -> nbformat.NotebookNode:
+    """An executed notebook with its markdown in `language` (the English: as it is)."""
+    notebook = nbformat.read(path, as_version=4)
+    if language == SOURCE_LANGUAGE:
+        return notebook
+    source = f"notebooks/{path.name}"
+    return translated_notebook(notebook, source, language, root, for_jupyter=False)
+
+
+def _staged_notebook(path: Path, target: Path, language: str, root: Path) -> None:
     """Copies an executed notebook for the site: remote pictures become their alt text, and
     headline outputs keep only their text (the results page shows their numbers)."""
-    notebook = nbformat.read(path, as_version=4)
+    notebook = _in_language(path, language, root)
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = _local_images_only(cell.source)
@@ -173,11 +202,14 @@ def stage(
     src: str | Path,
     root: Path = ROOT,
     sweeps: Sequence[str | Path] = (),
+    language: str = SOURCE_LANGUAGE,
 ) -> list[Path]:
     """Writes the site's sources into `src` (emptied first) and returns the notebooks staged.
 
     With `sweeps` (folders of `python -m tools sweep`), each gets a page; `notebooks_dir`
-    None then makes a site of the sweeps alone.
+    None then makes a site of the sweeps alone. `language` other than English puts the
+    notebooks' markdown, the home page, the pages under `docs/` and the navigation into that
+    language with its catalogs (`root`'s `locales/`).
 
     Raises:
       FileNotFoundError: if `notebooks_dir` holds no executed notebooks (with what to run),
@@ -192,7 +224,7 @@ def stage(
     staged = set()
     results = []
     for path in executed:
-        _staged_notebook(path, src / "notebooks" / path.name)
+        _staged_notebook(path, src / "notebooks" / path.name, language, root)
         staged.add(f"notebooks/{path.name}")
         info = read_results(path)
         figure = key_figure(path)
@@ -210,13 +242,24 @@ def stage(
     (src / "docs").mkdir(exist_ok=True)
     for path in pages:
         page = f"docs/{path.name}"
-        text = docs_page(path.read_text(encoding="utf-8"), page, staged)
-        (src / page).write_text(text, encoding="utf-8")
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    (src / "index.md").write_text(home_page(readme, staged), encoding="utf-8")
+        text = _translated(path.read_text(encoding="utf-8"), page, language, root)
+        (src / page).write_text(docs_page(text, page, staged), encoding="utf-8")
+    readme = _translated(
+        (root / "README.md").read_text(encoding="utf-8"), "README.md", language, root
+    )
+    words = site_words(language, root) if language != SOURCE_LANGUAGE else None
+    (src / "index.md").write_text(home_page(readme, staged, words), encoding="utf-8")
     if executed:
         (src / "results.md").write_text(results_page(results), encoding="utf-8")
     return executed
+
+
+def _translated(text: str, page: str, language: str, root: Path) -> str:
+    """A page's Markdown (`README.md`, `docs/<name>.md`) in `language`."""
+    if language == SOURCE_LANGUAGE:
+        return text
+    domain = "README" if page == "README.md" else page[: -len(".md")]
+    return localizer(language, domain, [(page, text)], root).markdown(text)
 
 
 class _Links(HTMLParser):
@@ -259,7 +302,7 @@ def check_site(site: str | Path) -> list[str]:
         raise FileNotFoundError(f"site {str(site)!r} has no index.html: build it first")
     pages = {}
     for page in sorted(site.rglob("*.html")):
-        if page.relative_to(site).parts[0] == "_static":
+        if "_static" in page.relative_to(site).parts:
             continue  # the theme's template fragments, not pages
         parser = _Links()
         parser.feed(page.read_text(encoding="utf-8"))
@@ -286,13 +329,29 @@ def check_site(site: str | Path) -> list[str]:
     return problems
 
 
+def _sphinx(src: Path, out: Path, language: str, languages: Sequence[str], root: Path) -> None:
+    """Runs Sphinx on staged sources in one language (warnings are errors)."""
+    label = site_words(language, root)["Language"] if language != SOURCE_LANGUAGE else "Language"
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going"]
+    command += ["-D", f"language={language}", "-D", f"l10n_languages={','.join(languages)}"]
+    command += ["-D", f"l10n_label={label}"]
+    command += ["-n", "-q", "-c", str(CONF_DIR), str(src), str(out)]
+    if subprocess.run(command, check=False).returncode:
+        raise RuntimeError(f"sphinx-build failed for {language} (see the warnings above)")
+
+
 def build(
     notebooks_dir: str | Path | None,
     out: str | Path,
     root: Path = ROOT,
     sweeps: Sequence[str | Path] = (),
+    languages: Sequence[str] = (SOURCE_LANGUAGE,),
 ) -> Path:
     """Stages the sources, runs Sphinx (warnings are errors) and checks the built site.
+
+    Args:
+      languages: the site's languages, English first: English goes into `out`, each other one
+        into `out/<lang>/`, and every page links its counterparts in the others.
 
     Returns:
       The site's `index.html`.
@@ -300,16 +359,26 @@ def build(
     Raises:
       FileNotFoundError: if `notebooks_dir` holds no executed notebooks.
       RuntimeError: if Sphinx fails or the built site has broken links or remote resources.
+      ValueError: if `languages` does not start with English or names an unknown language.
     """
     out = Path(out)
-    src = out.with_name(out.name + "-src")
-    executed = stage(notebooks_dir, src, root, sweeps)
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-W", "--keep-going"]
-    command += ["-n", "-q", "-c", str(CONF_DIR), str(src), str(out)]
-    if subprocess.run(command, check=False).returncode:
-        raise RuntimeError("sphinx-build failed (see the warnings above)")
-    for path in executed:  # the download button offers each notebook exactly as it ran
-        shutil.copy2(path, out / "_sources" / "notebooks" / path.name)
+    languages = list(languages)
+    if languages[:1] != [SOURCE_LANGUAGE] or not set(languages) <= set(ALL_LANGUAGES):
+        raise ValueError(f"languages must be English, then any of {sorted(LANGUAGES)}")
+    for language in languages:
+        english = language == SOURCE_LANGUAGE
+        target = out if english else out / language
+        src = out.with_name(out.name + "-src" + ("" if english else f"-{language}"))
+        executed = stage(notebooks_dir, src, root, sweeps, language)
+        _sphinx(src, target, language, languages, root)
+        if not english:  # myst-nb's working copies, beside the output folder: inside the site
+            shutil.rmtree(out / "jupyter_execute", ignore_errors=True)
+        for path in executed:  # the download button offers each notebook exactly as it ran
+            download = target / "_sources" / "notebooks" / path.name
+            if english:
+                shutil.copy2(path, download)
+            else:  # ... with its markdown in the page's language
+                nbformat.write(_in_language(path, language, root), download)
     problems = check_site(out)
     if problems:
         raise RuntimeError("the built site has problems:\n  " + "\n  ".join(problems))
@@ -330,13 +399,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a sweep's folder (python -m tools sweep): it gets a page; may be repeated",
     )
     parser.add_argument("--out", default=str(ROOT / "build" / "site"), help="the site's folder")
+    parser.add_argument(
+        "--languages",
+        default=",".join(ALL_LANGUAGES),
+        help=f"comma-separated, English first (default {','.join(ALL_LANGUAGES)})",
+    )
     args = parser.parse_args(argv)
     notebooks = args.notebooks
     if notebooks is None and not args.sweep:
         notebooks = str(ROOT / "build" / "notebooks")
     try:
-        index = build(notebooks, args.out, sweeps=args.sweep)
-    except (FileNotFoundError, RuntimeError) as error:
+        languages = [code.strip() for code in args.languages.split(",") if code.strip()]
+        index = build(notebooks, args.out, sweeps=args.sweep, languages=languages)
+    except (FileNotFoundError, RuntimeError, ValueError) as error:
         print(f"site: {error}", file=sys.stderr)
         return 1
     print(f"site: {index}")
