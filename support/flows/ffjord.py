@@ -147,8 +147,9 @@ class FFJORDFlow:
         `generator` seeds Hutchinson's probes in the estimators this flow builds.
 
         Raises:
-          ValueError: unless every bijector is a `tfb.FFJORD`, all with one solver's `solve`
-            and one known trace estimator.
+          ValueError: unless every bijector is a `tfb.FFJORD` over the unit time interval
+            (`initial_time` 0, `final_time` 1, the defaults), all with one solver's `solve` and
+            one known trace estimator.
         """
         bijector = distribution.bijector
         # `tfb.Chain(...)` of FFJORDs is a `_Chain`, the base of `tfb.Chain`, not an instance of it.
@@ -159,6 +160,14 @@ class FFJORDFlow:
                 "distribution must be a TransformedDistribution over a tfb.FFJORD or a tfb.Chain "
                 f"of them, got a bijector {bijector.name!r}"
             )
+        for b in chain:  # the fused loss and the rebuilt stacks integrate from 0 to 1
+            times = (float(b._initial_time), float(b._final_time))
+            if times != (0.0, 1.0):
+                raise ValueError(
+                    f"every tfb.FFJORD must integrate from initial_time 0 to final_time 1 (the "
+                    f"defaults), got initial_time {times[0]:g}, final_time {times[1]:g}: to "
+                    "change how far points flow, scale the field instead"
+                )
         solve_fns = [b._ode_solve_fn for b in chain]
         solver = getattr(solve_fns[0], "__self__", None)
         if not isinstance(solver, tfp.math.ode.Solver) or any(f != solver.solve for f in solve_fns):

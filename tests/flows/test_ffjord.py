@@ -242,6 +242,24 @@ def test_wrapping_a_chain_of_unknown_pieces_is_a_value_error_naming_them():
         ffjord.FFJORDFlow.of(tfd.TransformedDistribution(base, tfb.Exp()))
 
 
+def test_wrapping_a_chain_over_another_time_interval_is_a_value_error_naming_it():
+    from support.flows.traces import trace_jacobian_exact_fast
+
+    built = ffjord.build_ffjord(2, (4,), solver="rk4")
+    bijectors = [
+        tfb.FFJORD(
+            state_time_derivative_fn=field,
+            ode_solve_fn=built.solver.solve,
+            trace_augmentation_fn=trace_jacobian_exact_fast,
+            final_time=0.5 if k == 1 else 1.0,
+        )
+        for k, field in enumerate(built.state_derivatives)
+    ]
+    shorter = tfd.TransformedDistribution(built.base_distribution, tfb.Chain(bijectors[::-1]))
+    with pytest.raises(ValueError, match="final_time 1 .*got initial_time 0, final_time 0.5"):
+        ffjord.FFJORDFlow.of(shorter)
+
+
 def test_ffjord_chain_applies_the_first_field_first_and_wraps_as_an_ffjord_flow():
     from support.flows.ode import MLPODE
 
