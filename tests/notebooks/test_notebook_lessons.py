@@ -539,7 +539,7 @@ def test_notebook_02_runs_the_demo_recipe_at_smoke_size(tmp_path):
     )
     assert "4 FFJORD bijector(s), trace: exact" in outputs  # the demo's four fields
     assert "training through the chain's log_prob" in outputs  # no fused loss for them
-    assert "ms per step over 1 steps, losses" in outputs  # the demo's own steps ran
+    assert "ms per step over 1 steps; the losses" in outputs  # the demo's own steps ran
     assert "all checks passed" in outputs
 
 
