@@ -24,6 +24,7 @@ __all__ = [
     "entropy_by_quadrature",
     "error_slope",
     "error_versus_n",
+    "fits_between_seeds",
     "gaussian_entropy",
     "gaussian_kl",
     "gaussian_renyi_divergence",
@@ -181,6 +182,21 @@ def entropy_by_quadrature(log_prob: Callable, low: float, high: float, num: int 
     density = np.exp(log_density)
     integrand = np.where(density > 0, -density * log_density, 0.0)
     return float(np.trapezoid(integrand, grid))
+
+
+def fits_between_seeds(repeats: int, ns: Sequence[int], spacing: int = 1000) -> None:
+    """Checks that an `error_versus_n(..., ns, repeats=repeats, seed=s)` study stays below the
+    next study's first seed, `s + spacing`: it uses the `repeats * len(ns)` seeds from `s` on.
+
+    Raises:
+      ValueError: if it would reach the next study's seeds (the two would share draws).
+    """
+    used = int(repeats) * len(ns)
+    if used > spacing:
+        raise ValueError(
+            f"{repeats} repeats at {len(ns)} sample sizes use {used} seeds, more than the "
+            f"{spacing} between one study's first seed and the next's"
+        )
 
 
 def error_versus_n(

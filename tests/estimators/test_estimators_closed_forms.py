@@ -210,3 +210,14 @@ def test_closed_form_helpers_refuse_bad_input(call, message):
 def test_closed_form_helpers_refuse_arguments_of_the_wrong_type(call, message):
     with pytest.raises(TypeError, match=message):
         call()
+
+
+def test_a_study_that_would_reach_the_next_studys_seeds_is_refused():
+    from support.estimators import fits_between_seeds
+
+    fits_between_seeds(40, [10, 30, 100, 300, 1000, 3000, 10000])  # notebook 04's defaults
+    fits_between_seeds(100, list(range(10)))  # exactly the 1000 seeds up to the next study
+    with pytest.raises(ValueError, match="143 repeats at 7 sample sizes use 1001 seeds"):
+        fits_between_seeds(143, [10, 30, 100, 300, 1000, 3000, 10000])
+    with pytest.raises(ValueError, match="more than the 50"):
+        fits_between_seeds(10, [1, 2, 3, 4, 5, 6], spacing=50)
