@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import nbformat
-from PIL import Image
 
 from tools.notebooks import NOTEBOOK_DIR, ROOT, notebooks
 from tools.site_results import key_figure, read_results
@@ -76,6 +75,8 @@ def export_gallery(
         info, figure = read_results(path), key_figure(path)
         if info["errors"] or figure is None:
             continue
+        from PIL import Image  # only here: `python -m tools l10n` runs without Pillow
+
         image = Image.open(io.BytesIO(figure.data)).convert("RGBA")
         flat = Image.new("RGB", image.size, "white")
         flat.paste(image, mask=image.getchannel("A"))
