@@ -193,6 +193,17 @@ def _po_string(lines: list[str]) -> str:
     return "".join(unescape(quoted) for line in lines for quoted in _QUOTED.findall(line))
 
 
+def _msgid_lines(lines: list[str]) -> tuple[int | None, list[str]]:
+    """Where an entry's `msgid` keyword starts, and its lines with their continuation."""
+    for at, line in enumerate(lines):
+        if line.startswith("msgid "):
+            end = at + 1
+            while end < len(lines) and lines[end].startswith('"'):
+                end += 1
+            return at, lines[at:end]
+    return None, []
+
+
 def _previous_ids(text: str) -> dict[str, str]:
     """msgid -> the previous msgid (`#| msgid`) of each fuzzy entry: Babel writes them but
     does not read them back."""
@@ -200,12 +211,7 @@ def _previous_ids(text: str) -> dict[str, str]:
     for entry in text.split("\n\n"):
         lines = entry.splitlines()
         previous = [line[3:] for line in lines if line.startswith("#| ")]
-        current = []
-        for line in lines:
-            if line.startswith("msgid ") or (current and line.startswith('"')):
-                current.append(line)
-            elif current:
-                break
+        _, current = _msgid_lines(lines)
         if previous and current and previous[0].startswith("msgid "):
             found[_po_string(current)] = _po_string(previous)
     return found
@@ -219,34 +225,18 @@ def dump(catalog: Catalog) -> bytes:
     `msgmerge` writes it (Babel's own `include_previous` wraps it into lines it cannot read)."""
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=WIDTH)
-    previous = {
-        normalize(m.id, width=WIDTH): m.previous_id[0]
-        for m in catalog
-        if m.id and m.fuzzy and m.previous_id
-    }
+    previous = {m.id: m.previous_id[0] for m in catalog if m.id and m.fuzzy and m.previous_id}
     if not previous:
         return buffer.getvalue()
     entries = buffer.getvalue().decode("utf-8").split("\n\n")
     for k, entry in enumerate(entries):
         lines = entry.split("\n")
-        at = next((i for i, line in enumerate(lines) if line.startswith("msgid ")), None)
-        if at is None:
-            continue
-        msgid = "\n".join([lines[at][len("msgid ") :]] + _continuation(lines[at + 1 :]))
-        if msgid in previous:
+        at, current = _msgid_lines(lines)
+        msgid = _po_string(current)
+        if at is not None and msgid in previous:
             lines[at:at] = _previous_lines(previous[msgid])
             entries[k] = "\n".join(lines)
     return "\n\n".join(entries).encode("utf-8")
-
-
-def _continuation(lines: list[str]) -> list[str]:
-    """The quoted lines that continue a keyword's string."""
-    taken = []
-    for line in lines:
-        if not line.startswith('"'):
-            break
-        taken.append(line)
-    return taken
 
 
 def _previous_lines(previous: str) -> list[str]:
