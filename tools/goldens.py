@@ -216,9 +216,10 @@ def check(executed: str | Path, golden_dir: Path = GOLDEN_DIR) -> list[str]:
             problems.append(f"{where} is not in the executed notebook")
         elif any(o.get("output_type") == "error" for o in cell.outputs):
             problems.append(f"{where} raised an error")
-        elif comparable(cell.outputs) != comparable(golden["outputs"]):
-            expected, got = comparable(golden["outputs"]), comparable(cell.outputs)
-            problems.append(f"{where} printed {got}, the golden is {expected}")
+        else:
+            got, expected = comparable(cell.outputs), comparable(golden["outputs"])
+            if got != expected:
+                problems.append(f"{where} printed {got}, the golden is {expected}")
     return problems
 
 
