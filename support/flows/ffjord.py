@@ -247,13 +247,14 @@ def _checked_train_step(make):
     """Wraps `make_train_step` with its argument checks (the page's copy has none).
 
     Raises (from the wrapped function): TypeError for a distribution without trainable
-    variables or an optimizer without `apply_gradients`."""
+    variables or an optimizer without `apply_gradients` and `build`."""
 
     @functools.wraps(make)
     def checked(distribution, optimizer):
         if not getattr(distribution, "trainable_variables", ()):
             raise TypeError("distribution must be a distribution with trainable variables")
         _checks.callable_("optimizer.apply_gradients", getattr(optimizer, "apply_gradients", None))
+        _checks.callable_("optimizer.build", getattr(optimizer, "build", None))
         return make(distribution, optimizer)
 
     return checked
@@ -278,6 +279,7 @@ def make_train_step(distribution, optimizer):
     """A compiled training step: the batch's mean negative log-likelihood, its gradients, and
     one update of the optimizer. Returns the loss."""
     variables = distribution.trainable_variables
+    optimizer.build(variables)  # Adam's slots now: the first call then traces the step once
 
     @tf.function
     def train_step(batch):

@@ -306,6 +306,19 @@ def test_the_train_step_lowers_the_batchs_negative_log_likelihood():
     losses = [float(step(batch)) for _ in range(5)]
     assert losses[0] == pytest.approx(float(before), rel=1e-5)
     assert losses[-1] < losses[0]
+    # The optimizer's slots exist before the first call: tracing the step created no variable,
+    # so TensorFlow traced it once (a step that creates them is traced a second time).
+    assert step.experimental_get_tracing_count() == 1
+
+
+def test_the_train_step_names_an_optimizer_it_cannot_build():
+    class NoBuild:
+        def apply_gradients(self, pairs):
+            pass
+
+    flow = ffjord.build_ffjord(1, (4,), solver="rk4", seed=3)
+    with pytest.raises(TypeError, match="optimizer.build"):
+        ffjord.make_train_step(flow.distribution, NoBuild())
 
 
 def test_the_train_step_names_a_bad_optimizer():
