@@ -170,30 +170,106 @@ def _pythons(session: nox.Session, wanted: list[str] = PYTHONS) -> list[str]:
     return found
 
 
-@nox.session(python=False)
+# CI's sessions (`nox -s ci`) run two at a time: the unit tests keep both cores busy, the
+# notebook runs (the Colab stand-in, JupyterLab, the benchmark) mostly one, so each of those
+# runs beside a test session. nox runs sessions in parallel only when they allow it, as
+# only the ci-* sessions do: every other session runs alone, its output as it comes.
+nox.options.parallel = 2
+CI_OLDEST, CI_NEWEST = PYTHONS[0], PYTHONS[-1]
+COLAB_FOUND = COLAB_PYTHON in FOUND
+
+
+def _ci_session(name: str, python=None, requires: tuple[str, ...] = (), **kwargs):
+    """Registers one of CI's sessions: it may run beside another one, and only under `ci`."""
+    return nox.session(
+        name=name,
+        python=python,
+        requires=list(requires),
+        allow_parallel=True,
+        default=False,
+        **kwargs,
+    )
+
+
+def _ci_tests(version: str, args: list[str]):
+    """The tests of CI on Python `version` (X.Y) with `args`, or, where that Python is not
+    installed, a session that says so (an error under CI=true)."""
+    if version not in FOUND:
+
+        def missing(session: nox.Session) -> None:
+            _pythons(session, [version])
+
+        return _ci_session(f"ci-tests-{version}", python=False)(missing)
+
+    def tests(session: nox.Session) -> None:
+        _tests(session, args)
+
+    return _ci_session(f"ci-tests-{version}", python=FOUND[version])(tests)
+
+
+# The tests on the oldest supported Python, every one of them: with the Colab stand-in, its
+# smoke run is the one the golden cells are compared on (`--unit`: no nbval run here).
+_ci_tests(CI_OLDEST, ["--unit"] if COLAB_FOUND else [])
+# The quick tests on the newest (the Colab stand-in runs the notebooks on it).
+_ci_tests(CI_NEWEST, ["--quick"])
+
+
+@_ci_session("ci-lint", python=PYTHON)
+def ci_lint(session: nox.Session) -> None:
+    _locked(session, "ruff", "nbstripout")
+    _lint(session)
+
+
+CI_NOTEBOOKS: list[str] = []
+if COLAB_FOUND:
+
+    @_ci_session(
+        "ci-colab",
+        python=FOUND[COLAB_PYTHON],
+        venv_backend="uv",
+        venv_params=["--seed"],
+        reuse_venv=False,
+    )
+    def ci_colab(session: nox.Session) -> None:
+        _colab(session, [])
+
+    @_ci_session("ci-goldens", python=PYTHON, requires=("ci-colab",))
+    def ci_goldens(session: nox.Session) -> None:
+        _goldens(session, ["--check", COLAB_NOTEBOOKS])
+
+    CI_NOTEBOOKS = ["ci-colab", "ci-goldens"]
+
+
+@_ci_session("ci-browser", python=PYTHON, requires=tuple(CI_NOTEBOOKS[:1]))
+def ci_browser(session: nox.Session) -> None:
+    # The site of the notebooks the Colab stand-in ran, or of a smoke run of its own.
+    _browser(session, ["--notebooks", COLAB_NOTEBOOKS] if COLAB_FOUND else [])
+
+
+@_ci_session("ci-bench", python=PYTHON)
+def ci_bench(session: nox.Session) -> None:
+    _bench(session, ["--smoke"])
+
+
+@nox.session(
+    python=False,
+    requires=[
+        f"ci-tests-{CI_OLDEST}",
+        "ci-lint",
+        *CI_NOTEBOOKS,
+        "ci-browser",
+        f"ci-tests-{CI_NEWEST}",
+        "ci-bench",
+    ],
+)
 def ci(session: nox.Session) -> None:
-    """What CI runs: lint, the tests on the oldest supported Python and the quick ones on the
-    newest (both required under CI=true; `nox -s tests` takes every one installed), the Colab
-    stand-in (on Colab's Python, when installed) with the golden cells compared on its run, the
-    browser check and the benchmark's smoke run (its own environment, as users run it). The
-    PyTorch anchor has its own session (`nox -s torch`)."""
-    oldest, *newest = _pythons(session, [PYTHONS[0], PYTHONS[-1]])
-    colab_found = COLAB_PYTHON in FOUND
-    session.notify("lint")
-    # With the Colab stand-in, its smoke run is the one the golden cells are compared on.
-    session.notify(f"tests-{oldest}", ["--unit"] if colab_found else [])
-    for version in newest:  # the quick tests; the Colab stand-in runs the notebooks on it
-        session.notify(f"tests-{version}", ["--quick"])
-    if colab_found:
-        # The Colab stand-in runs every notebook with its smoke parameters, once: the golden
-        # cells are compared on that run, and the browser's site check reads it.
-        session.notify("colab")
-        session.notify("goldens", ["--check", COLAB_NOTEBOOKS])
-        session.notify("browser", ["--notebooks", COLAB_NOTEBOOKS])
-    else:
-        session.notify("browser")
-    session.notify("bench", ["--smoke"])
-    tested = ", ".join([oldest, *(f"{v} (quick)" for v in newest)])
+    """What CI runs, two sessions at a time: lint, the tests on the oldest supported Python
+    and the quick ones on the newest (both required under CI=true; `nox -s tests` takes every
+    one installed), the Colab stand-in (on Colab's Python, when installed) with the golden
+    cells compared on its run, the browser check and the benchmark's smoke run (its own
+    environment, as users run it). The PyTorch anchor has its own session (`nox -s torch`).
+    Each session's output is printed when it ends."""
+    tested = ", ".join([CI_OLDEST, f"{CI_NEWEST} (quick)"])
     session.log(f"tests on Python {tested}; every supported Python found: nox -s tests")
 
 
@@ -233,14 +309,13 @@ def tests(session: nox.Session) -> None:
         session.notify(f"tests-{version}", session.posargs)
 
 
-def _tests(session: nox.Session) -> None:
+def _tests(session: nox.Session, args: list[str]) -> None:
     """Unit tests, then the notebooks' regression run (smoke parameters, golden cells).
 
     With `-- --quick`, only the unit tests not marked slow (CI's second Python); with
     `-- --unit`, the unit tests without the regression run (CI compares the golden cells on
     the Colab stand-in's run: `nox -s goldens -- --check DIR`)."""
     _install(session, "test")
-    args = list(session.posargs)
     quick, unit = "--quick" in args, "--unit" in args
     args = [arg for arg in args if arg not in ("--quick", "--unit")]
     if quick:
@@ -261,8 +336,12 @@ def _tests(session: nox.Session) -> None:
 
 
 # tests-3.11, tests-3.12, tests-3.13: each on the full path of that Python when it is installed.
+def _tests_session(session: nox.Session) -> None:
+    _tests(session, list(session.posargs))
+
+
 for _version in PYTHONS:
-    nox.session(name=f"tests-{_version}", python=FOUND.get(_version, _version))(_tests)
+    nox.session(name=f"tests-{_version}", python=FOUND.get(_version, _version))(_tests_session)
 
 
 @nox.session(python=PYTHON)
@@ -365,8 +444,12 @@ def _lint(session: nox.Session) -> None:
 def goldens(session: nox.Session) -> None:
     """Re-records the golden cells from a smoke run (after changing a golden cell); with
     `-- --check DIR`, compares the smoke run executed in DIR with them instead."""
+    _goldens(session, list(session.posargs))
+
+
+def _goldens(session: nox.Session, args: list[str]) -> None:
     _install(session, "test,lint")
-    session.run("python", "-m", "tools", "goldens", *session.posargs)
+    session.run("python", "-m", "tools", "goldens", *args)
 
 
 @nox.session(python=PYTHON)
@@ -384,8 +467,12 @@ def gallery(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """FFJORD benchmark: the tutorial's set-up and ours, trained side by side."""
+    _bench(session, list(session.posargs))
+
+
+def _bench(session: nox.Session, args: list[str]) -> None:
     _install(session, "notebooks")  # it reads notebook 02's parameters cell (nbformat)
-    session.run("python", "benchmarks/bench_ffjord.py", *session.posargs)
+    session.run("python", "benchmarks/bench_ffjord.py", *args)
 
 
 @nox.session(python=PYTHON)
@@ -399,9 +486,10 @@ def browser(session: nox.Session) -> None:
     nox -s browser -- --notebooks build/colab/notebooks  # of the Colab stand-in's (nox -s ci)
     nox -s browser -- --site build/site           # a site already built (nox -s notebooks)
     """
-    import shutil
-    import time
+    _browser(session, list(session.posargs))
 
+
+def _browser(session: nox.Session, args: list[str]) -> None:
     start = time.monotonic()
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -411,7 +499,7 @@ def browser(session: nox.Session) -> None:
         )
     _install(session, "browser")
     session.run("python", "-m", "tools", "prepare")
-    notebooks, args = _take_option(list(session.posargs), "--notebooks")
+    notebooks, args = _take_option(args, "--notebooks")
     if _take_option(args, "--site")[0] is None:
         if notebooks is None:
             suite = "build/browser/suite"
@@ -496,6 +584,10 @@ def colab(session: nox.Session) -> None:
 
     Fails if the install cell changes the version of anything Colab ships, or a notebook fails.
     """
+    _colab(session, list(session.posargs))
+
+
+def _colab(session: nox.Session, args: list[str]) -> None:
     session.install("-r", COLAB_PACKAGES)
     before = _frozen(session)
     commit = session.run("git", "rev-parse", "HEAD", external=True, silent=True).strip()
@@ -532,7 +624,7 @@ def colab(session: nox.Session) -> None:
         "--smoke",
         "--out",
         COLAB_OUT,
-        *session.posargs,
+        *args,
     )
 
 
