@@ -5,7 +5,8 @@ nox -s notebooks                      # run every notebook, then build/site/inde
 nox -s notebooks -- --smoke           # the small CI parameters
 nox -s notebooks -- --only 02 -p EPOCHS 5 -p TRACE hutchinson
 nox -s ci                             # what CI runs (lint, tests on the oldest and newest
-                                      # supported Python, browser, colab, bench -- --smoke)
+                                      # supported Python, browser, colab, bench -- --smoke),
+                                      # as the sessions ci-*, two at a time
 nox -s quick                          # the quick loop: lint and the unit tests not marked slow
 nox -s tests                          # unit and regression tests on every supported Python
 nox -s tests-3.12                     # ... on one of them
@@ -253,13 +254,15 @@ def ci_bench(session: nox.Session) -> None:
 
 @nox.session(
     python=False,
+    # The order in which they start, two at a time: the long test session first, the
+    # notebook sessions one after another beside it, the newest Python's tests last.
     requires=[
         f"ci-tests-{CI_OLDEST}",
         "ci-lint",
         *CI_NOTEBOOKS,
         "ci-browser",
-        f"ci-tests-{CI_NEWEST}",
         "ci-bench",
+        f"ci-tests-{CI_NEWEST}",
     ],
 )
 def ci(session: nox.Session) -> None:

@@ -31,7 +31,9 @@ def _nox_sessions() -> set[str]:
     names = set(re.findall(r"@nox\.session\([^@]*?\)\ndef (\w+)\(", text, flags=re.S))
     versions = re.search(r"^PYTHONS = \[([^\]]*)\]", text, flags=re.M)
     assert versions, "noxfile.py has no PYTHONS list"
-    return names | {f"tests-{v}" for v in re.findall(r"\"([\d.]+)\"", versions.group(1))}
+    names |= set(re.findall(r"^\s*@_ci_session\(\s*\"([\w.-]+)\"", text, flags=re.M))
+    pythons = re.findall(r"\"([\d.]+)\"", versions.group(1))
+    return names | {f"tests-{v}" for v in pythons} | {f"ci-tests-{v}" for v in pythons}
 
 
 def test_the_readme_gives_the_command_ci_runs_exactly():
@@ -49,13 +51,15 @@ def test_the_readme_runs_the_suite_with_the_same_nox_as_ci():
 def test_the_session_finder_knows_the_sessions():
     sessions = _nox_sessions()
     assert {"ci", "notebooks", "site", "bench", "tests-3.11", "tests-3.13"} <= sessions
+    assert {"ci-lint", "ci-colab", "ci-browser", "ci-tests-3.11"} <= sessions
     assert "ruff" not in sessions
 
 
-@pytest.mark.parametrize("name", sorted(DOCS))
+@pytest.mark.parametrize("name", [*sorted(DOCS), "CONTRIBUTING.md"])
 def test_every_nox_session_the_docs_name_exists(name):
+    text = DOCS.get(name) or (ROOT / name).read_text(encoding="utf-8")
     # `nox -s a b -- args`: the sessions are the words up to the first option
-    named = re.findall(r"nox -s ((?:[\w.]+(?:-[\w.]+)*)(?: [\w.]+(?:-[\w.]+)*)*)", DOCS[name])
+    named = re.findall(r"nox -s ((?:[\w.]+(?:-[\w.]+)*)(?: [\w.]+(?:-[\w.]+)*)*)", text)
     sessions = {session for group in named for session in group.split()}
     assert sessions - _nox_sessions() == set()
 
