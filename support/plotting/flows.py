@@ -260,7 +260,8 @@ def nll_curve(
     baseline_label: str = "best Gaussian",
     label: str = "training NLL",
 ):
-    """Training NLL per epoch with the entropy floor and, optionally, a baseline.
+    """Training NLL per epoch with the entropy floor and, optionally, a baseline. The y axis
+    is named after `label` (a penalised loss is not an NLL).
 
     Returns:
       The axes.
@@ -268,7 +269,7 @@ def nll_curve(
     from support.plotting.common import training_curve
 
     training_curve(
-        ax, loss, label=label, floor=floor, floor_label="entropy floor", ylabel="NLL (nats)"
+        ax, loss, label=label, floor=floor, floor_label="entropy floor", ylabel=f"{label} (nats)"
     )
     if baseline is not None:
         ax.axhline(baseline, color="C3", linestyle=":", linewidth=1, label=baseline_label)

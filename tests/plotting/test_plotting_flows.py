@@ -133,6 +133,13 @@ def test_nll_curve_draws_the_floor_and_the_baseline():
     assert flows.nll_curve(ax, [2.0, 1.0, 0.7], floor=0.478, baseline=1.88) is ax
     levels = sorted(line.get_ydata()[0] for line in ax.lines[1:])
     assert levels == [0.478, 1.88]
+    assert ax.get_ylabel() == "training NLL (nats)"
+
+
+def test_nll_curve_names_its_y_axis_after_the_curve():
+    fig, ax = plt.subplots()
+    flows.nll_curve(ax, [2.0, 1.0], label="training loss")
+    assert ax.get_ylabel() == "training loss (nats)"
 
 
 @pytest.mark.parametrize(
