@@ -157,11 +157,11 @@ def _instructions(function):
 def is_mlp_field(field) -> bool:
     """Whether `field` is an `MLPODE`: this module's or the page's class of the same code.
 
-    It must be a Sonnet module with `hidden_layers` (`snt.Linear`s), an `output_layer`
-    (`snt.Linear`) and an `activation`, whose class's `__call__` compiles to the same
-    instructions as `MLPODE.__call__` (the same operations on the same names). A field whose
-    call was changed is not one: the functions below would compute a different field from
-    its weights.
+    It must be a Sonnet module with `hidden_layers` (`snt.Linear`s with biases), an
+    `output_layer` (an `snt.Linear` with a bias) and an `activation`, whose class's `__call__`
+    compiles to the same instructions as `MLPODE.__call__` (the same operations on the same
+    names). A field whose call was changed, or whose layers have no bias, is not one: the
+    functions below would compute a different field from its weights, or find no bias.
 
     Example:
       >>> is_mlp_field(MLPODE(hidden_sizes=(4,))), is_mlp_field(lambda t, z: z)
@@ -173,7 +173,8 @@ def is_mlp_field(field) -> bool:
     if not isinstance(layers, list | tuple) or not layers:
         return False
     output_layer = getattr(field, "output_layer", None)
-    if not all(isinstance(layer, snt.Linear) for layer in [*layers, output_layer]):
+    linear = [*layers, output_layer]
+    if not all(isinstance(layer, snt.Linear) and layer.with_bias for layer in linear):
         return False
     call = type(field).__call__
     return callable(getattr(field, "activation", None)) and (

@@ -216,3 +216,21 @@ def test_a_page_field_whose_call_was_changed_is_not_taken_for_an_mlpode():
     assert not is_mlp_field(edited) and not has_jacobian_diagonal(edited)
     with pytest.raises(TypeError, match="MLPODE"):
         value_and_jacobian_diagonal(edited, 0.0, tf.zeros([1, 2]))
+
+
+def test_a_page_field_without_biases_is_not_an_mlpode_and_its_trace_falls_back_to_a_tape():
+    import tensorflow_probability as tfp
+
+    from support.flows import traces
+
+    tfb = tfp.bijectors
+
+    edited = _page_copy(("snt.Linear(size)", "snt.Linear(size, with_bias=False)"))
+    field = edited(hidden_sizes=[4], output_size=2)
+    field(0.0, tf.zeros([1, 2]))
+    assert not is_mlp_field(field) and not has_jacobian_diagonal(field)
+    z = tf.random.stateless_normal([5, 2], seed=[7, 8])
+    ours = traces.trace_jacobian_exact_fast(field, z.shape, z.dtype)(0.3, (z, z))
+    tfps = tfb.ffjord.trace_jacobian_exact(field, z.shape, z.dtype)(0.3, (z, z))
+    for a, b in zip(ours, tfps, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
