@@ -5,7 +5,7 @@ under `docs/`, the site's own words) is cut into blocks (`blocks`: paragraphs, h
 cells), one gettext message per block, kept in `locales/<lang>/LC_MESSAGES/<domain>.po`
 (`catalogs`, with Babel). Everything else is copied from the English, never translated:
 
-* `notebooks/<lang>/NN_name.ipynb` (`notebooks`) are the English notebooks with their markdown
+* `notebooks/<lang>/NN_name.ipynb` (`translate`) are the English notebooks with their markdown
   blocks replaced by the catalog's translations: code cells are the English cells, byte for
   byte;
 * the site of each language (`tools.site --languages`) is built from the same executed

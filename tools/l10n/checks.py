@@ -29,12 +29,10 @@ from tools.l10n.catalogs import (
     load,
     same_messages,
     sources,
-    template,
-    updated,
 )
 from tools.l10n.glossary import glossary_path, misses, read_glossary
 from tools.l10n.placeholders import differences
-from tools.l10n.translate import translated_notebook
+from tools.l10n.translate import current_catalog, translated_notebook
 
 _PIPE = re.compile(r"(?<!\\)\|")  # a pipe that would split a table cell
 
@@ -68,10 +66,8 @@ def expected_catalog(lang: str, source: Source, root: Path = ROOT) -> Catalog:
     Raises:
       PoFileError: if the stored catalog does not parse.
     """
-    path = catalog_path(lang, source.domain, root)
-    existing = load(path, lang, source.domain) if path.is_file() else None
     texts = english_texts(source, root) if source.path else None
-    return updated(template(texts, source.domain), existing, lang, source.domain)
+    return current_catalog(lang, source.domain, texts, root)
 
 
 def expected_notebook(lang: str, source: Source, root: Path = ROOT) -> str:
