@@ -37,6 +37,8 @@ def _per_component(name: str, value, length: int) -> np.ndarray:
 def scatter_with_samples(ax, x, y, *, samples=None, title: str | None = None, curve=None):
     """The data, optionally with model samples and a curve y = f(x) on top.
 
+    The legend sits a little below the middle of the axes, in the cardioid's empty inside.
+
     Args:
       ax: matplotlib axes.
       x, y: the data, shape `(n,)` or `(n, 1)`.
@@ -66,12 +68,13 @@ def scatter_with_samples(ax, x, y, *, samples=None, title: str | None = None, cu
     ax.set_ylabel("y")
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower left", markerscale=3)
+    ax.legend(loc="center", bbox_to_anchor=(0.5, 0.35), markerscale=3)  # the empty inside
     return ax
 
 
 def conditional_density_heatmap(ax, x_grid, y_grid, density, *, x=None, y=None, title=None):
-    """A heatmap of p(y | x) with the data on top.
+    """A heatmap of p(y | x) with the data on top, shown over the grid's box (data beyond it
+    are cut off rather than leaving blank strips beside the heatmap).
 
     Args:
       ax: matplotlib axes.
@@ -100,6 +103,8 @@ def conditional_density_heatmap(ax, x_grid, y_grid, density, *, x=None, y=None, 
     ax.figure.colorbar(mesh, ax=ax, label="p(y | x)")
     if x is not None and y is not None:
         ax.scatter(_vector("x", x), _vector("y", y), s=1, alpha=0.3, color="w", linewidths=0)
+    ax.set_xlim(x_grid[0], x_grid[-1])  # the grid's box: data beyond it would leave blank strips
+    ax.set_ylim(y_grid[0], y_grid[-1])
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     if title:

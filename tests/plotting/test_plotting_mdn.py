@@ -27,6 +27,30 @@ def test_scatter_with_samples_draws_data_samples_and_a_curve(ax):
     assert ax.lines[0].get_label() == "fit"
 
 
+@pytest.mark.parametrize("panels, size", [(1, 6), (2, 6.5)])  # notebook 03's two layouts
+def test_the_legend_hides_no_cardioid_point_nor_the_regression_curve(panels, size):
+    import matplotlib.pyplot as plt
+
+    from support import data
+    from support.plotting import new_axes
+
+    x, y = data.cardioid(4000, seed=0)
+    curve_x = np.linspace(-2.7, 2.7, 200)
+    curve = (curve_x, data.cardioid_conditional_mean(curve_x), "best regression curve E[y | x]")
+    figure, axes = new_axes(panels, size=size)
+    ax = np.atleast_1d(axes)[0]
+    try:
+        plots.scatter_with_samples(ax, x, y, samples=(x, y[::-1]), curve=curve)
+        figure.canvas.draw()
+        box = ax.get_legend().get_window_extent()
+        points = np.concatenate([np.hstack([x, y]), np.stack(curve[:2], axis=1)])
+        px, py = ax.transData.transform(points).T  # display coordinates, as the legend's box
+        inside = (box.x0 <= px) & (px <= box.x1) & (box.y0 <= py) & (py <= box.y1)
+        assert not inside.any(), points[inside][:5]
+    finally:
+        plt.close(figure)
+
+
 def test_scatter_with_samples_rejects_mismatched_lengths(ax):
     with pytest.raises(ValueError, match="x and y must have the same length"):
         plots.scatter_with_samples(ax, np.zeros(3), np.zeros(4))
@@ -39,6 +63,13 @@ def test_heatmap_draws_the_density_grid_with_the_data_on_top(ax):
     meshes = [c for c in ax.collections if isinstance(c, QuadMesh)]
     assert len(meshes) == 1
     np.testing.assert_allclose(np.asarray(meshes[0].get_array()).reshape(6, 4), density)
+
+
+def test_heatmap_shows_the_grids_box_even_with_data_beyond_it(ax):
+    x_grid, y_grid = np.linspace(-1, 1, 4), np.linspace(-2, 2, 6)
+    density = np.ones((6, 4))
+    plots.conditional_density_heatmap(ax, x_grid, y_grid, density, x=[-3.0, 3.0], y=[5.0, -5.0])
+    assert ax.get_xlim() == (-1.0, 1.0) and ax.get_ylim() == (-2.0, 2.0)
 
 
 def test_heatmap_rejects_a_density_of_the_wrong_shape(ax):
