@@ -100,7 +100,8 @@ def conditional_density_heatmap(ax, x_grid, y_grid, density, *, x=None, y=None, 
     # Cap the colour scale so the sharp peaks near the cusp do not wash out the rest.
     top = np.quantile(density, 0.99) if density.size > 1 else None
     mesh = ax.pcolormesh(x_grid, y_grid, density, shading="auto", cmap="viridis", vmax=top)
-    ax.figure.colorbar(mesh, ax=ax, label="p(y | x)")
+    capped = top is not None and top < density.max()  # an arrow on the bar says so
+    ax.figure.colorbar(mesh, ax=ax, label="p(y | x)", extend="max" if capped else "neither")
     if x is not None and y is not None:
         ax.scatter(_vector("x", x), _vector("y", y), s=1, alpha=0.3, color="w", linewidths=0)
     ax.set_xlim(x_grid[0], x_grid[-1])  # the grid's box: data beyond it would leave blank strips

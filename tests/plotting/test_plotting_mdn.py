@@ -65,6 +65,22 @@ def test_heatmap_draws_the_density_grid_with_the_data_on_top(ax):
     np.testing.assert_allclose(np.asarray(meshes[0].get_array()).reshape(6, 4), density)
 
 
+def test_heatmap_colour_bar_says_when_the_colour_scale_is_capped(ax):
+    x_grid, y_grid = np.linspace(-1, 1, 10), np.linspace(-2, 2, 10)
+    peaked = np.ones((10, 10))
+    peaked[5, 5] = 50.0  # above the 99th percentile, where the scale is capped
+    plots.conditional_density_heatmap(ax, x_grid, y_grid, peaked)
+    (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert mesh.colorbar.extend == "max"
+
+
+def test_heatmap_colour_bar_has_no_arrow_when_nothing_is_capped(ax):
+    x_grid, y_grid = np.linspace(-1, 1, 10), np.linspace(-2, 2, 10)
+    plots.conditional_density_heatmap(ax, x_grid, y_grid, np.ones((10, 10)))
+    (mesh,) = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert mesh.colorbar.extend == "neither"
+
+
 def test_heatmap_shows_the_grids_box_even_with_data_beyond_it(ax):
     x_grid, y_grid = np.linspace(-1, 1, 4), np.linspace(-2, 2, 6)
     density = np.ones((6, 4))
