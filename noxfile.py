@@ -133,6 +133,8 @@ COLAB_PACKAGES = "colab/requirements.txt"
 # Where the Colab stand-in writes the notebooks it ran.
 COLAB_OUT = "build/colab"
 COLAB_NOTEBOOKS = f"{COLAB_OUT}/notebooks"
+# Where CI's Colab stand-in writes the path of its Python, whose kernel JupyterLab then uses.
+COLAB_KERNEL = f"{COLAB_OUT}/kernel-python.txt"
 
 nox.options.sessions = ["ci"]
 nox.options.reuse_venv = "yes"
@@ -235,19 +237,28 @@ if COLAB_FOUND:
         reuse_venv=False,
     )
     def ci_colab(session: nox.Session) -> None:
-        _colab(session, [])
+        # Colab's packages and the install cell; ci-browser runs the notebooks in its kernel.
+        _colab(session, [], run=False)
 
-    @_ci_session("ci-goldens", python=PYTHON, requires=("ci-colab",))
+    @_ci_session("ci-browser", python=PYTHON, requires=("ci-colab",))
+    def ci_browser(session: nox.Session) -> None:
+        # The one run of the smoke notebooks: JupyterLab, the Colab stand-in's kernel. The site
+        # and the golden cells are checked on the notebooks it saves.
+        kernel = (ROOT / COLAB_KERNEL).read_text().strip()
+        _browser(session, ["--kernel-python", kernel, "--saved", COLAB_NOTEBOOKS])
+
+    @_ci_session("ci-goldens", python=PYTHON, requires=("ci-browser",))
     def ci_goldens(session: nox.Session) -> None:
         _goldens(session, ["--check", COLAB_NOTEBOOKS])
 
-    CI_NOTEBOOKS = ["ci-colab", "ci-goldens"]
+    CI_NOTEBOOKS = ["ci-colab", "ci-browser", "ci-goldens"]
+else:
 
+    @_ci_session("ci-browser", python=PYTHON)
+    def ci_browser(session: nox.Session) -> None:
+        _browser(session, [])
 
-@_ci_session("ci-browser", python=PYTHON, requires=tuple(CI_NOTEBOOKS[:1]))
-def ci_browser(session: nox.Session) -> None:
-    # The site of the notebooks the Colab stand-in ran, or of a smoke run of its own.
-    _browser(session, ["--notebooks", COLAB_NOTEBOOKS] if COLAB_FOUND else [])
+    CI_NOTEBOOKS = ["ci-browser"]
 
 
 @_ci_session("ci-bench", python=PYTHON)
@@ -263,7 +274,6 @@ def ci_bench(session: nox.Session) -> None:
         f"ci-tests-{CI_OLDEST}",
         "ci-lint",
         *CI_NOTEBOOKS,
-        "ci-browser",
         "ci-bench",
         f"ci-tests-{CI_NEWEST}",
     ],
@@ -271,8 +281,9 @@ def ci_bench(session: nox.Session) -> None:
 def ci(session: nox.Session) -> None:
     """What CI runs, two sessions at a time: lint, the tests on the oldest supported Python
     and the quick ones on the newest (both required under CI=true; `nox -s tests` takes every
-    one installed), the Colab stand-in (on Colab's Python, when installed) with the golden
-    cells compared on its run, the browser check and the benchmark's smoke run (its own
+    one installed), the Colab stand-in's environment (Colab's Python and packages, then the
+    install cell), in whose kernel JupyterLab runs each smoke notebook once, the site and the
+    golden cells checked on the notebooks it saved, and the benchmark's smoke run (its own
     environment, as users run it). The PyTorch anchor has its own session (`nox -s torch`).
     Each session's output is printed when it ends."""
     tested = ", ".join([CI_OLDEST, f"{CI_NEWEST} (quick)"])
@@ -484,18 +495,22 @@ def _bench(session: nox.Session, args: list[str]) -> None:
 @nox.session(python=PYTHON)
 def browser(session: nox.Session) -> None:
     """JupyterLab in headless Chromium: every notebook runs (smoke parameters) with its figures
-    drawn, a screenshot each under build/browser/; then the static site of executed notebooks
-    reads as it should, every figure and headline number on it (browser_tests/test_site.py).
+    drawn, saved to build/browser/notebooks/ with a screenshot each under build/browser/; then
+    the static site of executed notebooks reads as it should, every figure and headline number
+    on it (browser_tests/test_site.py).
 
-    nox -s browser                                # the site of a fresh smoke run of its own
+    nox -s browser                                # the site of the notebooks JupyterLab ran
     nox -s browser -- --notebooks build/notebooks # the site of the main job's notebooks
-    nox -s browser -- --notebooks build/colab/notebooks  # of the Colab stand-in's (nox -s ci)
     nox -s browser -- --site build/site           # a site already built (nox -s notebooks)
+    nox -s browser -- --kernel-python .nox/colab/bin/python  # kernels in another environment
     """
     _browser(session, list(session.posargs))
 
 
 def _browser(session: nox.Session, args: list[str]) -> None:
+    """JupyterLab runs the smoke notebooks and saves them (browser_tests/test_jupyterlab.py);
+    then the site of those notebooks, or of `--notebooks DIR`, or `--site DIR` as built, is
+    checked (browser_tests/test_site.py). `--kernel-python` and `--saved` go to the first."""
     start = time.monotonic()
     if shutil.which("chromium") is None or shutil.which("chromedriver") is None:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -506,14 +521,16 @@ def _browser(session: nox.Session, args: list[str]) -> None:
     _install(session, "browser")
     session.run("python", "-m", "tools", "prepare")
     notebooks, args = _take_option(args, "--notebooks")
-    if _take_option(args, "--site")[0] is None:
-        if notebooks is None:
-            suite = "build/browser/suite"
-            session.run("python", "-m", "tools", "run", "--smoke", "--out", suite)
-            notebooks = f"{suite}/notebooks"
-        args += ["--site", _site_for_browser(session, notebooks)]
+    site, args = _take_option(args, "--site")
+    saved, args = _take_option(args, "--saved")
+    kernel, args = _take_option(args, "--kernel-python")
+    saved = saved or "build/browser/notebooks"
+    lab = ["--saved", saved] + (["--kernel-python", kernel] if kernel else [])
+    pytest = ["pytest", "-p", "no:cacheprovider", "-rA"]
     try:
-        session.run("pytest", "-p", "no:cacheprovider", "-rA", "browser_tests", *args)
+        session.run(*pytest, "browser_tests/test_jupyterlab.py", *lab, *args)
+        site = site or _site_for_browser(session, notebooks or saved)
+        session.run(*pytest, "browser_tests/test_site.py", "--site", site, *args)
     finally:
         session.log(f"browser session: {time.monotonic() - start:.0f} s")
 
@@ -593,7 +610,9 @@ def colab(session: nox.Session) -> None:
     _colab(session, list(session.posargs))
 
 
-def _colab(session: nox.Session, args: list[str]) -> None:
+def _colab(session: nox.Session, args: list[str], run: bool = True) -> None:
+    """Colab's packages, the install cell, then (`run`) every notebook with papermill; without
+    `run`, writes this environment's Python to COLAB_KERNEL for JupyterLab's kernel (nox -s ci)."""
     session.install("-r", COLAB_PACKAGES)
     before = _frozen(session)
     commit = session.run("git", "rev-parse", "HEAD", external=True, silent=True).strip()
@@ -617,6 +636,11 @@ def _colab(session: nox.Session, args: list[str]) -> None:
     session.log(f"install cell: {seconds:.0f} s; added {', '.join(added) or 'nothing'}")
     if changed:
         session.error(f"the install cell replaced what Colab ships: {'; '.join(changed)}")
+    if not run:
+        python = session.run("python", "-c", "import sys; print(sys.executable)", silent=True)
+        (ROOT / COLAB_KERNEL).parent.mkdir(parents=True, exist_ok=True)
+        (ROOT / COLAB_KERNEL).write_text(python.strip() + "\n")
+        return
     # papermill runs the notebooks here; Colab itself does not need it. Hold everything else at
     # the versions installed so far.
     frozen = Path(session.create_tmp()) / "colab-frozen.txt"

@@ -12,6 +12,7 @@ browser refuses every request that is not to that server or a local file.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -39,8 +40,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAB_SETTINGS = {
-    # Keep every cell in the page, so a screenshot and the checks see all outputs.
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": '{"windowingMode": "none"}',
+    # Keep every cell in the page, so a screenshot and the checks see all outputs; record when
+    # each cell ran, so the site built from the saved notebooks gives their run times.
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": (
+        '{"windowingMode": "none", "recordTiming": true}'
+    ),
     # No news or update checks: the server has no outside network anyway.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": (
         '{"fetchNews": "false", "checkForUpdates": false}'
@@ -74,6 +78,17 @@ def pytest_addoption(parser):
         "--screenshots",
         default=str(ROOT / "build" / "browser"),
         help="where screenshots and the notebooks run in the browser go",
+    )
+    group.addoption(
+        "--saved",
+        default=None,
+        help="where JupyterLab saves the notebooks it ran (default: <--screenshots>/notebooks)",
+    )
+    group.addoption(
+        "--kernel-python",
+        default=None,
+        help="the Python whose kernel runs the notebooks (ipykernel installed in it; default: "
+        "this one), such as the Colab stand-in's",
     )
     group.addoption("--chromium", default="/usr/bin/chromium", help="the system Chromium")
     group.addoption(
@@ -135,16 +150,34 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_dir(output_dir) -> Path:
+def lab_dir(request, output_dir) -> Path:
     """The folder JupyterLab serves: copies of the prepared notebooks, run and saved there."""
-    path = output_dir / "notebooks"
-    path.mkdir(exist_ok=True)
+    saved = request.config.getoption("--saved")
+    path = Path(saved).resolve() if saved else output_dir / "notebooks"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
+def _kernel_spec(python: str, folder: Path) -> Path:
+    """A `python3` kernel spec in `folder/kernels` that starts `python`'s ipykernel: the first
+    folder of JUPYTER_PATH, so the notebooks (kernel name `python3`) run there."""
+    probe = [python, "-c", "import ipykernel, sys; print(sys.executable)"]
+    found = subprocess.run(probe, capture_output=True, text=True)
+    if found.returncode != 0:
+        raise pytest.UsageError(f"--kernel-python {python}: no ipykernel there\n{found.stderr}")
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [found.stdout.strip(), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    display = f"Python ({found.stdout.strip()})"
+    kernel = {"argv": argv, "display_name": display, "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return folder
+
+
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory, output_dir, lab_dir) -> Lab:
-    """JupyterLab serving `lab_dir` on 127.0.0.1, a free port and a fresh token."""
+def lab(request, tmp_path_factory, output_dir, lab_dir) -> Lab:
+    """JupyterLab serving `lab_dir` on 127.0.0.1, a free port and a fresh token; its kernels run
+    in `--kernel-python` when given."""
     home = tmp_path_factory.mktemp("jupyter")
     settings = home / "settings"
     for name, text in LAB_SETTINGS.items():
@@ -157,6 +190,10 @@ def lab(tmp_path_factory, output_dir, lab_dir) -> Lab:
         JUPYTER_CONFIG_DIR=str(home / "config"),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
     )
+    kernel_python = request.config.getoption("--kernel-python")
+    if kernel_python:
+        path = [str(_kernel_spec(kernel_python, home / "path"))]
+        env["JUPYTER_PATH"] = os.pathsep.join(path + [p for p in [env.get("JUPYTER_PATH")] if p])
     command = [
         sys.executable,
         "-m",

@@ -2,7 +2,8 @@
 
 A notebook reports a headline number with `support.headline(...)`, which displays it with
 the MIME type `HEADLINE_MIME`; the main job (`nox -s notebooks`) keeps those outputs in the
-executed notebooks, papermill adds the parameters passed in and the run times. This module
+executed notebooks, papermill adds the parameters passed in and the run times (JupyterLab
+records run times too, with its `recordTiming` setting, as the browser check sets). This module
 reads them back and writes the results page of the site (`tools.site`): per notebook its
 headline numbers next to their references, its parameters, its run time and its key figure.
 """
@@ -14,6 +15,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,6 +62,21 @@ def format_number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def _jupyter_span(execution: dict[str, str]) -> tuple[datetime, datetime] | None:
+    """(start, end) of a cell's run from Jupyter's timing metadata (`iopub.execute_input` to
+    `shell.execute_reply`, UTC), or None if it has none."""
+    try:
+        start, end = execution["iopub.execute_input"], execution["shell.execute_reply"]
+        return _utc(start), _utc(end)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _utc(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def _heading(source: str, level: str) -> str | None:
     for line in source.splitlines():
         if line.startswith(level + " "):
@@ -82,13 +99,14 @@ def read_results(path: str | Path) -> dict[str, Any]:
       A dict with `name` (file stem), `title` (the H1), `headlines` (the records shown by
       `support.headline`), `errors` ("Name: message" of each error output), `defaults` (the
       parameters cell's values, as source text), `parameters` (those passed in, from
-      papermill), `seconds` and `started` (papermill's, or None) and `slowest_cells`
-      ((section, seconds) pairs, slowest first, at most three).
+      papermill), `seconds` and `started` (papermill's, else those of the cells' Jupyter
+      timing metadata, or None) and `slowest_cells` ((section, seconds) pairs, slowest first,
+      at most three).
     """
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     info: dict[str, Any] = {"name": path.stem, "title": path.stem, "headlines": [], "errors": []}
-    info["defaults"], section, timed = {}, "", []
+    info["defaults"], section, timed, spans = {}, "", [], []
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             if info["title"] == path.stem and _heading(cell.source, "#"):
@@ -100,6 +118,10 @@ def read_results(path: str | Path) -> dict[str, Any]:
         if "parameters" in cell.metadata.get("tags", []) and not info["defaults"]:
             info["defaults"] = _defaults(cell.source)
         duration = cell.metadata.get("papermill", {}).get("duration")
+        span = _jupyter_span(cell.metadata.get("execution", {}))
+        if span is not None:
+            spans.append(span)
+            duration = duration if duration is not None else (span[1] - span[0]).total_seconds()
         if duration is not None:
             timed.append((section or "setup", float(duration)))
         for output in cell.get("outputs", []):
@@ -110,6 +132,9 @@ def read_results(path: str | Path) -> dict[str, Any]:
     papermill = notebook.metadata.get("papermill", {})
     info["parameters"] = dict(papermill.get("parameters", {}))
     info["seconds"], info["started"] = papermill.get("duration"), papermill.get("start_time")
+    if info["seconds"] is None and spans:  # run in JupyterLab: first start to last reply
+        first, last = min(s[0] for s in spans), max(s[1] for s in spans)
+        info["seconds"], info["started"] = (last - first).total_seconds(), first.isoformat()
     info["slowest_cells"] = sorted(timed, key=lambda pair: -pair[1])[:3]
     return info
 

@@ -96,6 +96,35 @@ def test_read_results_finds_title_headlines_parameters_and_timings(zoo):
     assert info["errors"] == []
 
 
+def _jupyterlab_timing(start: str, end: str) -> dict:
+    """A cell's timing metadata as JupyterLab records it (`recordTiming`)."""
+    return {
+        "iopub.status.busy": start,
+        "iopub.execute_input": start,
+        "shell.execute_reply": end,
+        "iopub.status.idle": end,
+    }
+
+
+def test_read_results_takes_the_run_times_jupyterlab_records_without_papermills(tmp_path):
+    first = new_code_cell("setup()")
+    first.metadata["execution"] = _jupyterlab_timing(
+        "2026-01-02T03:04:05.000Z", "2026-01-02T03:04:06.500Z"
+    )
+    fit = new_code_cell("fit()")
+    fit.metadata["execution"] = _jupyterlab_timing(
+        "2026-01-02T05:04:07+02:00",
+        "2026-01-02T05:04:17+02:00",  # the same day in UTC+2
+    )
+    untimed = new_code_cell("print()")
+    cells = [first, new_markdown_cell("## Fitting"), fit, untimed]
+    path = executed(tmp_path, cells=cells, papermill={"parameters": {"EPOCHS": 3}})
+    info = read_results(path)
+    assert info["seconds"] == 12.0 and info["started"] == "2026-01-02T03:04:05"
+    assert info["slowest_cells"] == [("Fitting", 10.0), ("setup", 1.5)]
+    assert r"Run time: 12\.0 s, started 2026\-01\-02 03:04:05 UTC\." in results_page([info])
+
+
 def test_read_results_reports_error_outputs(tmp_path):
     error = new_output("error", ename="ValueError", evalue="bad EPOCHS", traceback=[])
     path = executed(tmp_path, cells=[new_code_cell("boom()", outputs=[error])])
