@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 
 from markdown_it import MarkdownIt
@@ -69,6 +69,7 @@ class Block:
     ordinal: int  # its position among the text's blocks
 
 
+@lru_cache(maxsize=16384)
 def plain_words(markdown: str) -> bool:
     """Whether a Markdown fragment has a word to translate: a letter outside code, math, HTML,
     link targets and images (an image's alt text is inside its token, not among these)."""
@@ -123,6 +124,11 @@ def blocks(text: str) -> list[Block]:
     Returns:
       One `Block` per paragraph, heading or table cell with a word to translate.
     """
+    return list(_blocks(text))
+
+
+@lru_cache(maxsize=4096)  # each text is read several times: templates, catalogs, notebooks
+def _blocks(text: str) -> tuple[Block, ...]:
     tokens = parser().parse(text)
     starts = _line_starts(text)
     found: list[Block] = []
@@ -142,7 +148,7 @@ def blocks(text: str) -> list[Block]:
             block = _block(text, starts, token, opener, top, len(found))
         if block is not None:
             found.append(block)
-    return found
+    return tuple(found)
 
 
 def _cell(text, starts, inline, row, cell, top, ordinal) -> Block | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -47,9 +48,23 @@ class Term:
 
     def used_in(self, english: str) -> bool:
         """Whether English prose (outside code, math and link targets) uses the term."""
-        prose = _CODE_OR_MATH.sub(" ", english)
-        words = r"\s+".join(re.escape(word) for word in self.term.split())
-        return re.search(rf"(?<![\w-]){words}(?:s|es)?(?![\w-])", prose, re.IGNORECASE) is not None
+        return _used_in_prose(self.term, _prose(english))
+
+
+def _prose(english: str) -> str:
+    """English without its code, math and link targets."""
+    return _CODE_OR_MATH.sub(" ", english)
+
+
+@cache
+def _term_pattern(term: str) -> re.Pattern:
+    """The term's words, apart from other words, with an optional plural ending."""
+    words = r"\s+".join(re.escape(word) for word in term.split())
+    return re.compile(rf"(?<![\w-]){words}(?:s|es)?(?![\w-])", re.IGNORECASE)
+
+
+def _used_in_prose(term: str, prose: str) -> bool:
+    return _term_pattern(term).search(prose) is not None
 
 
 def glossary_path(lang: str, root: Path = ROOT) -> Path:
@@ -82,10 +97,12 @@ def misses(catalog: Catalog, terms: list[Term]) -> list[str]:
     for message in catalog:
         if not message.id or not message.string or message.fuzzy:
             continue
-        english = message.id
+        prose = _prose(message.id)
         for term in ordered:
-            if term.used_in(english) and not term.rendered_in(message.string):
-                found.append(f"{term.term!r} is {term.translation!r} in: {english[:60]!r}")
-            if term.used_in(english):  # a longer term covers its words
-                english = re.sub(re.escape(term.term), " ", english, flags=re.IGNORECASE)
+            if not _used_in_prose(term.term, prose):
+                continue
+            if not term.rendered_in(message.string):
+                found.append(f"{term.term!r} is {term.translation!r} in: {message.id[:60]!r}")
+            # A longer term covers its words: "flow" is not counted again in "normalizing flow".
+            prose = re.sub(re.escape(term.term), " ", prose, flags=re.IGNORECASE)
     return found
