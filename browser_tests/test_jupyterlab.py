@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -87,6 +88,11 @@ def _screenshot(page, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def _version(python: str) -> str:
+    probe = [python, "-c", "import platform; print(platform.python_version())"]
+    return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_notebook_runs_in_jupyterlab_with_every_figure_drawn(
     prepared_notebook, lab, lab_dir, browser, output_dir, request
 ):
@@ -122,6 +128,10 @@ def test_notebook_runs_in_jupyterlab_with_every_figure_drawn(
             page.close()
             _shut_down_kernels(lab)
 
+    kernel_python = request.config.getoption("--kernel-python")
+    if kernel_python:  # the notebook ran in that Python, not in JupyterLab's own
+        ran_in = json.loads(copy.read_text(encoding="utf-8"))["metadata"]["language_info"]
+        assert ran_in["version"] == _version(kernel_python), (ran_in, kernel_python)
     assert not errors, "a cell shows an error:\n" + "\n\n".join(e[-2000:] for e in errors)
     assert saved["errors"] == 0 and saved["unrun"] == 0, saved
     assert figures, "no figure was drawn"
