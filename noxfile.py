@@ -226,7 +226,6 @@ def ci_lint(session: nox.Session) -> None:
     _lint(session)
 
 
-CI_NOTEBOOKS: list[str] = []
 if COLAB_FOUND:
 
     @_ci_session(
@@ -240,25 +239,24 @@ if COLAB_FOUND:
         # Colab's packages and the install cell; ci-browser runs the notebooks in its kernel.
         _colab(session, [], run=False)
 
-    @_ci_session("ci-browser", python=PYTHON, requires=("ci-colab",))
-    def ci_browser(session: nox.Session) -> None:
-        # The one run of the smoke notebooks: JupyterLab, the Colab stand-in's kernel. The site
-        # and the golden cells are checked on the notebooks it saves.
-        kernel = (ROOT / COLAB_KERNEL).read_text().strip()
-        _browser(session, ["--kernel-python", kernel, "--saved", COLAB_NOTEBOOKS])
-
     @_ci_session("ci-goldens", python=PYTHON, requires=("ci-browser",))
     def ci_goldens(session: nox.Session) -> None:
         _goldens(session, ["--check", COLAB_NOTEBOOKS])
 
     CI_NOTEBOOKS = ["ci-colab", "ci-browser", "ci-goldens"]
 else:
-
-    @_ci_session("ci-browser", python=PYTHON)
-    def ci_browser(session: nox.Session) -> None:
-        _browser(session, [])
-
     CI_NOTEBOOKS = ["ci-browser"]
+
+
+@_ci_session("ci-browser", python=PYTHON, requires=("ci-colab",) if COLAB_FOUND else ())
+def ci_browser(session: nox.Session) -> None:
+    # The one run of the smoke notebooks: JupyterLab, in the Colab stand-in's kernel when there
+    # is one. The site and the golden cells are checked on the notebooks it saves.
+    if COLAB_FOUND:
+        kernel = (ROOT / COLAB_KERNEL).read_text().strip()
+        _browser(session, ["--kernel-python", kernel, "--saved", COLAB_NOTEBOOKS])
+    else:
+        _browser(session, [])
 
 
 @_ci_session("ci-bench", python=PYTHON)
@@ -637,9 +635,8 @@ def _colab(session: nox.Session, args: list[str], run: bool = True) -> None:
     if changed:
         session.error(f"the install cell replaced what Colab ships: {'; '.join(changed)}")
     if not run:
-        python = session.run("python", "-c", "import sys; print(sys.executable)", silent=True)
         (ROOT / COLAB_KERNEL).parent.mkdir(parents=True, exist_ok=True)
-        (ROOT / COLAB_KERNEL).write_text(python.strip() + "\n")
+        (ROOT / COLAB_KERNEL).write_text(f"{Path(session.bin) / 'python'}\n")
         return
     # papermill runs the notebooks here; Colab itself does not need it. Hold everything else at
     # the versions installed so far.

@@ -46,9 +46,10 @@ class Term:
         """Whether a translation holds the rendering or one of its forms."""
         return any(form in translation for form in (self.translation, *self.forms))
 
-    def used_in(self, english: str) -> bool:
-        """Whether English prose (outside code, math and link targets) uses the term."""
-        return _used_in_prose(self.term, _prose(english))
+    def used_in(self, prose: str) -> bool:
+        """Whether English prose (with code, math and link targets blanked: `_prose`) uses the
+        term."""
+        return _term_pattern(self.term).search(prose) is not None
 
 
 def _prose(english: str) -> str:
@@ -61,10 +62,6 @@ def _term_pattern(term: str) -> re.Pattern:
     """The term's words, apart from other words, with an optional plural ending."""
     words = r"\s+".join(re.escape(word) for word in term.split())
     return re.compile(rf"(?<![\w-]){words}(?:s|es)?(?![\w-])", re.IGNORECASE)
-
-
-def _used_in_prose(term: str, prose: str) -> bool:
-    return _term_pattern(term).search(prose) is not None
 
 
 def glossary_path(lang: str, root: Path = ROOT) -> Path:
@@ -99,7 +96,7 @@ def misses(catalog: Catalog, terms: list[Term]) -> list[str]:
             continue
         prose = _prose(message.id)
         for term in ordered:
-            if not _used_in_prose(term.term, prose):
+            if not term.used_in(prose):
                 continue
             if not term.rendered_in(message.string):
                 found.append(f"{term.term!r} is {term.translation!r} in: {message.id[:60]!r}")
