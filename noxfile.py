@@ -331,8 +331,8 @@ def tests(session: nox.Session) -> None:
 def _one_intra_op_thread(session: nox.Session) -> None:
     """Gives each TensorFlow process of the session (test worker, notebook kernel) one intra-op
     thread, for sessions that already run a process per core: TensorFlow's default is a thread
-    per core in every process, and the surplus threads cost CPU time contending for the cores
-    (`nox -s ci` used 13% less CPU with one). A value set in the environment is kept."""
+    per core in every process, and the surplus threads cost CPU time contending for the cores.
+    A value set in the environment is kept."""
     if "TF_NUM_INTRAOP_THREADS" not in os.environ:
         session.env["TF_NUM_INTRAOP_THREADS"] = "1"
 
@@ -530,7 +530,7 @@ def _browser(session: nox.Session, args: list[str]) -> None:
         env = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run("apt-get", "update", external=True, env=env)
         # Without the packages Chromium only recommends (avahi, cups helpers, notification
-        # daemons and more): 20 packages instead of 108, and headless Chromium needs none of them.
+        # daemons and more): headless Chromium needs none of them.
         install = ["apt-get", "install", "-y", "--no-install-recommends"]
         session.run(*install, "chromium", "chromium-driver", external=True, env=env)
     _install(session, "browser")
