@@ -111,7 +111,7 @@ def expectation_importance_sampler(
 ):
     """Importance-sampling estimate of `E_p[f(Z)] = E_q[f(Z) p(Z) / q(Z)]`, with `Z ~ q`.
 
-    As in the original, `f` is split into `f+ = relu(f) + 1` and `f- = relu(-f) + 1`, each
+    As in the original, `f` is split into `relu(f) + 1` and `relu(-f) + 1`, each
     weighted average is taken in log space, and the result is their difference. The two `+1`s
     cancel on the same samples, so the value is `mean(f(z_i) p(z_i) / q(z_i))`: `E_p[f]` when
     `log_p` is normalised, `int f p` otherwise.
