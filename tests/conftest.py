@@ -45,8 +45,6 @@ matplotlib.use("Agg")  # figures are drawn off screen in tests
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-import support  # noqa: E402, F401  (quiet TensorFlow import before any test module imports it)
-
 DEFAULT_SEED = 20261122
 STATISTICAL = {
     "test_estimators_monte_carlo",
@@ -66,6 +64,15 @@ def pytest_configure(config):
         "markers", "statistical: passes for any seed but with a stated rate (tests/conftest.py)"
     )
     config.pluginmanager.register(_SlowFirst(), "slow-first")
+    if not _is_xdist_controller(config):
+        import support  # noqa: F401  (quiet TensorFlow import before any test module imports it)
+
+
+def _is_xdist_controller(config) -> bool:
+    """True in pytest-xdist's controlling process (`-n N`), which runs no test and so needs no
+    TensorFlow; False in its workers and in a run without xdist."""
+    workers = getattr(config.option, "numprocesses", None)
+    return bool(workers) and not hasattr(config, "workerinput")
 
 
 def pytest_collection_modifyitems(config, items):
