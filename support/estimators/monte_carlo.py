@@ -88,8 +88,9 @@ def expectation(f, p, z=None, n=None, seed=None, name="expectation", return_stde
 
 def _logspace_mean(log_values, return_stderr=False):
     """`log(mean(exp(log_values)))` over the sample axis, computed after subtracting the
-    largest value `C` (and adding it back), so nothing overflows or underflows. Its standard
-    error is the delta method's, `se(log m) = se(m) / m`, on the centred values."""
+    largest value `C` (and adding it back): no term overflows, the largest is exactly 1, and a
+    term that underflows to 0 was too small to change the mean. Its standard error is the delta
+    method's, `se(log m) = se(m) / m`, on the centred values."""
     center = tf.stop_gradient(tf.reduce_max(log_values, axis=0))
     centered = tf.exp(log_values - center)
     if not return_stderr:
