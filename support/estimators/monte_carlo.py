@@ -89,9 +89,12 @@ def expectation(f, p, z=None, n=None, seed=None, name="expectation", return_stde
 def _logspace_mean(log_values, return_stderr=False):
     """`log(mean(exp(log_values)))` over the sample axis, computed after subtracting the
     largest value `C` (and adding it back): no term overflows, the largest is exactly 1, and a
-    term that underflows to 0 was too small to change the mean. Its standard error is the delta
-    method's, `se(log m) = se(m) / m`, on the centred values."""
+    term that underflows to 0 was too small to change the mean. An infinite `C` is replaced by
+    0, as `tf.reduce_logsumexp` does, so values that are all -inf give -inf, not NaN. Its
+    standard error is the delta method's, `se(log m) = se(m) / m`, on the centred values (NaN
+    when the mean is 0 or infinite)."""
     center = tf.stop_gradient(tf.reduce_max(log_values, axis=0))
+    center = tf.where(tf.math.is_finite(center), center, tf.zeros_like(center))
     centered = tf.exp(log_values - center)
     if not return_stderr:
         return tf.math.log(_sample_mean(centered)) + center

@@ -272,3 +272,17 @@ def test_reported_stderr_matches_the_spread_of_repeated_estimates(make, seed):
     estimates, stderrs = make(q, p, 1000, (seed, 14))
     ratio = np.std(estimates, ddof=1) / np.mean(stderrs)
     assert 0.8 < ratio < 1.2, ratio
+
+
+def test_logspace_sampler_gives_minus_infinity_when_every_sample_has_f_zero(dtype, run):
+    # log f = -inf at every sample (notebook 04's tail indicator, had no sample hit the tail):
+    # the log of a zero mean is -inf, and centring must not turn it into -inf - (-inf) = NaN.
+    d = normal([0.0, 1.0], [1.0, 2.0], dtype)
+
+    def never(z):
+        return tf.fill(tf.shape(z), tf.constant(-np.inf, dtype))
+
+    log_zero = run(
+        lambda: est.expectation_importance_sampler_logspace(never, d.log_prob, d, n=50, seed=3)
+    )
+    np.testing.assert_array_equal(log_zero, [-np.inf, -np.inf])
