@@ -5,6 +5,7 @@ exactly its translations fuzzy, shown as English with the out-of-date note."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -295,3 +296,27 @@ def test_the_l10n_command_checks_the_repository_as_nox_runs_it():
     assert "translated  fuzzy  untranslated" in done.stdout
     for lang in LANGUAGES:
         assert f"{lang} " in done.stdout and "04_entropy_monte_carlo" in done.stdout
+
+
+def test_prose_with_a_percent_sign_is_not_flagged_as_a_python_format_string(tmp_path):
+    catalog = Catalog(locale="ko", domain=ZOO)
+    catalog.add("A rate that falls to 5% of its start.", "시작값의 5%까지 떨어지는 학습률.")
+    assert "python-format" in catalog["A rate that falls to 5% of its start."].flags  # Babel's
+    written = dump(catalog)
+    assert b"python-format" not in written
+    path = tmp_path / "zoo.po"
+    path.write_bytes(written)
+    if shutil.which("msgfmt"):  # gettext's own check, as translation editors run it
+        checked = subprocess.run(
+            ["msgfmt", "-c", "-o", os.devnull, str(path)], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stderr
+
+
+def test_no_catalog_in_the_repository_flags_prose_as_a_python_format_string():
+    flagged = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "locales").rglob("*.po"))
+        if "python-format" in path.read_text(encoding="utf-8")
+    ]
+    assert flagged == []

@@ -222,7 +222,14 @@ WIDTH = 76  # Babel's and gettext's line width
 
 def dump(catalog: Catalog) -> bytes:
     """A catalog as its .po file's bytes, with each fuzzy entry's previous msgid as gettext's
-    `msgmerge` writes it (Babel's own `include_previous` wraps it into lines it cannot read)."""
+    `msgmerge` writes it (Babel's own `include_previous` wraps it into lines it cannot read).
+
+    The messages are prose, never Python format strings: Babel flags any text with a `%`
+    followed by a letter ("5% of") as `python-format`, and `msgfmt -c` (which translation
+    editors such as Poedit run) then refuses a translation that moves or drops that `%`.
+    The flag is not written."""
+    for message in catalog:
+        message.flags.discard("python-format")
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=WIDTH)
     previous = {m.id: m.previous_id[0] for m in catalog if m.id and m.fuzzy and m.previous_id}

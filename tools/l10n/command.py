@@ -41,9 +41,11 @@ def update(root: Path = ROOT, languages: Sequence[str] = tuple(LANGUAGES)) -> li
                 stored = load(path, lang, source.domain) if path.is_file() else None
             except PoFileError:
                 continue
-            if stored is None or not same_messages(stored, catalog):
+            changed = stored is None or not same_messages(stored, catalog)
+            text = dump(catalog)  # also as written: a file dump would write otherwise is rewritten
+            if changed or path.read_bytes() != text:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(dump(catalog))
+                path.write_bytes(text)
                 written.append(path)
             if not source.is_notebook:
                 continue
