@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -298,12 +299,19 @@ def test_the_l10n_command_checks_the_repository_as_nox_runs_it():
         assert f"{lang} " in done.stdout and "04_entropy_monte_carlo" in done.stdout
 
 
-def test_prose_with_a_percent_sign_is_not_flagged_as_a_python_format_string(tmp_path):
+@pytest.mark.parametrize(
+    "english, translation",
+    [
+        ("A rate that falls to 5% of its start.", "시작값의 5%까지 떨어지는 학습률."),
+        ("The error falls like $1/\\sqrt{n}$ and $x^{n}$.", "오차는 $1/\\sqrt{n}$처럼, $x^{m}$."),
+    ],
+    ids=["percent", "braces"],
+)
+def test_prose_that_reads_as_a_format_string_is_not_flagged_as_one(tmp_path, english, translation):
     catalog = Catalog(locale="ko", domain=ZOO)
-    catalog.add("A rate that falls to 5% of its start.", "시작값의 5%까지 떨어지는 학습률.")
-    assert "python-format" in catalog["A rate that falls to 5% of its start."].flags  # Babel's
+    catalog.add(english, translation)
     written = dump(catalog)
-    assert b"python-format" not in written
+    assert b"-format" not in written
     path = tmp_path / "zoo.po"
     path.write_bytes(written)
     if shutil.which("msgfmt"):  # gettext's own check, as translation editors run it
@@ -313,10 +321,23 @@ def test_prose_with_a_percent_sign_is_not_flagged_as_a_python_format_string(tmp_
         assert checked.returncode == 0, checked.stderr
 
 
-def test_no_catalog_in_the_repository_flags_prose_as_a_python_format_string():
+FORMAT_FLAG = re.compile(r"^#,.*\bpython-(brace-)?format\b", re.MULTILINE)
+
+
+def test_no_catalog_in_the_repository_flags_prose_as_a_format_string():
     flagged = [
         str(path.relative_to(ROOT))
         for path in sorted((ROOT / "locales").rglob("*.po"))
-        if "python-format" in path.read_text(encoding="utf-8")
+        if FORMAT_FLAG.search(path.read_text(encoding="utf-8"))
     ]
     assert flagged == []
+
+
+def test_a_catalog_written_otherwise_is_stale_and_rewritten_once(repo):
+    path = catalog_path("ko", ZOO, repo)
+    text = path.read_text(encoding="utf-8")
+    at = text.index("\nmsgid ", text.index("\nmsgid ") + 1)  # the first message after the header
+    path.write_text(text[:at] + "\n#, python-format" + text[at:], encoding="utf-8")
+    assert any(p.startswith(f"{path.relative_to(repo)}: stale") for p in check(repo).problems)
+    assert update(repo) == [path]
+    assert update(repo) == [] and path.read_text(encoding="utf-8") == text

@@ -218,18 +218,20 @@ def _previous_ids(text: str) -> dict[str, str]:
 
 
 WIDTH = 76  # Babel's and gettext's line width
+FORMAT_FLAGS = {"python-format", "python-brace-format"}  # Babel's guesses; see `dump`
 
 
 def dump(catalog: Catalog) -> bytes:
     """A catalog as its .po file's bytes, with each fuzzy entry's previous msgid as gettext's
     `msgmerge` writes it (Babel's own `include_previous` wraps it into lines it cannot read).
 
-    The messages are prose, never Python format strings: Babel flags any text with a `%`
-    followed by a letter ("5% of") as `python-format`, and `msgfmt -c` (which translation
-    editors such as Poedit run) then refuses a translation that moves or drops that `%`.
-    The flag is not written."""
+    The messages are prose, never Python format strings, but Babel flags a text that reads
+    as one: `python-format` for a `%` and a conversion letter ("5% of"), `python-brace-format`
+    for braces (LaTeX's `$x^{n}$`). `msgfmt -c`, which translation editors such as Poedit run,
+    would then refuse a translation whose `%` or braces differ from the English's. Neither
+    flag is written (they are dropped from `catalog`'s messages)."""
     for message in catalog:
-        message.flags.discard("python-format")
+        message.flags -= FORMAT_FLAGS
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=WIDTH)
     previous = {m.id: m.previous_id[0] for m in catalog if m.id and m.fuzzy and m.previous_id}

@@ -25,6 +25,7 @@ from tools.l10n.catalogs import (
     Source,
     catalog_path,
     counts,
+    dump,
     english_texts,
     load,
     same_messages,
@@ -149,7 +150,8 @@ def check(root: Path = ROOT, languages: list[str] | None = None) -> Report:
                     continue
                 texts = english_texts(source, root) if source.path else None
                 report.problems += _translation_problems(stored, texts, where)
-                if not same_messages(stored, expected_catalog(lang, source, root)):
+                expected = expected_catalog(lang, source, root)
+                if not same_messages(stored, expected) or path.read_bytes() != dump(expected):
                     report.problems.append(f"{where}: stale (run python -m tools l10n)")
                 report.counts[(lang, source.domain)] = counts(stored)
                 report.glossary += [f"{where}: {miss}" for miss in misses(stored, terms)]
