@@ -88,11 +88,12 @@ def expectation(f, p, z=None, n=None, seed=None, name="expectation", return_stde
 
 def _logspace_mean(log_values, return_stderr=False):
     """`log(mean(exp(log_values)))` over the sample axis, computed after subtracting the
-    largest value `C` (and adding it back): no term overflows, the largest is exactly 1, and a
-    term that underflows to 0 was too small to change the mean. An infinite `C` is replaced by
-    0, as `tf.reduce_logsumexp` does, so values that are all -inf give -inf, not NaN. Its
-    standard error is the delta method's, `se(log m) = se(m) / m`, on the centred values (NaN
-    when the mean is 0 or infinite)."""
+    largest value `C` (and adding it back). When `C` is finite, no term overflows, the largest
+    is exactly 1, and a term that underflows to 0 was too small to change the mean. An infinite
+    `C` is replaced by 0, as `tf.reduce_logsumexp` does: values that are all -inf give -inf, and
+    any +inf gives +inf, not NaN. Its standard error is the delta method's,
+    `se(log m) = se(m) / m`, on the centred values (NaN when every value is -inf, any is +inf,
+    or there is one sample)."""
     center = tf.stop_gradient(tf.reduce_max(log_values, axis=0))
     center = tf.where(tf.math.is_finite(center), center, tf.zeros_like(center))
     centered = tf.exp(log_values - center)
@@ -146,6 +147,7 @@ def expectation_importance_sampler(
         if not return_stderr:
             return estimate
         center = tf.stop_gradient(tf.reduce_max(log_weights + tf.math.log1p(tf.abs(f_z)), axis=0))
+        center = tf.where(tf.math.is_finite(center), center, tf.zeros_like(center))
         _, stderr = _sample_mean(f_z * tf.exp(log_weights - center), return_stderr=True)
         return estimate, stderr * tf.exp(center)
 

@@ -274,15 +274,36 @@ def test_reported_stderr_matches_the_spread_of_repeated_estimates(make, seed):
     assert 0.8 < ratio < 1.2, ratio
 
 
-def test_logspace_sampler_gives_minus_infinity_when_every_sample_has_f_zero(dtype, run):
-    # log f = -inf at every sample (notebook 04's tail indicator, had no sample hit the tail):
-    # the log of a zero mean is -inf, and centring must not turn it into -inf - (-inf) = NaN.
+def test_logspace_sampler_gives_minus_infinity_where_every_sample_has_f_zero(dtype, run):
+    # log f = -inf at every sample of the first batch member (notebook 04's tail indicator, had
+    # no sample hit the tail) and 0 for the second: the log of a zero mean is -inf, centring
+    # must not turn it into -inf - (-inf) = NaN, and the finite member is left as it was.
+    d = normal([0.0, 1.0], [1.0, 2.0], dtype)
+    first = tf.constant([True, False])
+
+    def log_f(z):
+        return tf.where(first, tf.constant(-np.inf, dtype), tf.zeros_like(z))
+
+    log_mean, se = run(
+        lambda: est.expectation_importance_sampler_logspace(
+            log_f, d.log_prob, d, n=50, seed=3, return_stderr=True
+        )
+    )
+    assert log_mean[0] == -np.inf and np.isnan(se[0])  # no delta-method error for log 0
+    eps = np.finfo(dtype.as_numpy_dtype).eps
+    np.testing.assert_allclose([log_mean[1], se[1]], [0.0, 0.0], atol=10 * eps)
+
+
+def test_importance_sampler_gives_zero_and_a_zero_stderr_when_every_weight_is_zero(dtype, run):
     d = normal([0.0, 1.0], [1.0, 2.0], dtype)
 
-    def never(z):
+    def nowhere(z):  # log p = -inf: p puts no mass where q samples
         return tf.fill(tf.shape(z), tf.constant(-np.inf, dtype))
 
-    log_zero = run(
-        lambda: est.expectation_importance_sampler_logspace(never, d.log_prob, d, n=50, seed=3)
+    estimate, se = run(
+        lambda: est.expectation_importance_sampler(
+            tf.square, nowhere, d, n=50, seed=3, return_stderr=True
+        )
     )
-    np.testing.assert_array_equal(log_zero, [-np.inf, -np.inf])
+    np.testing.assert_array_equal(estimate, [0.0, 0.0])
+    np.testing.assert_array_equal(se, [0.0, 0.0])
