@@ -274,22 +274,24 @@ def test_reported_stderr_matches_the_spread_of_repeated_estimates(make, seed):
     assert 0.8 < ratio < 1.2, ratio
 
 
-def test_logspace_sampler_gives_minus_infinity_where_every_sample_has_f_zero(dtype, run):
-    # log f = -inf at every sample of the first batch member (notebook 04's tail indicator, had
-    # no sample hit the tail) and 0 for the second: the log of a zero mean is -inf, centring
-    # must not turn it into -inf - (-inf) = NaN, and the finite member is left as it was.
-    d = normal([0.0, 1.0], [1.0, 2.0], dtype)
-    first = tf.constant([True, False])
+def test_logspace_sampler_gives_infinities_not_nan_where_the_largest_term_is_infinite(dtype, run):
+    # Three batch members: log f = -inf at every sample (notebook 04's tail indicator, had no
+    # sample hit the tail), 0, and +inf at every sample (an f that overflowed). The log of a
+    # zero mean is -inf and of an infinite one +inf: centring must not make either
+    # inf - inf = NaN, and the finite member is left as it was.
+    d = normal([0.0, 1.0, -1.0], [1.0, 2.0, 0.5], dtype)
+    infinite = tf.constant([-np.inf, 0.0, np.inf], dtype)
 
     def log_f(z):
-        return tf.where(first, tf.constant(-np.inf, dtype), tf.zeros_like(z))
+        return tf.where(tf.math.is_finite(infinite), tf.zeros_like(z), infinite)
 
     log_mean, se = run(
         lambda: est.expectation_importance_sampler_logspace(
             log_f, d.log_prob, d, n=50, seed=3, return_stderr=True
         )
     )
-    assert log_mean[0] == -np.inf and np.isnan(se[0])  # no delta-method error for log 0
+    assert log_mean[0] == -np.inf and log_mean[2] == np.inf
+    assert np.isnan(se[0]) and np.isnan(se[2])  # no delta-method error for log 0 or log inf
     eps = np.finfo(dtype.as_numpy_dtype).eps
     np.testing.assert_allclose([log_mean[1], se[1]], [0.0, 0.0], atol=10 * eps)
 

@@ -341,3 +341,21 @@ def test_a_catalog_written_otherwise_is_stale_and_rewritten_once(repo):
     assert any(p.startswith(f"{path.relative_to(repo)}: stale") for p in check(repo).problems)
     assert update(repo) == [path]
     assert update(repo) == [] and path.read_text(encoding="utf-8") == text
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        lambda text: text.replace('"Generated-By: Babel ', '"Generated-By: Babel 0.'),
+        lambda text: text.replace("\n", "\r\n"),
+    ],
+    ids=["another-babel-version", "crlf"],
+)
+def test_a_catalog_from_another_babel_or_with_crlf_line_ends_is_not_stale(repo, rewrite):
+    path = catalog_path("ko", ZOO, repo)
+    text = path.read_text(encoding="utf-8")
+    changed = rewrite(text)
+    assert changed != text
+    path.write_bytes(changed.encode("utf-8"))
+    assert not any(p.startswith(f"{path.relative_to(repo)}:") for p in check(repo).problems)
+    assert update(repo) == []

@@ -326,6 +326,19 @@ def _summary(message: Message) -> tuple:
     )
 
 
+_GENERATED_BY = re.compile(rb'^"Generated-By: [^"]*"\n', re.MULTILINE)
+
+
+def written_as(path: Path, text: bytes) -> bool:
+    """Whether the file at `path` holds `text` (what `dump` writes), but for line endings and
+    the `Generated-By` header line, which names the Babel version that wrote it."""
+
+    def comparable(data: bytes) -> bytes:
+        return _GENERATED_BY.sub(b"", data.replace(b"\r\n", b"\n"))
+
+    return comparable(path.read_bytes()) == comparable(text)
+
+
 def same_messages(a: Catalog, b: Catalog) -> bool:
     """Whether two catalogs hold the same messages (ids, translations, flags, previous ids,
     locations, comments, in the same order) and the same obsolete ones."""

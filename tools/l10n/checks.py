@@ -30,6 +30,7 @@ from tools.l10n.catalogs import (
     load,
     same_messages,
     sources,
+    written_as,
 )
 from tools.l10n.glossary import glossary_path, misses, read_glossary
 from tools.l10n.placeholders import differences
@@ -151,7 +152,7 @@ def check(root: Path = ROOT, languages: list[str] | None = None) -> Report:
                 texts = english_texts(source, root) if source.path else None
                 report.problems += _translation_problems(stored, texts, where)
                 expected = expected_catalog(lang, source, root)
-                if not same_messages(stored, expected) or path.read_bytes() != dump(expected):
+                if not same_messages(stored, expected) or not written_as(path, dump(expected)):
                     report.problems.append(f"{where}: stale (run python -m tools l10n)")
                 report.counts[(lang, source.domain)] = counts(stored)
                 report.glossary += [f"{where}: {miss}" for miss in misses(stored, terms)]
