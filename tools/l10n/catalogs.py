@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from babel.messages.catalog import Catalog, Message
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError, normalize, read_po, unescape, write_po
 
 from tools.l10n import LANGUAGES, LOCALES_DIR, ROOT
@@ -37,10 +37,10 @@ __all__ = [
     "dump",
     "load",
     "notebook_texts",
-    "same_messages",
     "sources",
     "template",
     "updated",
+    "written_as",
 ]
 
 # The one-line note under an English block whose translation is out of date.
@@ -315,17 +315,6 @@ def counts(catalog: Catalog) -> Counts:
     return Counts(translated, fuzzy, len(messages) - translated - fuzzy)
 
 
-def _summary(message: Message) -> tuple:
-    return (
-        message.id,
-        message.string,
-        sorted(message.flags),
-        list(message.previous_id or ()) if message.fuzzy else [],
-        sorted(message.locations),
-        list(message.auto_comments),
-    )
-
-
 _GENERATED_BY = re.compile(rb'^"Generated-By: [^"]*"\n', re.MULTILINE)
 
 
@@ -337,11 +326,3 @@ def written_as(path: Path, text: bytes) -> bool:
         return _GENERATED_BY.sub(b"", data.replace(b"\r\n", b"\n"))
 
     return comparable(path.read_bytes()) == comparable(text)
-
-
-def same_messages(a: Catalog, b: Catalog) -> bool:
-    """Whether two catalogs hold the same messages (ids, translations, flags, previous ids,
-    locations, comments, in the same order) and the same obsolete ones."""
-    return [_summary(m) for m in a if m.id] == [_summary(m) for m in b if m.id] and sorted(
-        a.obsolete
-    ) == sorted(b.obsolete)

@@ -19,7 +19,7 @@ from pathlib import Path
 from babel.messages.pofile import PoFileError
 
 from tools.l10n import LANGUAGES, ROOT
-from tools.l10n.catalogs import catalog_path, dump, load, same_messages, sources, written_as
+from tools.l10n.catalogs import catalog_path, dump, load, sources, written_as
 from tools.l10n.checks import Report, check, expected_catalog, expected_notebook, translated_path
 
 __all__ = ["main", "print_report", "update"]
@@ -37,13 +37,12 @@ def update(root: Path = ROOT, languages: Sequence[str] = tuple(LANGUAGES)) -> li
         for source in sources(root):
             path = catalog_path(lang, source.domain, root)
             try:
-                catalog = expected_catalog(lang, source, root)
-                stored = load(path, lang, source.domain) if path.is_file() else None
+                if path.is_file():
+                    load(path, lang, source.domain)  # one that does not parse is left alone
+                text = dump(expected_catalog(lang, source, root))
             except PoFileError:
                 continue
-            changed = stored is None or not same_messages(stored, catalog)
-            text = dump(catalog)  # also as written: a file dump would write otherwise is rewritten
-            if changed or not written_as(path, text):
+            if not path.is_file() or not written_as(path, text):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(text)
                 written.append(path)
