@@ -69,7 +69,7 @@ def standard_scores(ax, names: Sequence[str], estimates, stderrs, truths, *, k: 
     ax.plot(scores, rows, "o", color="C0")
     ax.set_yticks(rows, list(names))
     ax.invert_yaxis()
-    ax.set_xlabel("(estimate - closed form) / standard error")
+    ax.set_xlabel("(estimate - reference) / standard error")
     limit = max(k + 1, float(np.max(np.abs(scores))) + 0.5)
     ax.set_xlim(-limit, limit)
     # under the axes: inside them it would cover the points of one corner
