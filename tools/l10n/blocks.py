@@ -189,7 +189,12 @@ def _block(text, starts, inline, opener, top, ordinal) -> Block | None:
 def outline(text: str) -> list[str]:
     """The block structure of a Markdown text (token types and nesting, no content): a
     translation must leave it as the English has it."""
-    return [f"{token.level}:{token.type}" for token in parser().parse(text) if token.nesting >= 0]
+    return list(_outline(text))
+
+
+@lru_cache(maxsize=16384)  # `check` compares every message on each run; a text parses once
+def _outline(text: str) -> tuple[str, ...]:
+    return tuple(f"{t.level}:{t.type}" for t in parser().parse(text) if t.nesting >= 0)
 
 
 @dataclass(frozen=True)

@@ -71,10 +71,13 @@ def expected_catalog(lang: str, source: Source, root: Path = ROOT) -> Catalog:
     return current_catalog(lang, source.domain, texts, root)
 
 
-def expected_notebook(lang: str, source: Source, root: Path = ROOT) -> str:
-    """A translated notebook's text as `python -m tools l10n` writes it."""
+def expected_notebook(
+    lang: str, source: Source, root: Path = ROOT, catalog: Catalog | None = None
+) -> str:
+    """A translated notebook's text as `python -m tools l10n` writes it (`catalog`: its
+    `expected_catalog`, when the caller has it already)."""
     english = nbformat.read(Path(root) / source.path, as_version=4)
-    notebook = translated_notebook(english, source.path, lang, root)
+    notebook = translated_notebook(english, source.path, lang, root, catalog=catalog)
     return nbformat.writes(notebook) + "\n"
 
 
@@ -114,7 +117,9 @@ def notebook_problems(english: nbformat.NotebookNode, translated: nbformat.Noteb
     ]
 
 
-def _check_notebook(lang: str, source: Source, root: Path, report: Report) -> None:
+def _check_notebook(
+    lang: str, source: Source, root: Path, report: Report, catalog: Catalog | None
+) -> None:
     path = translated_path(lang, source, root)
     name = path.relative_to(root)
     if not path.is_file():
@@ -125,7 +130,7 @@ def _check_notebook(lang: str, source: Source, root: Path, report: Report) -> No
     for problem in notebook_problems(english, nbformat.reads(stored, as_version=4)):
         report.problems.append(f"{name}: {problem}")
     try:
-        if stored != expected_notebook(lang, source, root):
+        if stored != expected_notebook(lang, source, root, catalog):
             report.problems.append(f"{name}: stale (run python -m tools l10n)")
     except PoFileError:
         pass  # reported with its catalog
@@ -140,6 +145,7 @@ def check(root: Path = ROOT, languages: list[str] | None = None) -> Report:
         for source in sources(root):
             path = catalog_path(lang, source.domain, root)
             where = str(path.relative_to(root))
+            expected = None
             if not path.is_file():
                 report.problems.append(f"{where}: missing (run python -m tools l10n)")
             else:
@@ -150,10 +156,11 @@ def check(root: Path = ROOT, languages: list[str] | None = None) -> Report:
                     continue
                 texts = english_texts(source, root) if source.path else None
                 report.problems += _translation_problems(stored, texts, where)
-                if not written_as(path, dump(expected_catalog(lang, source, root))):
+                expected = expected_catalog(lang, source, root)
+                if not written_as(path, dump(expected)):
                     report.problems.append(f"{where}: stale (run python -m tools l10n)")
                 report.counts[(lang, source.domain)] = counts(stored)
                 report.glossary += [f"{where}: {miss}" for miss in misses(stored, terms)]
             if source.is_notebook:
-                _check_notebook(lang, source, root, report)
+                _check_notebook(lang, source, root, report, expected)
     return report

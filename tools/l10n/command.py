@@ -39,7 +39,8 @@ def update(root: Path = ROOT, languages: Sequence[str] = tuple(LANGUAGES)) -> li
             try:
                 if path.is_file():
                     load(path, lang, source.domain)  # one that does not parse is left alone
-                text = dump(expected_catalog(lang, source, root))
+                expected = expected_catalog(lang, source, root)
+                text = dump(expected)
             except PoFileError:
                 continue
             if not path.is_file() or not written_as(path, text):
@@ -49,7 +50,7 @@ def update(root: Path = ROOT, languages: Sequence[str] = tuple(LANGUAGES)) -> li
             if not source.is_notebook:
                 continue
             target = translated_path(lang, source, root)
-            text = expected_notebook(lang, source, root)
+            text = expected_notebook(lang, source, root, expected)
             if not target.is_file() or target.read_text(encoding="utf-8") != text:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")

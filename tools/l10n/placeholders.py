@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 from markdown_it.token import Token
 
@@ -40,15 +41,20 @@ def placeholders(markdown: str) -> Counter:
     >>> sorted(placeholders("See `tfb.Exp` and $e^x$ [here](https://a.b/c)."))
     [('code', 'tfb.Exp'), ('link', 'https://a.b/c'), ('math', 'e^x')]
     """
-    found: Counter = Counter()
+    return Counter(_placeholders(markdown))
+
+
+@lru_cache(maxsize=16384)  # `check` compares every message on each run; a text parses once
+def _placeholders(markdown: str) -> tuple[tuple[str, str], ...]:
+    found = []
     for token in _walk(parser().parse(markdown)):
         if token.type in _KINDS:
-            found[(_KINDS[token.type], token.content.strip())] += 1
+            found.append((_KINDS[token.type], token.content.strip()))
         elif token.type == "link_open":
-            found[("link", str(token.attrGet("href")))] += 1
+            found.append(("link", str(token.attrGet("href"))))
         elif token.type == "image":
-            found[("image", str(token.attrGet("src")))] += 1
-    return found
+            found.append(("image", str(token.attrGet("src"))))
+    return tuple(found)
 
 
 def differences(english: str, translation: str) -> list[str]:

@@ -104,11 +104,18 @@ class Localizer:
 
 
 def localizer(
-    lang: str, domain: str, texts: Iterable[tuple[str, str]], root: Path = ROOT
+    lang: str,
+    domain: str,
+    texts: Iterable[tuple[str, str]],
+    root: Path = ROOT,
+    catalog: Catalog | None = None,
 ) -> Localizer:
-    """The `Localizer` of English `texts` (`catalogs.notebook_texts`, or [(page, text)])."""
+    """The `Localizer` of English `texts` (`catalogs.notebook_texts`, or [(page, text)]), with
+    `catalog`, their `current_catalog` when the caller has it already."""
     note = site_words(lang, root)[OUTDATED_NOTE]
-    return Localizer(lang, current_catalog(lang, domain, list(texts), root), note)
+    if catalog is None:
+        catalog = current_catalog(lang, domain, list(texts), root)
+    return Localizer(lang, catalog, note)
 
 
 def _relocated(markdown: str, lang: str, relative: bool = True) -> str:
@@ -133,6 +140,7 @@ def translated_notebook(
     root: Path = ROOT,
     *,
     for_jupyter: bool = True,
+    catalog: Catalog | None = None,
 ) -> nbformat.NotebookNode:
     """A notebook in another language: the English with only its markdown cells translated.
 
@@ -146,12 +154,13 @@ def translated_notebook(
         `<div dir="rtl">` for Jupyter and Colab, relative links pointing from there. False for
         the site, which styles direction itself and keeps the English layout. Either way the
         Colab badge opens the language's copy.
+      catalog: the notebook's `current_catalog` in `lang`, when the caller has it already.
 
     Returns:
       A new notebook; every code cell is the English cell, unchanged.
     """
     texts = notebook_texts(english, path)
-    local = localizer(lang, Path(path).stem, texts, root)
+    local = localizer(lang, Path(path).stem, texts, root, catalog)
     notebook = copy.deepcopy(english)
     for cell in notebook.cells:
         if cell.cell_type != "markdown":
