@@ -19,7 +19,7 @@ from pathlib import Path
 from babel.messages.pofile import PoFileError
 
 from tools.l10n import LANGUAGES, ROOT
-from tools.l10n.catalogs import catalog_path, dump, load, sources, written_as
+from tools.l10n.catalogs import catalog_path, dump, sources, written_as
 from tools.l10n.checks import Report, check, expected_catalog, expected_notebook, translated_path
 
 __all__ = ["main", "print_report", "update"]
@@ -37,12 +37,10 @@ def update(root: Path = ROOT, languages: Sequence[str] = tuple(LANGUAGES)) -> li
         for source in sources(root):
             path = catalog_path(lang, source.domain, root)
             try:
-                if path.is_file():
-                    load(path, lang, source.domain)  # one that does not parse is left alone
                 expected = expected_catalog(lang, source, root)
-                text = dump(expected)
-            except PoFileError:
+            except PoFileError:  # the stored catalog does not parse: left alone
                 continue
+            text = dump(expected)
             if not path.is_file() or not written_as(path, text):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(text)
