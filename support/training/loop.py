@@ -61,8 +61,10 @@ def progress_bar(**kwargs):
     """
     if os.environ.get("SUPPORT_PROGRESS", "auto") == "text":
         return _final_line_bar(**kwargs)
-    from tqdm.auto import tqdm
-
+    if kwargs.get("disable"):  # no bar: tqdm.auto would still warn where ipywidgets is missing
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
     return tqdm(**kwargs)
 
 

@@ -140,6 +140,19 @@ def test_one_device_strategy_gives_the_same_result_as_no_strategy(seed):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+def test_a_disabled_progress_bar_is_plain_tqdm_not_tqdm_auto(monkeypatch):
+    # tqdm.auto warns on import in a kernel without ipywidgets: fit(progress=False) shows no
+    # bar, so it must not go through it
+    from tqdm import std
+
+    from support.training import progress_bar
+
+    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
+    bar = progress_bar(total=3, disable=True)
+    assert type(bar) is std.tqdm
+    bar.close()
+
+
 def test_the_text_progress_bar_writes_nothing_until_it_closes_then_one_line(monkeypatch, capsys):
     from support.training import progress_bar
 
