@@ -1,6 +1,7 @@
 """Tests of support.flows.ffjord: the FFJORD flows of notebook 02."""
 
 import functools
+import inspect
 import math
 
 import numpy as np
@@ -353,3 +354,32 @@ def test_an_unknown_recipe_or_negative_epochs_is_rejected_naming_it():
         ffjord.recipe_parameters("slow", 0)
     with pytest.raises(ValueError, match="epochs"):
         ffjord.recipe_parameters("fast", -1)
+
+
+def test_tfb_ffjords_defaults_are_the_ones_notebook_02_names():
+    # Notebook 02: time from 0 to 1; Hutchinson's trace by default; without `ode_solve_fn`,
+    # the `solve` of a DormandPrince() with its default tolerances.
+    defaults = inspect.signature(tfb.FFJORD.__init__).parameters
+    assert defaults["initial_time"].default == 0.0 and defaults["final_time"].default == 1.0
+    assert defaults["trace_augmentation_fn"].default is tfb.ffjord.trace_jacobian_hutchinson
+    assert defaults["ode_solve_fn"].default is None
+    field = lambda t, z: tf.stack([z[:, 1], -z[:, 0]], axis=1)  # noqa: E731 (a rotation)
+    exact = tfb.ffjord.trace_jacobian_exact
+    z = tf.constant([[1.0, 0.0], [0.3, -2.0]], tf.float64)
+    solvers = {
+        "left out": None,
+        "DormandPrince()": tfp.math.ode.DormandPrince().solve,
+        "tighter": tfp.math.ode.DormandPrince(rtol=1e-5, atol=1e-8).solve,
+    }
+    moved = {
+        name: tfb.FFJORD(
+            field, ode_solve_fn=solve, trace_augmentation_fn=exact, dtype=tf.float64
+        ).forward(z)
+        for name, solve in solvers.items()
+    }
+    np.testing.assert_array_equal(moved["left out"], moved["DormandPrince()"])  # the same solve
+    assert not np.array_equal(moved["left out"], moved["tighter"])  # other tolerances show
+    c, s = math.cos(1.0), math.sin(1.0)  # the field turns the plane by one radian
+    rotated = [[c, -s], [0.3 * c - 2.0 * s, -0.3 * s - 2.0 * c]]
+    np.testing.assert_allclose(moved["tighter"], rotated, atol=1e-4)
+    np.testing.assert_allclose(moved["left out"], rotated, atol=1e-3)
