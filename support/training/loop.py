@@ -22,6 +22,7 @@ loses nothing (docs/reliability.md says what survives what):
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import sys
@@ -50,8 +51,8 @@ __all__ = ["History", "TrainingDiverged", "fit", "make_optimizer", "progress_bar
 
 
 def progress_bar(**kwargs):
-    """A tqdm bar: a live widget in Jupyter or Colab, a live line in a terminal, and under
-    papermill one final line.
+    """A tqdm bar: a live widget in Jupyter or Colab (a live line in a kernel without
+    ipywidgets), a live line in a terminal, and under papermill one final line.
 
     `SUPPORT_PROGRESS=text` (set by `tools/notebooks.py` for its papermill runs) selects the
     final-line bar: nothing is written while it runs (each refresh would be stored as one more
@@ -61,7 +62,9 @@ def progress_bar(**kwargs):
     """
     if os.environ.get("SUPPORT_PROGRESS", "auto") == "text":
         return _final_line_bar(**kwargs)
-    if kwargs.get("disable"):  # no bar: tqdm.auto would still warn where ipywidgets is missing
+    if kwargs.get("disable") or importlib.util.find_spec("ipywidgets") is None:
+        # No bar, or no widgets to draw one: the text bar that tqdm.auto falls back to in a
+        # kernel without ipywidgets, without the warning it prints there.
         from tqdm.std import tqdm
     else:
         from tqdm.auto import tqdm

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
+import warnings
 
 import numpy as np
 import pytest
@@ -150,6 +153,51 @@ def test_a_disabled_progress_bar_is_plain_tqdm_not_tqdm_auto(monkeypatch):
     monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
     bar = progress_bar(total=3, disable=True)
     assert type(bar) is std.tqdm
+    bar.close()
+
+
+def _import_tqdm_auto_afresh(monkeypatch):
+    """tqdm.auto picks its bar when first imported: the next import runs that choice again,
+    and what it imports is forgotten after the test."""
+    for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):
+        monkeypatch.setitem(sys.modules, name, sys.modules.get(name))  # restored afterwards
+        del sys.modules[name]
+
+
+def test_in_a_kernel_without_ipywidgets_the_bar_is_plain_tqdm_without_tqdm_autos_warning(
+    monkeypatch,
+):
+    # What tqdm.auto sees in a Jupyter kernel (ipykernel's shell) where ipywidgets is missing,
+    # as in the Colab stand-in: it warns "IProgress not found", then falls back to tqdm.std.
+    from tqdm import std
+
+    from support.training import progress_bar
+
+    shell = type("ZMQInteractiveShell", (), {})()
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not importable
+    _import_tqdm_auto_afresh(monkeypatch)
+    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm's TqdmWarning would fail the test
+        bar = progress_bar(total=3)
+    assert type(bar) is std.tqdm
+    bar.close()
+
+
+def test_in_a_kernel_with_ipywidgets_the_bar_is_tqdms_notebook_widget(monkeypatch):
+    from support.training import progress_bar
+
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    _import_tqdm_auto_afresh(monkeypatch)
+    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto's "notebook mode" note
+        bar = progress_bar(total=3, display=False)
+    assert isinstance(bar, sys.modules["tqdm.notebook"].tqdm) and bar.container  # a widget
     bar.close()
 
 
