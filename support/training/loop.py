@@ -330,7 +330,11 @@ def fit(
     checkpoints = _open_checkpoints(options, variables, optimizer, state)
     start = state.history.epochs
     bar = progress_bar(
-        total=epochs, initial=min(start, epochs), desc=description, disable=not progress
+        total=epochs,
+        initial=min(start, epochs),
+        desc=description,
+        unit="epoch",
+        disable=not progress,
     )
     loop = _Loop(step, data, state, checkpoints, bar, options)
     try:
@@ -348,6 +352,7 @@ def fit(
         use_averages(optimizer, variables)  # a no-op unless the optimizer keeps an average
     finally:
         bar.close()
+        sys.stderr.flush()  # the bar's last newline, before what the notebook prints next
         if checkpoints is not None:
             checkpoints.close()
     return state.history

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 import types
@@ -199,6 +200,24 @@ def test_in_a_kernel_with_ipywidgets_the_bar_is_tqdms_notebook_widget(monkeypatc
         bar = progress_bar(total=3, display=False)
     assert isinstance(bar, sys.modules["tqdm.notebook"].tqdm) and bar.container  # a widget
     bar.close()
+
+
+def test_fits_bar_counts_epochs_and_is_flushed_whole_before_fit_returns(monkeypatch):
+    # A Jupyter kernel sends what stderr holds when it is flushed; the bar's last newline, left
+    # in the buffer, would come after the cell's next print, as an output of its own.
+    class Recording(io.StringIO):
+        flushed = ""
+
+        def flush(self):
+            self.flushed = self.getvalue()
+
+    stream = Recording()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
+    run(Regression(seed=0), epochs=2, progress=True, description="demo")
+    assert stream.getvalue().endswith("\n") and "2/2" in stream.getvalue()
+    assert "epoch/s" in stream.getvalue() or "s/epoch" in stream.getvalue()
+    assert stream.flushed == stream.getvalue()
 
 
 def test_the_text_progress_bar_writes_nothing_until_it_closes_then_one_line(monkeypatch, capsys):
