@@ -157,19 +157,21 @@ def test_a_disabled_progress_bar_is_plain_tqdm_not_tqdm_auto(monkeypatch):
     bar.close()
 
 
-def _import_tqdm_auto_afresh(monkeypatch):
-    """tqdm.auto picks its bar when first imported: the next import runs that choice again,
-    and what it imports is forgotten after the test."""
+def _as_in_a_jupyter_kernel(monkeypatch):
+    """What tqdm.auto looks for to tell a Jupyter kernel (ipykernel's shell), and tqdm.auto
+    imported afresh, since it picks its bar when first imported; all restored after the test."""
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
     for name in ("tqdm.auto", "tqdm.autonotebook", "tqdm.notebook"):
         monkeypatch.setitem(sys.modules, name, sys.modules.get(name))  # restored afterwards
         del sys.modules[name]
+    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
 
 
 def test_in_a_kernel_without_ipywidgets_the_bar_is_plain_tqdm_without_tqdm_autos_warning(
     monkeypatch,
 ):
-    # What tqdm.auto sees in a Jupyter kernel (ipykernel's shell) where ipywidgets is missing,
-    # as in the Colab stand-in: it warns "IProgress not found", then falls back to tqdm.std.
+    # A Jupyter kernel where ipywidgets is missing, as in the Colab stand-in: tqdm.auto warns
+    # "IProgress not found" there, then falls back to tqdm.std.
     from tqdm import std
 
     from support.training import progress_bar
@@ -178,10 +180,8 @@ def test_in_a_kernel_without_ipywidgets_the_bar_is_plain_tqdm_without_tqdm_autos
     ipython = types.ModuleType("IPython")
     ipython.get_ipython = lambda: shell
     monkeypatch.setitem(sys.modules, "IPython", ipython)
-    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not importable
-    _import_tqdm_auto_afresh(monkeypatch)
-    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
+    _as_in_a_jupyter_kernel(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # tqdm's TqdmWarning would fail the test
         bar = progress_bar(total=3)
@@ -192,9 +192,7 @@ def test_in_a_kernel_without_ipywidgets_the_bar_is_plain_tqdm_without_tqdm_autos
 def test_in_a_kernel_with_ipywidgets_the_bar_is_tqdms_notebook_widget(monkeypatch):
     from support.training import progress_bar
 
-    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
-    _import_tqdm_auto_afresh(monkeypatch)
-    monkeypatch.setenv("SUPPORT_PROGRESS", "auto")
+    _as_in_a_jupyter_kernel(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm.auto's "notebook mode" note
         bar = progress_bar(total=3, display=False)
