@@ -168,8 +168,9 @@ def _kernel_spec(python: str, folder: Path) -> Path:
     spec = folder / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
     argv = [found.stdout.strip(), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    display = f"Python ({found.stdout.strip()})"
-    kernel = {"argv": argv, "display_name": display, "language": "python"}
+    # The notebooks' own kernel name: JupyterLab saves it into each notebook, which the site
+    # offers for download, so it must not carry this machine's path.
+    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
     (spec / "kernel.json").write_text(json.dumps(kernel))
     return folder
 

@@ -128,10 +128,13 @@ def test_notebook_runs_in_jupyterlab_with_every_figure_drawn(
             page.close()
             _shut_down_kernels(lab)
 
+    metadata = json.loads(copy.read_text(encoding="utf-8"))["metadata"]
     kernel_python = request.config.getoption("--kernel-python")
     if kernel_python:  # the notebook ran in that Python, not in JupyterLab's own
-        ran_in = json.loads(copy.read_text(encoding="utf-8"))["metadata"]["language_info"]
+        ran_in = metadata["language_info"]
         assert ran_in["version"] == _version(kernel_python), (ran_in, kernel_python)
+    source = json.loads(prepared_notebook.read_text(encoding="utf-8"))["metadata"]
+    assert metadata["kernelspec"] == source["kernelspec"], metadata["kernelspec"]  # no path
     assert not errors, "a cell shows an error:\n" + "\n\n".join(e[-2000:] for e in errors)
     assert saved["errors"] == 0 and saved["unrun"] == 0, saved
     assert figures, "no figure was drawn"
