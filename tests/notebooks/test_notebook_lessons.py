@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from notebook_cells import cell_python
 
@@ -564,6 +565,23 @@ def test_notebook_02_trains_the_demos_recipe_and_prints_both_step_times():
     assert "make_train_step(demo_distribution, tf_keras.optimizers.Adam(1e-2))" in code
     assert "data.moons_dataset(demo_train, 256, seed=SEED)" in code
     assert "demo_step_seconds" in code and "fast_step_seconds" in code
+
+
+def test_notebook_02_s_demo_batches_last_for_any_allowed_demo_steps():
+    # The page's own lines: the demo cell draws 1 + DEMO_STEPS batches, up to 1001, from the
+    # demo's 8192 points in batches of 256 (32 a pass).
+    from support import data
+
+    lines = [line.strip() for line in _code(FFJORD_NOTEBOOK).splitlines()]
+    source = "\n".join(
+        line for line in lines if line.startswith(("demo_train =", "demo_batches ="))
+    )
+    namespace = {"data": data, "SEED": 0}
+    exec(compile(source, str(FFJORD_NOTEBOOK), "exec"), namespace)  # noqa: S102
+    first_pass = [next(namespace["demo_batches"]).numpy() for _ in range(32)]
+    second = next(namespace["demo_batches"]).numpy()  # a 33rd: DEMO_STEPS 32 takes it
+    assert second.shape == (256, 2)
+    assert not any(np.array_equal(second, batch) for batch in first_pass)  # reshuffled
 
 
 def test_notebook_02_asserts_tfps_hutchinson_estimator_equals_the_projects_on_one_probe():
