@@ -90,6 +90,19 @@ def test_a_grid_too_large_for_memory_is_rejected(prefix):
     _assert_rejected(path, {"GRID_SIZE": 200_000}, "GRID_SIZE", "GiB", "memory budget")
 
 
+def test_notebook_02_rejects_a_grid_too_coarse_to_hold_the_densitys_mass():
+    path = _notebook("02")
+    _checker(path)({"GRID_SIZE": 20})
+    _assert_rejected(path, {"GRID_SIZE": 19}, "GRID_SIZE", ">= 20")
+
+
+def test_notebook_02_offers_the_solvers_it_can_train_with_and_refuses_bdf():
+    path = _notebook("02")
+    for solver in ("rk4", "dormand_prince"):
+        _checker(path)({"SOLVER": solver})
+    _assert_rejected(path, {"SOLVER": "bdf"}, "SOLVER", "dormand_prince")
+
+
 def test_notebook_03_accepts_both_recipes_and_rejects_any_other_naming_recipe():
     path = _notebook("03")
     for recipe in ("page", "question"):
