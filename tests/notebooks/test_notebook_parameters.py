@@ -94,6 +94,31 @@ def test_notebook_02_rejects_a_grid_too_coarse_to_hold_the_densitys_mass():
     path = _notebook("02")
     _checker(path)({"GRID_SIZE": 20})
     _assert_rejected(path, {"GRID_SIZE": 19}, "GRID_SIZE", ">= 20")
+    # The page's window, summed on its grid as section 5 does: from 20 points per axis on, the
+    # sum holds the true density's mass to 0.05, the page's check on the model's mass; coarser
+    # grids can be far off.
+    import nbformat
+    import numpy as np
+
+    from support import data
+
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    (line,) = [
+        line.strip()
+        for cell in cells
+        for line in cell.splitlines()
+        if line.strip().startswith("x, y = np.linspace(")
+    ]
+
+    def true_mass(size: int) -> float:
+        namespace = {"np": np, "GRID_SIZE": size}
+        exec(line, namespace)  # noqa: S102
+        x, y = namespace["x"], namespace["y"]
+        points = np.stack([a.ravel() for a in np.meshgrid(x, y)], axis=-1)
+        return float(np.exp(data.moons_log_prob(points)).sum() * (x[1] - x[0]) * (y[1] - y[0]))
+
+    assert all(abs(true_mass(size) - 1) < 0.05 for size in range(20, 101))
+    assert any(abs(true_mass(size) - 1) > 0.2 for size in range(2, 20))
 
 
 def test_notebook_02_offers_the_solvers_it_can_train_with_and_refuses_bdf():
