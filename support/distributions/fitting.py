@@ -234,15 +234,17 @@ _CENTRE_DRAWS = 1000  # random directions tried per mixture component before giv
 def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int = 0) -> dict:
     """A known target for each builder, named as the builders are, to fit and compare with.
 
-    The mixtures' components sit at least 6 units apart (their scales are at most 1.5) so a
-    fit can tell them apart; the target for
+    The mixtures' components sit at least 6 units apart, more than three of their largest
+    standard deviations along any coordinate, so a fit can tell them apart; the target for
     `mixture_full_covariance_first_fixed` has N(0, I) as its first component, which that
     model holds fixed, so it can match it exactly.
 
     Raises:
-      ValueError: for a bad `event_size`, `num_components` or `seed`, or when no placement
+      ValueError: for a bad `event_size`, `num_components` or `seed`; when no placement
         of `num_components` centres 6 apart turns up (too many components for `event_size`,
-        e.g. four in one dimension).
+        e.g. four in one dimension); or when a full-covariance component's standard deviation
+        along some coordinate reaches 2, a third of that distance (its random off-diagonal
+        entries add up in many dimensions).
     """
     event_size = _checks.positive_int("event_size", event_size)
     num_components = _checks.integer("num_components", num_components, min=2)
@@ -271,6 +273,16 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
     idx = np.arange(event_size)
     tril[:, idx, idx] = rng.uniform(0.5, 1.2, size=(num_components, event_size))
     tril = tril.astype(np.float32)
+    widest = float(np.sqrt(np.square(tril).sum(axis=-1)).max())  # the rows of L: each sd
+    pairs = np.triu_indices(num_components, 1)
+    closest = float(np.linalg.norm(centres[:, None] - centres[None], axis=-1)[pairs].min())
+    if closest <= 3.0 * widest:
+        raise ValueError(
+            f"in event_size={event_size} dimensions a full-covariance component has a standard "
+            f"deviation of {widest:.2f} along a coordinate, so centres {closest:.2f} apart are "
+            "not three of them apart and a fit could not tell the components apart; use fewer "
+            "dimensions or another seed"
+        )
     tril_first_fixed = tril.copy()
     tril_first_fixed[0] = np.eye(event_size, dtype=np.float32)
 

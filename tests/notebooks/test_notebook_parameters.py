@@ -84,6 +84,12 @@ def test_notebook_01_rejects_more_mixture_components_than_fit_6_apart():
     _assert_rejected(path, {"EVENT_SIZE": 1, "NUM_COMPONENTS": 4}, "EVENT_SIZE", "NUM_COMPONENTS")
 
 
+def test_notebook_01_rejects_dimensions_where_its_components_are_too_wide_to_tell_apart():
+    path = _notebook("01")
+    _checker(path)({"EVENT_SIZE": 16})
+    _assert_rejected(path, {"EVENT_SIZE": 64}, "EVENT_SIZE", "three of them apart")
+
+
 @pytest.mark.parametrize("prefix", ["02", "03"])
 def test_a_grid_too_large_for_memory_is_rejected(prefix):
     path = _notebook(prefix)  # a 200000 x 200000 grid: > 1 TiB
@@ -92,11 +98,11 @@ def test_a_grid_too_large_for_memory_is_rejected(prefix):
 
 def test_notebook_02_rejects_a_grid_too_coarse_to_hold_the_densitys_mass():
     path = _notebook("02")
-    _checker(path)({"GRID_SIZE": 20})
-    _assert_rejected(path, {"GRID_SIZE": 19}, "GRID_SIZE", ">= 20")
-    # The page's window, summed on its grid as section 5 does: from 20 points per axis on, the
-    # sum holds the true density's mass to 0.05, the page's check on the model's mass; coarser
-    # grids can be far off.
+    _checker(path)({"GRID_SIZE": 30})
+    _assert_rejected(path, {"GRID_SIZE": 29}, "GRID_SIZE", ">= 30")
+    # The page's window, summed on its grid as section 5 does: from 30 points per axis on, the
+    # sum holds the true density's mass to 0.01, a fifth of the page's check on the model's mass
+    # (0.05); coarser grids can miss it by 5% or more.
     import nbformat
     import numpy as np
 
@@ -117,8 +123,8 @@ def test_notebook_02_rejects_a_grid_too_coarse_to_hold_the_densitys_mass():
         points = np.stack([a.ravel() for a in np.meshgrid(x, y)], axis=-1)
         return float(np.exp(data.moons_log_prob(points)).sum() * (x[1] - x[0]) * (y[1] - y[0]))
 
-    assert all(abs(true_mass(size) - 1) < 0.05 for size in range(20, 101))
-    assert any(abs(true_mass(size) - 1) > 0.2 for size in range(2, 20))
+    assert all(abs(true_mass(size) - 1) < 0.01 for size in range(30, 101))
+    assert any(abs(true_mass(size) - 1) > 0.05 for size in range(2, 30))
 
 
 def test_notebook_02_offers_the_solvers_it_can_train_with_and_refuses_bdf():
