@@ -27,7 +27,7 @@ SMALL = {
     "HIDDEN_SIZES": [8],
     "EPOCHS": 2,
     "NUM_HELD_OUT": 64,
-    "GRID_SIZE": 20,
+    "GRID_SIZE": 30,
 }
 SKIPPED = ("plt.show()", "Image(")  # drawing
 PRINTING = "nbval-check-output"  # the golden cells only print
