@@ -86,8 +86,10 @@ def test_notebook_01_rejects_more_mixture_components_than_fit_6_apart():
 
 def test_notebook_01_rejects_dimensions_where_its_components_are_too_wide_to_tell_apart():
     path = _notebook("01")
-    _checker(path)({"EVENT_SIZE": 16})
-    _assert_rejected(path, {"EVENT_SIZE": 64}, "EVENT_SIZE", "three of them apart")
+    _checker(path)({"EVENT_SIZE": 16})  # the largest allowed, at the default seed
+    _assert_rejected(path, {"EVENT_SIZE": 17}, "EVENT_SIZE", "<= 16")
+    # one of the draws at 16 dimensions whose components come out too wide
+    _assert_rejected(path, {"EVENT_SIZE": 16, "SEED": 40}, "EVENT_SIZE", "SEED", "three of them")
 
 
 @pytest.mark.parametrize("prefix", ["02", "03"])
