@@ -20,14 +20,24 @@ STDERR_OUTPUT = f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.
 TRACEBACK = re.compile(r"^-{20,}\s*\n\s*\w+|Traceback \(most recent call last\)", re.M)
 MAX_SCREENSHOT_HEIGHT = 16000  # Chromium's largest texture; longer notebooks are cut there
 
-# Run All marks every code cell [*] at once; the run is over when none is left, the kernel is
-# idle and some cell has run (a cell that raises stops the run, leaving later cells at [ ]).
+# Run All marks the code cells [*]; the run is over when none is left, the kernel is idle and
+# every cell has run. A page where some cell is still at [ ] counts as over only once that has
+# held for 15 s: a cell that raises stops the run, leaving later cells at [ ], but a CI run once
+# saved the notebook with its last cell not yet run, the page idle for a moment before it.
 FINISHED = """(panel) => {
   const prompts = [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]
     .map((p) => p.textContent.trim());
   const idle = document.querySelector(
     panel + " .jp-Notebook-ExecutionIndicator[data-status='idle']") !== null;
-  return idle && !prompts.some((t) => t.includes('*')) && prompts.some((t) => /\\d/.test(t));
+  const queued = prompts.some((t) => t.includes('*'));
+  const settled = idle && !queued && prompts.some((t) => /\\d/.test(t));
+  if (!settled) {
+    window.__settledSince = undefined;
+    return false;
+  }
+  if (prompts.every((t) => /\\d/.test(t))) return true;
+  window.__settledSince = window.__settledSince || Date.now();
+  return Date.now() - window.__settledSince > 15000;
 }"""
 
 FIGURES = """(panel) => [...document.querySelectorAll(panel + ' .jp-OutputArea-output img')]
