@@ -105,15 +105,13 @@ def test_notebook_02_rejects_a_grid_too_coarse_to_hold_the_densitys_mass():
     # The page's window, summed on its grid as section 5 does: from 30 points per axis on, the
     # sum holds the true density's mass to 0.01, a fifth of the page's check on the model's mass
     # (0.05); coarser grids can miss it by 5% or more.
-    import nbformat
     import numpy as np
 
     from support import data
 
-    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     (line,) = [
         line.strip()
-        for cell in cells
+        for cell in _code_cells(path)
         for line in cell.splitlines()
         if line.strip().startswith("x, y = np.linspace(")
     ]
