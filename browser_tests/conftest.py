@@ -45,6 +45,10 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": (
         '{"windowingMode": "none", "recordTiming": true}'
     ),
+    # Only the test saves: an autosave (every 120 s by default) that starts before the last
+    # cell has run and ends after the test's save clears the tab's unsaved mark, so the test
+    # would read the autosave's older copy (a CI run read 01 with its last cell unrun).
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": '{"autosave": false}',
     # No news or update checks: the server has no outside network anyway.
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": (
         '{"fetchNews": "false", "checkForUpdates": false}'
@@ -125,14 +129,18 @@ class Lab:
     def __init__(self, url: str, token: str):
         self.url, self.token = url, token
 
-    def api(self, path: str, method: str = "GET") -> bytes:
+    def api(self, path: str, method: str = "GET", prefix: str = "/api") -> bytes:
         request = urllib.request.Request(
-            f"{self.url}/api/{path}",
+            f"{self.url}{prefix}/{path}",
             method=method,
             headers={"Authorization": f"token {self.token}"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
             return response.read()
+
+    def settings(self, plugin: str) -> dict:
+        """The user settings JupyterLab serves for a plugin (they override its defaults)."""
+        return json.loads(self.api(f"settings/{plugin}", prefix="/lab/api"))["settings"]
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -191,10 +199,11 @@ def lab(request, tmp_path_factory, output_dir, lab_dir) -> Lab:
         JUPYTER_CONFIG_DIR=str(home / "config"),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
     )
-    kernel_python = request.config.getoption("--kernel-python")
-    if kernel_python:
-        path = [str(_kernel_spec(kernel_python, home / "path"))]
-        env["JUPYTER_PATH"] = os.pathsep.join(path + [p for p in [env.get("JUPYTER_PATH")] if p])
+    # Always this spec, named as the notebooks' own kernel: ipykernel's default one is
+    # "Python 3 (ipykernel)", which JupyterLab would save into the notebooks.
+    kernel_python = request.config.getoption("--kernel-python") or sys.executable
+    path = [str(_kernel_spec(kernel_python, home / "path"))]
+    env["JUPYTER_PATH"] = os.pathsep.join(path + [p for p in [env.get("JUPYTER_PATH")] if p])
     command = [
         sys.executable,
         "-m",

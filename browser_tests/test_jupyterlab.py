@@ -22,8 +22,8 @@ MAX_SCREENSHOT_HEIGHT = 16000  # Chromium's largest texture; longer notebooks ar
 
 # Run All marks the code cells [*]; the run is over when none is left, the kernel is idle and
 # every cell has run. A page where some cell is still at [ ] counts as over only once that has
-# held for 15 s: a cell that raises stops the run, leaving later cells at [ ], but a CI run once
-# saved the notebook with its last cell not yet run, the page idle for a moment before it.
+# held for 15 s: a cell that raises stops the run and leaves later cells at [ ], and the test
+# must still save the page to report the error.
 FINISHED = """(panel) => {
   const prompts = [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]
     .map((p) => p.textContent.trim());
@@ -98,9 +98,25 @@ def _screenshot(page, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def _save(page, path: Path, timeout_s: float = 60) -> None:
+    """File > Save, then wait until the page shows no unsaved change and the file is rewritten."""
+    before = path.stat().st_mtime_ns
+    page.locator(f"{PANEL} [data-command='docmanager:save']").click()
+    page.wait_for_selector(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty", state="detached")
+    deadline = time.monotonic() + timeout_s
+    while path.stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, f"JupyterLab did not save {path.name}"
+        time.sleep(0.2)
+
+
 def _version(python: str) -> str:
     probe = [python, "-c", "import platform; print(platform.python_version())"]
     return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_only_the_test_saves_the_notebooks(lab):
+    # An autosave that overlaps the test's save can leave an older copy on disk (conftest.py).
+    assert lab.settings("@jupyterlab/docmanager-extension:plugin")["autosave"] is False
 
 
 def test_notebook_runs_in_jupyterlab_with_every_figure_drawn(
@@ -124,8 +140,7 @@ def test_notebook_runs_in_jupyterlab_with_every_figure_drawn(
         page.wait_for_function(FINISHED, arg=PANEL, timeout=timeout_ms, polling=1000)
         seconds = time.monotonic() - start
 
-        page.locator(f"{PANEL} [data-command='docmanager:save']").click()
-        page.wait_for_selector(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty", state="detached")
+        _save(page, copy)
         saved = _saved_outputs(copy)
         errors = [t for t in page.locator(STDERR_OUTPUT).all_inner_texts() if TRACEBACK.search(t)]
         figures = page.evaluate(FIGURES, PANEL)
