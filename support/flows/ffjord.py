@@ -12,7 +12,7 @@ plain arguments (`benchmarks/bench_ffjord.py`, the tests): one `tfb.FFJORD` per
 `register_solver`) or passed as a `tfp.math.ode.Solver`. `xla_trainable` says whether a
 training step compiles with XLA. `DEMO` is the TFP demo's set-up (notebook 02's
 `-p RECIPE demo`, the benchmark's baseline); `recipe_parameters` gives the parameters a
-`RECIPE` sets.
+`RECIPE` sets, and `apply_recipe` sets them on the page and says which values it replaced.
 
 The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `single_solve`
 -> `ffjord` -> `flow_eval` (measuring a trained flow); `kinetic` is the training penalty.
@@ -49,6 +49,7 @@ __all__ = [
     "SOLVERS",
     "TRACE_ESTIMATORS",
     "FFJORDFlow",
+    "apply_recipe",
     "build_ffjord",
     "ffjord_chain",
     "make_train_step",
@@ -113,6 +114,33 @@ def recipe_parameters(recipe: str, epochs: int) -> dict:
     epochs = _checks.non_negative_int("epochs", epochs)
     chosen = {name: DEMO[name] for name in _DEMO_REPLACES} if recipe == "demo" else {}
     return {**chosen, "EPOCHS": epochs or RECIPE_EPOCHS[recipe]}
+
+
+def apply_recipe(namespace: dict, recipe: str, epochs: int) -> str:
+    """Sets the parameters `recipe_parameters(recipe, epochs)` gives in `namespace` (a page's
+    `globals()`), and returns a sentence naming each value that changed: `"NAME new (was old)"`.
+
+    Under `"demo"` a value the learner set for one of the demo's parameters is replaced too, and
+    the sentence shows it, so no setting is dropped silently.
+
+    Raises:
+      ValueError: as `recipe_parameters`, before `namespace` changes.
+
+    Example:
+      >>> page = {"EPOCHS": 0, "NUM_FLOWS": 2}
+      >>> apply_recipe(page, "fast", 0), page["EPOCHS"]
+      ("RECIPE 'fast' sets EPOCHS 150 (was 0)", 150)
+    """
+    chosen = recipe_parameters(recipe, epochs)
+    changed = [
+        f"{name} {value!r} (was {namespace.get(name)!r})"
+        for name, value in chosen.items()
+        if namespace.get(name) != value
+    ]
+    namespace.update(chosen)
+    if not changed:
+        return f"RECIPE {recipe!r} changes no parameter"
+    return f"RECIPE {recipe!r} sets " + ", ".join(changed)
 
 
 @dataclass(eq=False)

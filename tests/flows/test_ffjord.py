@@ -349,6 +349,23 @@ def test_the_demo_recipe_sets_the_demos_model_solver_trace_and_optimizer():
     assert ffjord.recipe_parameters("demo", 2)["EPOCHS"] == 2
 
 
+def test_apply_recipe_names_each_value_it_replaces_a_learners_too():
+    page = {"EPOCHS": 0, "LEARNING_RATE": 0.003, "NUM_FLOWS": 4, "HIDDEN_SIZES": [16, 16]}
+    said = ffjord.apply_recipe(page, "demo", 0)
+    assert page["LEARNING_RATE"] == 1e-2 and page["EPOCHS"] == 40 and page["NUM_FLOWS"] == 4
+    assert "LEARNING_RATE 0.01 (was 0.003)" in said and "EPOCHS 40 (was 0)" in said
+    assert "HIDDEN_SIZES [8, 8] (was [16, 16])" in said
+    assert "NUM_FLOWS" not in said  # the learner's value was the demo's already
+
+
+def test_apply_recipe_says_when_it_changes_nothing_and_changes_nothing_on_bad_input():
+    page = {"EPOCHS": 7}
+    assert ffjord.apply_recipe(page, "fast", 7) == "RECIPE 'fast' changes no parameter"
+    with pytest.raises(ValueError, match="recipe"):
+        ffjord.apply_recipe(page, "slow", 0)
+    assert page == {"EPOCHS": 7}
+
+
 def test_an_unknown_recipe_or_negative_epochs_is_rejected_naming_it():
     with pytest.raises(ValueError, match="recipe"):
         ffjord.recipe_parameters("slow", 0)

@@ -538,6 +538,7 @@ def test_notebook_02_runs_the_demo_recipe_at_smoke_size(tmp_path):
         if c.cell_type == "code"
         for o in c.outputs
     )
+    assert "RECIPE 'demo' sets NUM_FLOWS 4 (was 2), HIDDEN_SIZES [8, 8]" in outputs  # printed
     assert "4 FFJORD bijector(s), trace: exact" in outputs  # the demo's four fields
     assert "training through the chain's log_prob" in outputs  # no fused loss for them
     assert "ms per step over 1 steps; the losses" in outputs  # the demo's own steps ran
