@@ -35,6 +35,7 @@ __all__ = [
     "notebooks",
     "parameters_for",
     "parse_value",
+    "portable_paths",
     "read_parameters",
 ]
 
@@ -232,16 +233,39 @@ def execute(src: Path, dst: Path, parameters: dict[str, Any], prepare_only: bool
     os.environ.setdefault("SUPPORT_PROGRESS", "text")  # the kernel inherits it: text bars
     with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:
         manager = ipc_kernel_manager(sockets)
-        with _PassOnSigterm(manager):
-            papermill.execute_notebook(
-                str(src),
-                str(dst),
-                parameters=parameters,
-                prepare_only=prepare_only,
-                kernel_name="python3",
-                cwd=str(src.parent),
-                progress_bar=False,
-                log_output=not prepare_only,
-                stdout_file=None,
-                kernel_manager_class=manager,
-            )
+        try:
+            with _PassOnSigterm(manager):
+                papermill.execute_notebook(
+                    str(src),
+                    str(dst),
+                    parameters=parameters,
+                    prepare_only=prepare_only,
+                    kernel_name="python3",
+                    cwd=str(src.parent),
+                    progress_bar=False,
+                    log_output=not prepare_only,
+                    stdout_file=None,
+                    kernel_manager_class=manager,
+                )
+        finally:  # a failed or stopped run too: papermill has written what ran
+            portable_paths(dst)
+
+
+def portable_paths(path: Path, root: Path = ROOT) -> None:
+    """Rewrites the input and output paths papermill records in a notebook's metadata relative
+    to the repository (`notebooks/01_distribution_zoo.ipynb`), or to the file's name outside it:
+    the notebook is offered for download and must not carry this machine's folders."""
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):  # not written, or cut off by a stopped run: nothing to do
+        return
+    recorded = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        value = recorded.get(key)
+        if not value or not Path(value).is_absolute():
+            continue
+        full = Path(value).resolve()
+        recorded[key] = (
+            full.relative_to(root).as_posix() if full.is_relative_to(root) else full.name
+        )
+    nbformat.write(notebook, path)

@@ -309,6 +309,36 @@ def _text_outputs(path):
     return "".join(found)
 
 
+def test_a_prepared_notebook_records_no_folder_of_this_machine(tmp_path):
+    source = _code_notebook(tmp_path / "01_t.ipynb", "print(SEED)")
+    prepared = tmp_path / "out" / "01_t.ipynb"
+    nbtools.execute(source, prepared, {"SEED": 2}, prepare_only=True)
+    recorded = nbformat.read(prepared, as_version=4).metadata["papermill"]
+    assert recorded["input_path"] == recorded["output_path"] == "01_t.ipynb"
+    assert str(tmp_path) not in prepared.read_text(encoding="utf-8")
+
+
+def test_portable_paths_keeps_the_path_inside_the_repository(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["papermill"] = {
+        "input_path": str(tmp_path / "repo" / "notebooks" / "02_x.ipynb"),
+        "output_path": "build/notebooks/02_x.ipynb",  # already relative: as it is
+    }
+    path = tmp_path / "02_x.ipynb"
+    nbformat.write(notebook, path)
+    nbtools.portable_paths(path, root=tmp_path / "repo")
+    recorded = nbformat.read(path, as_version=4).metadata["papermill"]
+    assert recorded["input_path"] == "notebooks/02_x.ipynb"
+    assert recorded["output_path"] == "build/notebooks/02_x.ipynb"
+
+
+def test_portable_paths_leaves_a_cut_off_file_alone(tmp_path):
+    path = tmp_path / "01_cut.ipynb"
+    path.write_text('{"cells": [', encoding="utf-8")
+    nbtools.portable_paths(path)
+    assert path.read_text(encoding="utf-8") == '{"cells": ['
+
+
 @pytest.mark.slow
 def test_the_kernel_runs_over_private_unix_sockets_without_a_transport_warning(tmp_path, capfd):
     source = _code_notebook(
