@@ -26,6 +26,7 @@ The layers import one way: `ode` -> `traces` -> `runge_kutta` -> `solvers` -> `s
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,7 +113,10 @@ def recipe_parameters(recipe: str, epochs: int) -> dict:
     if recipe not in RECIPE_EPOCHS:
         raise ValueError(f"recipe must be one of {sorted(RECIPE_EPOCHS)}, got {recipe!r}")
     epochs = _checks.non_negative_int("epochs", epochs)
-    chosen = {name: DEMO[name] for name in _DEMO_REPLACES} if recipe == "demo" else {}
+    # copies: a page that changes its HIDDEN_SIZES in place must not change DEMO
+    chosen = (
+        {name: copy.deepcopy(DEMO[name]) for name in _DEMO_REPLACES} if recipe == "demo" else {}
+    )
     return {**chosen, "EPOCHS": epochs or RECIPE_EPOCHS[recipe]}
 
 

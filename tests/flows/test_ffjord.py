@@ -347,6 +347,8 @@ def test_the_demo_recipe_sets_the_demos_model_solver_trace_and_optimizer():
         "EPOCHS": 40,
     }
     assert ffjord.recipe_parameters("demo", 2)["EPOCHS"] == 2
+    ffjord.recipe_parameters("demo", 0)["HIDDEN_SIZES"].append(3)  # a page's in-place change
+    assert ffjord.DEMO["HIDDEN_SIZES"] == [8, 8]
 
 
 def test_apply_recipe_names_each_value_it_replaces_a_learners_too():
