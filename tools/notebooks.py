@@ -260,6 +260,7 @@ def portable_paths(path: Path, root: Path = ROOT) -> None:
     except (OSError, ValueError):  # not written, or cut off by a stopped run: nothing to do
         return
     recorded = notebook.metadata.get("papermill", {})
+    root = Path(root).resolve()  # as the recorded paths are compared: /tmp may be a link
     for key in ("input_path", "output_path"):
         value = recorded.get(key)
         if not value or not Path(value).is_absolute():
