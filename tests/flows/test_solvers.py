@@ -330,6 +330,7 @@ def test_log_prob_gradients_match_central_finite_differences(seed):
     flow = _flow(FixedStepSolver(4).solve, trace_jacobian_exact_unrolled, fields, tf.float64)
     variables = [v for f in fields for v in f.trainable_variables]
 
+    @tf.function  # traced once: the variables are read at each call
     def mean_log_prob():
         return tf.reduce_mean(flow.log_prob(points))
 
