@@ -280,8 +280,8 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
         raise ValueError(
             f"in event_size={event_size} dimensions a full-covariance component has a standard "
             f"deviation of {widest:.2f} along a coordinate, so centres {closest:.2f} apart are "
-            "not three of them apart, as notebook 01 requires; use fewer dimensions or another "
-            "seed"
+            "not three of them apart, as notebook 01 requires; use fewer dimensions or "
+            "components, or another seed"
         )
     tril_first_fixed = tril.copy()
     tril_first_fixed[0] = np.eye(event_size, dtype=np.float32)
