@@ -1,4 +1,4 @@
-"""Checks for a notebook's papermill parameters, run in the cell after the parameters cell.
+"""Checks for a notebook's papermill parameters, run in the cell below the parameters cell.
 
 A wrong type, an out-of-range value, a combination that cannot work, a run that would not
 fit in memory, or a name the notebook does not declare (a misspelt `-p EPOCH 1`) stops the
