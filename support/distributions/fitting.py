@@ -262,10 +262,10 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
                 break
         else:
             raise ValueError(
-                f"cannot place num_components={num_components} centres 6 apart (each 6 from the "
-                f"origin) in event_size={event_size} dimensions: {_CENTRE_DRAWS} random "
+                f"found no placement of num_components={num_components} centres 6 apart (each 6 "
+                f"from the origin) in event_size={event_size} dimensions: {_CENTRE_DRAWS} random "
                 f"directions for component {k} all came closer than 6 to another; use fewer "
-                "components or more dimensions"
+                "components, more dimensions or, near that limit, another seed"
             )
     weights = rng.dirichlet(3.0 * np.ones(num_components)).astype(np.float32)
     spread = rng.uniform(0.5, 1.5, size=(num_components, 1)).astype(np.float32)
@@ -277,11 +277,15 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
     pairs = np.triu_indices(num_components, 1)
     closest = float(np.linalg.norm(centres[:, None] - centres[None], axis=-1)[pairs].min())
     if closest <= 3.0 * widest:
+        advice = (
+            "fewer dimensions or components, or another seed"
+            if num_components > 2
+            else "fewer dimensions or another seed"
+        )
         raise ValueError(
             f"in event_size={event_size} dimensions a full-covariance component has a standard "
             f"deviation of {widest:.2f} along a coordinate, so centres {closest:.2f} apart are "
-            "not three of them apart, as notebook 01 requires; use fewer dimensions or "
-            "components, or another seed"
+            f"not three of them apart, as notebook 01 requires; use {advice}"
         )
     tril_first_fixed = tril.copy()
     tril_first_fixed[0] = np.eye(event_size, dtype=np.float32)

@@ -207,6 +207,14 @@ def test_example_targets_refuse_more_components_than_fit_6_apart():
         fitting.example_targets(1, 4)
 
 
+def test_a_too_wide_draw_offers_fewer_components_only_above_the_minimum_of_two():
+    # Two draws refused in 16 dimensions, as test_notebook_parameters picks its seed 40.
+    with pytest.raises(ValueError, match="use fewer dimensions or another seed$"):
+        fitting.example_targets(16, 2, seed=19)
+    with pytest.raises(ValueError, match="use fewer dimensions or components, or another seed$"):
+        fitting.example_targets(16, 3, seed=40)
+
+
 def test_example_targets_keep_components_three_of_their_widest_sds_apart_or_refuse():
     # In many dimensions the full-covariance components' random off-diagonals add up: each
     # target set returned keeps notebook 01's promise, measured on the distributions, and the

@@ -453,7 +453,8 @@ FFJORD_NOTEBOOK = ROOT / "notebooks" / "02_ffjord_moons.ipynb"
 
 #: The demo's set-up at smoke size: two epochs of its 8192 points (64 steps: 16 left the
 #: held-out NLL at 1.92, above the best single Gaussian's 1.887, which the notebook asserts it
-#: beats), small evaluations. Most of its time is tracing Dormand-Prince's adjoint.
+#: beats by 4 standard errors), small evaluations. Most of its time is tracing Dormand-Prince's
+#: adjoint.
 DEMO_SMOKE = {
     "RECIPE": "demo",
     "EPOCHS": 2,
