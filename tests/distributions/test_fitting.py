@@ -208,7 +208,7 @@ def test_example_targets_refuse_more_components_than_fit_6_apart():
 
 
 def test_a_too_wide_draw_offers_fewer_components_only_above_the_minimum_of_two():
-    # Two draws refused in 16 dimensions, as test_notebook_parameters picks its seed 40.
+    # Seeds found to be refused in 16 dimensions (40 is test_notebook_parameters' seed).
     with pytest.raises(ValueError, match="use fewer dimensions or another seed$"):
         fitting.example_targets(16, 2, seed=19)
     with pytest.raises(ValueError, match="use fewer dimensions or components, or another seed$"):
