@@ -265,9 +265,9 @@ def example_targets(event_size: int = 4, num_components: int = 3, *, seed: int =
                 f"found no placement of num_components={num_components} centres 6 apart (each 6 "
                 f"from the origin) in event_size={event_size} dimensions: {_CENTRE_DRAWS} random "
                 f"directions for component {k} all came closer than 6 to another; use fewer "
-                "components or more dimensions (random placement can miss a spot that exists, so "
-                "near that limit another seed may place them, but not when they cannot fit at all, "
-                "as four in one dimension)"
+                "components or more dimensions (random placement stops short of the most centres "
+                "that fit: near the most it usually places, another seed may place them; not when "
+                "they cannot fit at all, such as four in one dimension)"
             )
     weights = rng.dirichlet(3.0 * np.ones(num_components)).astype(np.float32)
     spread = rng.uniform(0.5, 1.5, size=(num_components, 1)).astype(np.float32)
